@@ -1,0 +1,134 @@
+"""Command-line interface: ``psma-rwe validate | synth | analyze | build | diff``.
+
+Heavy libraries (pandas, statsmodels, great-tables, altair) are imported inside
+the commands, never at module level, so ``psma-rwe --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from analysis import __version__
+from analysis.errors import PsmaRweError
+
+app = typer.Typer(
+    name="psma-rwe",
+    help="Abstract, poster and supplement for a real-world 177Lu-PSMA-617 cohort, "
+    "computed from the data.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+
+DataDir = Annotated[
+    Path,
+    typer.Argument(
+        help="Cohort folder with patients.csv, doses.csv, measurements.csv, prior_therapies.csv."
+    ),
+]
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _fail(exc: PsmaRweError) -> None:
+    _console(stderr=True).print(f"[bold red]error:[/] {exc.render()}", markup=True)
+    raise typer.Exit(exc.exit_code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"psma-rwe {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = None,
+) -> None:
+    """Abstract, poster and supplement for a real-world 177Lu-PSMA-617 cohort."""
+
+
+@app.command()
+def validate(data_dir: DataDir) -> None:
+    """Check a cohort folder against the data contract (data/README.md).
+
+    Exit 0 with a summary, or exit 2 listing every problem (file, row, column).
+    """
+    from analysis.load import load_cohort
+
+    try:
+        cohort = load_cohort(data_dir)
+    except PsmaRweError as exc:
+        _fail(exc)
+    s = cohort.summary()
+    from rich.table import Table
+
+    table = Table(title=f"{data_dir}: valid", show_header=False, title_justify="left")
+    table.add_row("patients", f"{s['patients']:,}")
+    table.add_row("doses", f"{s['doses']:,}")
+    table.add_row("measurements", f"{s['measurements']:,} ({s['tests']} tests)")
+    table.add_row("prior therapy rows", f"{s['prior_therapy_rows']:,}")
+    table.add_row("date span", f"{s['first_date']} to {s['last_date']}")
+    _console().print(table)
+
+
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the four CSV files to.")],
+    patients: Annotated[int, typer.Option("--patients", min=1, help="Number of patients.")] = 21,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 2024,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+) -> None:
+    """Write a synthetic cohort in the data contract (the default reproduces the study)."""
+    from analysis.synth import write_synthetic
+
+    try:
+        paths = write_synthetic(out, n_patients=patients, seed=seed, overwrite=force)
+    except PsmaRweError as exc:
+        _fail(exc)
+    _console().print(f"wrote {len(paths)} files to {out} ({patients:,} patients, seed {seed})")
+
+
+@app.command()
+def analyze(
+    data_dir: DataDir,
+    out: Annotated[Path, typer.Option("--out", help="Folder for results.json and the CSVs.")],
+) -> None:
+    """Validate, then write results.json, patient_summary.csv and lab_trajectories.csv."""
+    console = _console(stderr=True)
+    try:
+        with console.status("validating") as status:
+            from analysis.load import load_cohort
+
+            cohort = load_cohort(data_dir)
+            status.update(f"analysing {len(cohort.patients):,} patients")
+            from analysis.analyze import run_analysis, write_analysis
+
+            analysis = run_analysis(cohort)
+            status.update("writing")
+            paths = write_analysis(analysis, out)
+    except PsmaRweError as exc:
+        _fail(exc)
+    r = analysis.results
+    console.print(
+        f"{r.cohort.n_patients:,} patients, {r.psa_response.psa50.n:,} PSA50 responders "
+        f"({r.psa_response.psa50.pct}%)"
+    )
+    for path in paths:
+        _console().print(str(path))
+
+
+def main() -> None:
+    """Entry point of the ``psma-rwe`` script."""
+    app()

@@ -1,0 +1,67 @@
+"""The project's one exception type and the problem records it carries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from analysis.config import MAX_PROBLEMS
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with the input.
+
+    Parameters
+    ----------
+    file : str
+        File name, e.g. ``"doses.csv"``.
+    row : int or None
+        The line number a person sees in an editor or spreadsheet (the header
+        is line 1, so the first data row is line 2); ``None`` for a problem
+        with the whole file.
+    column : str or None
+        Column name; ``None`` for a problem with a whole row or file.
+    message : str
+        What was found and what was expected.
+    """
+
+    file: str
+    row: int | None
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        parts = [self.file]
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        if self.column is not None:
+            parts.append(f"column {self.column}")
+        return f"{', '.join(parts)}: {self.message}"
+
+
+class PsmaRweError(Exception):
+    """Every error the project raises on purpose.
+
+    Carries a list of :class:`Problem` for data errors; the message lists at
+    most ``MAX_PROBLEMS`` of them and says how many more there were.
+    """
+
+    exit_code = 2
+
+    def __init__(
+        self, summary: str, problems: list[Problem] | None = None, total: int | None = None
+    ):
+        self.summary = summary
+        self.problems = list(problems or [])
+        #: How many problems there were, including any not kept in ``problems``.
+        self.total = max(total or 0, len(self.problems))
+        super().__init__(self.render())
+
+    def render(self, limit: int = MAX_PROBLEMS) -> str:
+        lines = [self.summary]
+        shown = self.problems[:limit]
+        lines += [f"  - {p}" for p in shown]
+        more = self.total - len(shown)
+        if more > 0:
+            lines.append(f"  ... and {more} more problem{'s' if more != 1 else ''}")
+        return "\n".join(lines)
