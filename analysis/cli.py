@@ -35,11 +35,13 @@ DataDir = Annotated[
 def _console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False)
 
 
 def _fail(exc: PsmaRweError) -> None:
-    _console(stderr=True).print(f"[bold red]error:[/] {exc.render()}", markup=True)
+    from rich.markup import escape
+
+    _console(stderr=True).print(f"[bold red]error:[/] {escape(exc.render())}")
     raise typer.Exit(exc.exit_code)
 
 

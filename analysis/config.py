@@ -134,8 +134,8 @@ IDENTIFIER_PATTERNS = (
     "email",
 )
 
-#: Measurements may go back this far before dose 1.
-MAX_LOOKBACK_DAYS = 3653
+#: Measurements may go back this many calendar years before dose 1 (inclusive).
+MAX_LOOKBACK_YEARS = 10
 
 #: Problems listed in one error before "... and N more".
 MAX_PROBLEMS = 50

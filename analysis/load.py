@@ -144,7 +144,8 @@ def _records(name: str, text: str) -> tuple[list[str], list[list[str]], list[int
                         line,
                         None,
                         f"found {len(fields)} fields; expected {len(header)}, one per header"
-                        " column (check for an unquoted comma, an unclosed quote or a missing cell)",
+                        " column (check for an unquoted comma, an unclosed quote or a missing"
+                        " cell)",
                     )
                 )
                 continue

@@ -171,7 +171,6 @@ def check_patients(probs: Problems, raw: pd.DataFrame) -> pd.DataFrame:
     out["discontinuation_reason"] = reason
     for col in ("race", "ethnicity"):
         out[col] = raw[col].where(raw[col] != "", "Unknown")
-    out["ecog"] = out["ecog"].astype("Int64") if out["ecog"].notna().all() else out["ecog"]
     return out
 
 
@@ -383,7 +382,7 @@ def check_first_doses(probs: Problems, patients: pd.DataFrame, doses: pd.DataFra
 
 def check_measurement_dates(probs: Problems, meas: pd.DataFrame, first: pd.Series) -> None:
     d1 = meas["patient_id"].map(first)
-    earliest = d1 - pd.Timedelta(days=config.MAX_LOOKBACK_DAYS)
+    earliest = d1 - pd.DateOffset(years=config.MAX_LOOKBACK_YEARS)
     early = meas["measured_on"].notna() & d1.notna() & (meas["measured_on"] < earliest)
     probs.rows(
         M,
