@@ -58,7 +58,7 @@ def unit_label(test: str) -> str:
 def baseline_values(cohort: Cohort) -> pd.DataFrame:
     """Baseline value of every test per patient (index patient_id, a column per test)."""
     m = cohort.measurements
-    d1 = m["patient_id"].map(cohort.patients.set_index("patient_id")["first_dose_date"])
+    d1 = cohort.first_dose_of(m["patient_id"])
     lo = d1 - pd.Timedelta(days=config.BASELINE_WINDOW_DAYS)
     window = m[(m["measured_on"] >= lo) & (m["measured_on"] <= d1)]
     # measurements are sorted by patient, test, date (stable): last = latest, last listed.
@@ -132,7 +132,7 @@ def trajectories(cohort: Cohort, tests=config.TESTS) -> tuple[LabPoint, ...]:
 def toxicity(cohort: Cohort, baseline: pd.DataFrame) -> tuple[ToxicityFlag, ...]:
     """Grade ≥ 2 anaemia and thrombocytopenia at baseline and on treatment."""
     m = cohort.measurements
-    d1 = m["patient_id"].map(cohort.patients.set_index("patient_id")["first_dose_date"])
+    d1 = cohort.first_dose_of(m["patient_id"])
     on = m[m["measured_on"] > d1]
     flags = []
     for name, test, limit, label, threshold in (

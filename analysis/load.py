@@ -54,6 +54,10 @@ class Cohort:
     prior_therapies: pd.DataFrame
     source: Path
 
+    def first_dose_of(self, patient_ids: pd.Series) -> pd.Series:
+        """Date of dose 1 for each patient_id in ``patient_ids`` (aligned with it)."""
+        return lookup(patient_ids, self.patients.set_index("patient_id")["first_dose_date"])
+
     def summary(self) -> dict[str, object]:
         """Counts and date span for a one-screen summary."""
         dates = [self.doses["dose_date"], self.measurements["measured_on"]]
@@ -70,6 +74,19 @@ class Cohort:
             "first_date": lo.date().isoformat(),
             "last_date": hi.date().isoformat(),
         }
+
+
+def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
+    """``table[key]`` for each key (missing where absent), aligned with ``keys``.
+
+    Like ``keys.map(table)`` but keeps ``table``'s dtype when either side is
+    empty (``Series.map`` with an empty datetime mapper fails in pandas 3).
+    ``table`` must have a unique index.
+    """
+    import pandas as pd
+
+    values = table.reindex(keys.to_numpy())
+    return pd.Series(values.to_numpy(), index=keys.index, name=table.name, dtype=table.dtype)
 
 
 def file_sha256(path: Path) -> str:

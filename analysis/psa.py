@@ -4,7 +4,7 @@ The definitions (data/README.md, "Response definitions") are implemented
 exactly, vectorised over patients:
 
 * Baseline PSA: the latest PSA dated in [dose-1 date − 60 days, dose-1 date].
-  No such value → not PSA-evaluable (counted as a non-responder).
+  No such value, or a value of 0 → not PSA-evaluable (counted as a non-responder).
 * Window "after dose n": dates in (date of dose n, date of dose n+1]; after the
   last dose given, (date of last dose, end of data].
 * PSA50 after dose n: minimum PSA in that window ≤ 0.5 × baseline; PSA90:
@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import config
-from analysis.load import Cohort
+from analysis.load import Cohort, lookup
 
 #: Relative tolerance of threshold comparisons (see module docstring).
 RTOL = 1e-9
@@ -75,17 +75,18 @@ def patient_psa(cohort: Cohort) -> pd.DataFrame:
     m = cohort.measurements
     psa = m.loc[m["test"] == "psa", ["patient_id", "measured_on", "value"]]
     psa = psa.sort_values(["patient_id", "measured_on"], kind="stable")
-    psa_d1 = psa["patient_id"].map(d1)
+    psa_d1 = lookup(psa["patient_id"], d1)
 
     # Baseline: latest PSA in [d1 - 60 d, d1]; on a tie of dates, the row listed last.
     in_window = (psa["measured_on"] >= psa_d1 - pd.Timedelta(days=config.BASELINE_WINDOW_DAYS)) & (
         psa["measured_on"] <= psa_d1
     )
     baseline = psa[in_window].groupby("patient_id")["value"].last()
-    baseline = baseline.reindex(pts.index)
+    # A baseline of 0 admits no relative change: such a patient is not PSA-evaluable.
+    baseline = baseline.where(baseline > 0).reindex(pts.index)
 
     post = psa[psa["measured_on"] > psa_d1].copy()
-    post["baseline"] = post["patient_id"].map(baseline)
+    post["baseline"] = lookup(post["patient_id"], baseline)
     post = post[post["baseline"].notna()]
     post["window"] = assign_windows(post, cohort.doses)
     post["is50"] = reaches(post["value"], post["baseline"], config.PSA50_FRACTION)
@@ -97,7 +98,7 @@ def patient_psa(cohort: Cohort) -> pd.DataFrame:
     psa90_after = post[post["is90"]].groupby("patient_id")["window"].min()
 
     first_dip = post[post["is50"]].groupby("patient_id")["measured_on"].min()
-    later = post.assign(first_dip=post["patient_id"].map(first_dip))
+    later = post.assign(first_dip=lookup(post["patient_id"], first_dip))
     later = later[
         later["first_dip"].notna()
         & (later["measured_on"] >= later["first_dip"] + pd.Timedelta(days=config.CONFIRMATION_DAYS))
@@ -140,9 +141,9 @@ def psa_course(cohort: Cohort, baseline: pd.Series) -> pd.DataFrame:
     """
     m = cohort.measurements
     psa = m.loc[m["test"] == "psa", ["patient_id", "measured_on", "value"]]
-    d1 = psa["patient_id"].map(cohort.patients.set_index("patient_id")["first_dose_date"])
+    d1 = cohort.first_dose_of(psa["patient_id"])
     post = psa[psa["measured_on"] > d1].copy()
-    post["baseline"] = post["patient_id"].map(baseline)
+    post["baseline"] = lookup(post["patient_id"], baseline)
     post = post[post["baseline"].notna()]
     post["after_dose"] = assign_windows(post, cohort.doses)
     grouped = post.groupby(["patient_id", "after_dose"], sort=True).agg(

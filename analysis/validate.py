@@ -20,7 +20,7 @@ import pandas as pd
 
 from analysis import config
 from analysis.errors import Problem, PsmaRweError
-from analysis.load import LINE, Cohort
+from analysis.load import LINE, Cohort, lookup
 
 P, D, M, T = config.PATIENTS, config.DOSES, config.MEASUREMENTS, config.PRIOR_THERAPIES
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
@@ -381,7 +381,7 @@ def check_first_doses(probs: Problems, patients: pd.DataFrame, doses: pd.DataFra
 
 
 def check_measurement_dates(probs: Problems, meas: pd.DataFrame, first: pd.Series) -> None:
-    d1 = meas["patient_id"].map(first)
+    d1 = lookup(meas["patient_id"], first)
     earliest = d1 - pd.DateOffset(years=config.MAX_LOOKBACK_YEARS)
     early = meas["measured_on"].notna() & d1.notna() & (meas["measured_on"] < earliest)
     probs.rows(
@@ -405,7 +405,7 @@ def check_measurement_dates(probs: Problems, meas: pd.DataFrame, first: pd.Serie
 
 
 def check_therapy_dates(probs: Problems, prior: pd.DataFrame, first: pd.Series) -> None:
-    d1 = prior["patient_id"].map(first)
+    d1 = lookup(prior["patient_id"], first)
     late = prior["start_date"].notna() & d1.notna() & (prior["start_date"] >= d1)
     probs.rows(
         T,
@@ -481,7 +481,7 @@ def _assemble(typed: dict[str, pd.DataFrame], source: Path) -> Cohort:
     doses = typed[D].drop(columns=LINE).reset_index(drop=True)
     first = doses.loc[doses["dose_number"] == 1].set_index("patient_id")["dose_date"]
     patients = typed[P].drop(columns=LINE).reset_index(drop=True)
-    patients["first_dose_date"] = patients["patient_id"].map(first)
+    patients["first_dose_date"] = lookup(patients["patient_id"], first)
     patients["ecog"] = patients["ecog"].astype(np.int64)
     meas = (
         typed[M]

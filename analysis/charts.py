@@ -1,0 +1,959 @@
+"""Figures of the study, built from a :class:`~analysis.results.StudyResults` only.
+
+Every chart reads the frozen results and draws them; no statistic is computed
+here.  Patients appear as their numbers 1..n (``PatientResult.patient_no``),
+never as a patient_id or a date.
+
+Charts (names are the keys of :func:`chart_specs` and :func:`write_figures`):
+
+``waterfall``
+    Best PSA change per PSA-evaluable patient, largest increase to largest
+    decrease, coloured by response (PSA90 / PSA50 only / no PSA50); bars above
+    +100 % are drawn at +100 % and marked with ▲ and their true value.
+``psa_course``
+    Lowest PSA of each dose interval relative to baseline, one line per
+    patient (responders in colour, non-responders grey), clipped at +200 %.
+``milestones``
+    Cumulative patients who had reached PSA50 and PSA90 by each dose, as % of
+    all patients with the counts printed.
+``swimmer``
+    One bar per patient made of one segment per dose received, coloured by
+    treatment status, with PSA50 / PSA90 markers in the segment of the dose
+    after which the milestone was reached and an arrow for ongoing treatment.
+``labs``
+    Median and IQR of pre-dose laboratory values by dose, one panel per test.
+
+Theme
+    Text is set in Liberation Sans, the font vl-convert ships inside its
+    binary (its fallback for "sans-serif"), named first in the font list so
+    that SVG → PDF/PNG conversion gives the same glyphs and text widths on
+    every machine; browsers showing the SVG fall back to the metric-compatible
+    Arial/Helvetica.  Only characters that Liberation Sans has are used (units
+    such as ×10⁹/L are written ×10^9/L).  Colours are Okabe–Ito hues chosen
+    with clearly different lightness, so every category also reads in
+    greyscale; response is never coded by red against green.
+
+Outputs (:func:`write_figures`)
+    ``<name>.svg``, ``<name>.pdf``, ``<name>.vl.json`` (sorted keys) and
+    ``<name>-interactive.html`` (a ``<div>`` plus a ``<script>`` calling
+    ``vegaEmbed`` with the inline spec), and one ``vega-runtime.html``: a
+    ``<script>`` holding :func:`vl_convert.javascript_bundle`, which defines
+    ``window.vegaEmbed``, ``window.vega`` and ``window.vegaLite``.  A page
+    includes the runtime once, then any number of chart fragments; nothing is
+    loaded from the network.  The same results give byte-identical files: the
+    only varying bytes of vl-convert's PDF (the order of the page's font
+    resource entries) are put in a fixed order by :func:`stable_pdf`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import altair as alt
+
+    from analysis.results import StudyResults
+
+CHART_NAMES: tuple[str, ...] = ("waterfall", "psa_course", "milestones", "swimmer", "labs")
+RUNTIME_NAME = "vega-runtime"
+RUNTIME_FILE = "vega-runtime.html"
+DEFAULT_LAB_TESTS: tuple[str, ...] = ("hemoglobin", "platelets", "alkaline_phosphatase", "ldh")
+
+#: Vega-Lite version used for conversion and for the browser runtime.
+VL_VERSION = "6.4"
+
+# --- theme -------------------------------------------------------------------
+
+#: Liberation Sans is bundled with vl-convert; the rest are for browsers.
+FONT = "Liberation Sans, Arial, Helvetica, sans-serif"
+INK = "#222222"
+MUTED = "#555555"
+
+# Okabe–Ito colours, picked for distinct lightness (relative luminance in brackets).
+BLUE = "#0072B2"  # dark (0.17)
+ORANGE = "#E69F00"  # light (0.46)
+SKY = "#56B4E9"  # light-mid (0.40)
+GREEN = "#009E73"  # mid-dark (0.26)
+GREY = "#DDDDDD"  # very light (0.72)
+NONRESP_GREY = "#A6A6A6"
+
+PSA90 = "PSA90"
+PSA50_ONLY = "PSA50 only"
+NO_PSA50 = "No PSA50"
+RESPONSE_ORDER = (PSA90, PSA50_ONLY, NO_PSA50)
+RESPONSE_COLOURS = (BLUE, ORANGE, GREY)
+
+RESPONDER = "Responder (PSA50)"
+NON_RESPONDER = "Non-responder"
+
+STATUS_ORDER = ("completed", "ongoing", "discontinued")
+STATUS_LABELS = {"completed": "Completed", "ongoing": "Ongoing", "discontinued": "Discontinued"}
+STATUS_COLOURS = (GREEN, SKY, GREY)
+
+MARK_PSA50 = "PSA50 reached"
+MARK_PSA90 = "PSA90 reached"
+MARK_ONGOING = "Treatment ongoing"
+
+#: Above this many bars the waterfall drops its patient-number labels and fixes its width.
+WATERFALL_LABELLED_MAX = 40
+
+#: Waterfall bars above this are drawn at it; PSA course points above PSA_COURSE_CAP likewise.
+WATERFALL_CAP = 100.0
+PSA_COURSE_CAP = 200.0
+
+THEME: dict[str, Any] = {
+    "font": FONT,
+    "background": "white",
+    "padding": 10,
+    "title": {
+        "anchor": "start",
+        "color": INK,
+        "fontSize": 16,
+        "fontWeight": "bold",
+        "subtitleColor": "#444444",
+        "subtitleFontSize": 12,
+        "subtitlePadding": 4,
+        "offset": 12,
+    },
+    "axis": {
+        "domainColor": MUTED,
+        "gridColor": "#E4E4E4",
+        "labelColor": INK,
+        "labelFontSize": 11,
+        "tickColor": MUTED,
+        "titleColor": INK,
+        "titleFontSize": 12,
+        "titleFontWeight": "normal",
+        "titlePadding": 8,
+    },
+    "legend": {
+        "labelColor": INK,
+        "labelFontSize": 11,
+        "titleColor": INK,
+        "titleFontSize": 12,
+        "titleFontWeight": "normal",
+        "symbolSize": 120,
+    },
+    "header": {"labelFontSize": 12, "titleFontSize": 12},
+    "text": {"color": INK, "fontSize": 11},
+    "view": {"stroke": None},
+    "concat": {"spacing": 28},
+}
+
+#: Axis labels with a sign: "+50", "0", "−50" (the format gives a true minus).
+SIGNED_LABEL = "datum.value > 0 ? '+' + datum.label : datum.label"
+
+_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
+
+
+def plain_unit(unit: str) -> str:
+    """A unit label using only glyphs Liberation Sans has: ``×10⁹/L`` → ``×10^9/L``."""
+    return re.sub(r"[⁰¹²³⁴⁵⁶⁷⁸⁹]+", lambda m: "^" + m.group().translate(_SUPERSCRIPTS), unit)
+
+
+def signed_pct(value: float, digits: int = 0) -> str:
+    """``+245%`` / ``−12%`` with a true minus sign."""
+    text = f"{abs(value):.{digits}f}%"
+    return ("−" if value < 0 else "+") + text
+
+
+def _finish(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    """Apply the theme to a top-level chart (the spec carries its own config)."""
+    return chart.configure(**THEME)
+
+
+def _title(text: str, *subtitle: str) -> alt.Title:
+    import altair as alt
+
+    return alt.Title(text, subtitle=list(subtitle)) if subtitle else alt.Title(text)
+
+
+def _reference_lines(values: tuple[tuple[float, str], ...], width: int):
+    """Dashed horizontal lines with their labels just right of the plot."""
+    import altair as alt
+    import pandas as pd
+
+    refs = pd.DataFrame({"y": [v for v, _ in values], "label": [t for _, t in values]})
+    base = alt.Chart(refs)
+    rules = base.mark_rule(color=INK, strokeDash=[5, 3], strokeWidth=1.2).encode(y="y:Q")
+    labels = base.mark_text(align="left", baseline="middle", dx=10, fontSize=11, color=INK).encode(
+        y="y:Q", x=alt.value(width), text="label:N"
+    )
+    return rules, labels
+
+
+# --- data (read from the results, never recomputed) -------------------------
+
+
+def response_category(patient) -> str:
+    if patient.psa90_after_dose is not None:
+        return PSA90
+    if patient.psa50_after_dose is not None:
+        return PSA50_ONLY
+    return NO_PSA50
+
+
+def milestone_text(after_dose: int | None) -> str:
+    return "not reached" if after_dose is None else f"after dose {after_dose}"
+
+
+def waterfall_data(results: StudyResults):
+    """One row per patient with a best PSA change, in plotting order."""
+    import pandas as pd
+
+    rows = [p for p in results.patients if p.best_psa_change_pct is not None]
+    rows.sort(key=lambda p: (-p.best_psa_change_pct, p.patient_no))
+    return pd.DataFrame(
+        {
+            "patient_no": [p.patient_no for p in rows],
+            "best_change": [float(p.best_psa_change_pct) for p in rows],
+            "best_change_plot": [min(float(p.best_psa_change_pct), WATERFALL_CAP) for p in rows],
+            "capped": [p.best_psa_change_pct > WATERFALL_CAP for p in rows],
+            "cap_label": [
+                signed_pct(p.best_psa_change_pct) if p.best_psa_change_pct > WATERFALL_CAP else ""
+                for p in rows
+            ],
+            "response": [response_category(p) for p in rows],
+            "psa50": [milestone_text(p.psa50_after_dose) for p in rows],
+            "psa90": [milestone_text(p.psa90_after_dose) for p in rows],
+        }
+    )
+
+
+def psa_course_data(results: StudyResults):
+    """``results.psa_course`` plus a baseline point (dose 0, 0 %) per patient drawn."""
+    import pandas as pd
+
+    points = sorted(results.psa_course, key=lambda c: (c.patient_no, c.after_dose))
+    drawn = sorted({(c.patient_no, c.responder) for c in points})
+    base = [(no, 0, 0.0, resp, True) for no, resp in drawn]
+    course = [(c.patient_no, c.after_dose, float(c.pct_change), c.responder, False) for c in points]
+    rows = sorted(base + course, key=lambda r: (r[0], r[1]))
+    return pd.DataFrame(
+        {
+            "patient_no": [r[0] for r in rows],
+            "after_dose": [r[1] for r in rows],
+            "pct_change": [r[2] for r in rows],
+            "pct_change_plot": [min(r[2], PSA_COURSE_CAP) for r in rows],
+            "capped": [r[2] > PSA_COURSE_CAP for r in rows],
+            "group": [RESPONDER if r[3] else NON_RESPONDER for r in rows],
+            "baseline": [r[4] for r in rows],
+        }
+    )
+
+
+def milestone_data(results: StudyResults):
+    """Two rows per dose (PSA50, PSA90) from ``results.psa_response.milestones``."""
+    import pandas as pd
+
+    rows = []
+    for m in results.psa_response.milestones:
+        for measure, n, pct, pct_resp in (
+            ("PSA50", m.psa50_n, m.psa50_pct, m.psa50_pct_of_responders),
+            ("PSA90", m.psa90_n, m.psa90_pct, m.psa90_pct_of_responders),
+        ):
+            rows.append(
+                {
+                    "after_dose": m.after_dose,
+                    "measure": measure,
+                    "n": n,
+                    "pct": pct,
+                    "pct_of_responders": pct_resp,
+                }
+            )
+    return pd.DataFrame(rows, columns=["after_dose", "measure", "n", "pct", "pct_of_responders"])
+
+
+def swimmer_order(results: StudyResults) -> list[int]:
+    """Patient numbers from most to fewest doses (ties by number)."""
+    return [
+        p.patient_no
+        for p in sorted(results.patients, key=lambda p: (-p.doses_received, p.patient_no))
+    ]
+
+
+def swimmer_data(results: StudyResults):
+    """(segments, markers): one segment per dose received; milestone/ongoing markers."""
+    import pandas as pd
+
+    segments, markers = [], []
+    for p in results.patients:
+        common = {
+            "patient_no": p.patient_no,
+            "doses_received": p.doses_received,
+            "status": STATUS_LABELS.get(p.treatment_status, p.treatment_status),
+            "psa50": milestone_text(p.psa50_after_dose),
+            "psa90": milestone_text(p.psa90_after_dose),
+        }
+        for k in range(1, p.doses_received + 1):
+            segments.append({**common, "dose": k, "start": k - 1, "end": k})
+        # A milestone "after dose k" is drawn in the segment of dose k.
+        if p.psa50_after_dose is not None:
+            markers.append({**common, "marker": MARK_PSA50, "x": p.psa50_after_dose - 0.7})
+        if p.psa90_after_dose is not None:
+            markers.append({**common, "marker": MARK_PSA90, "x": p.psa90_after_dose - 0.3})
+        if p.treatment_status == "ongoing":
+            markers.append({**common, "marker": MARK_ONGOING, "x": p.doses_received + 0.2})
+    cols = ["patient_no", "doses_received", "status", "psa50", "psa90"]
+    seg = pd.DataFrame(segments, columns=[*cols, "dose", "start", "end"])
+    mark = pd.DataFrame(markers, columns=[*cols, "marker", "x"])
+    return seg, mark
+
+
+def lab_data(results: StudyResults, test: str):
+    import pandas as pd
+
+    pts = sorted(
+        (p for p in results.labs if p.test == test and p.median is not None),
+        key=lambda p: p.dose_number,
+    )
+    return pd.DataFrame(
+        {
+            "dose_number": [p.dose_number for p in pts],
+            "median": [p.median for p in pts],
+            "q1": [p.q1 if p.q1 is not None else p.median for p in pts],
+            "q3": [p.q3 if p.q3 is not None else p.median for p in pts],
+            "n": [p.n for p in pts],
+            "n_label": [str(p.n) for p in pts],
+        }
+    ), pts
+
+
+# --- charts ------------------------------------------------------------------
+
+
+def waterfall(results: StudyResults) -> alt.LayerChart:
+    """Best PSA change per PSA-evaluable patient (see module docstring)."""
+    import altair as alt
+
+    data = waterfall_data(results)
+    n_all = len(results.patients)
+    n_shown = len(data)
+    n_out = n_all - n_shown
+    many = n_shown > WATERFALL_LABELLED_MAX
+    width = 960 if many else max(260, 24 * n_shown)
+    order = [int(v) for v in data["patient_no"]]
+
+    sub = [
+        f"{n_shown} of {n_all} patients, sorted from largest increase to largest decrease; "
+        + (f"{n_out} not PSA-evaluable, not shown." if n_out else "all patients PSA-evaluable.")
+    ]
+    if bool(data["capped"].any()):
+        sub.append(f"▲ Bar capped at {signed_pct(WATERFALL_CAP)}; the true value is printed.")
+
+    x = alt.X(
+        "patient_no:O",
+        sort=order,
+        title="Patient",
+        axis=alt.Axis(labelAngle=0, labelFontSize=10, ticks=False, labels=not many),
+    )
+    y_scale = alt.Scale(domain=[-100, WATERFALL_CAP], nice=False)
+    tooltip = [
+        alt.Tooltip("patient_no:O", title="Patient"),
+        alt.Tooltip("best_change:Q", title="Best PSA change (%)", format="+.1f"),
+        alt.Tooltip("response:N", title="Response"),
+        alt.Tooltip("psa50:N", title="PSA50"),
+        alt.Tooltip("psa90:N", title="PSA90"),
+    ]
+    base = alt.Chart(data)
+    bars = base.mark_bar(stroke=MUTED, strokeWidth=0 if many else 0.5).encode(
+        x=x,
+        y=alt.Y(
+            "best_change_plot:Q",
+            scale=y_scale,
+            title="Best PSA change from baseline (%)",
+            axis=alt.Axis(values=list(range(-100, 101, 25)), labelExpr=SIGNED_LABEL),
+        ),
+        color=alt.Color(
+            "response:N",
+            scale=alt.Scale(domain=list(RESPONSE_ORDER), range=list(RESPONSE_COLOURS)),
+            legend=alt.Legend(title="Best response", orient="bottom", direction="horizontal"),
+        ),
+        tooltip=tooltip,
+    )
+    capped = base.transform_filter("datum.capped")
+    cap_marks = capped.mark_text(text="▲", baseline="bottom", dy=-2, fontSize=12).encode(
+        x=x, y="best_change_plot:Q", tooltip=tooltip
+    )
+    cap_labels = capped.mark_text(
+        angle=270, align="right", baseline="middle", dx=-6, fontSize=11, color=INK
+    ).encode(x=x, y="best_change_plot:Q", text="cap_label:N", tooltip=tooltip)
+    zero = alt.Chart().mark_rule(color=MUTED, strokeWidth=1).encode(y=alt.datum(0))
+    rules, labels = _reference_lines(((-50, "−50% (PSA50)"), (-90, "−90% (PSA90)")), width)
+    chart = alt.layer(bars, zero, rules, labels, cap_marks, cap_labels).properties(
+        width=width,
+        height=320,
+        title=_title("Best PSA change from baseline", *sub),
+    )
+    return _finish(chart)
+
+
+def psa_course(results: StudyResults) -> alt.LayerChart:
+    """PSA change by dose interval, one line per patient (see module docstring)."""
+    import altair as alt
+
+    data = psa_course_data(results)
+    max_dose = max(
+        [results.cohort.max_dose_number, *[int(v) for v in data["after_dose"]]], default=1
+    )
+    width = max(320, 80 * max_dose)
+    n_lines = int(data["patient_no"].nunique())
+    n_resp = int(data.loc[data["group"] == RESPONDER, "patient_no"].nunique())
+
+    x = alt.X(
+        "after_dose:Q",
+        title="After dose",
+        scale=alt.Scale(domain=[0, max_dose], nice=False),
+        axis=alt.Axis(
+            values=list(range(0, max_dose + 1)),
+            labelExpr="datum.value == 0 ? 'Baseline' : datum.value",
+            grid=False,
+        ),
+    )
+    y = alt.Y(
+        "pct_change_plot:Q",
+        title="PSA change from baseline (%)",
+        scale=alt.Scale(domain=[-100, PSA_COURSE_CAP], nice=False),
+        axis=alt.Axis(
+            values=list(range(-100, int(PSA_COURSE_CAP) + 1, 50)), labelExpr=SIGNED_LABEL
+        ),
+    )
+    colour = alt.Color(
+        "group:N",
+        scale=alt.Scale(domain=[RESPONDER, NON_RESPONDER], range=[BLUE, NONRESP_GREY]),
+        legend=alt.Legend(title=None, orient="bottom", direction="horizontal"),
+    )
+    tooltip = [
+        alt.Tooltip("patient_no:O", title="Patient"),
+        alt.Tooltip("after_dose:Q", title="After dose", format="d"),
+        alt.Tooltip("pct_change:Q", title="PSA change (%)", format="+.1f"),
+        alt.Tooltip("group:N", title="Group"),
+    ]
+    base = alt.Chart(data)
+    layers = []
+    # Non-responders first so that responders' lines are drawn on top.
+    for group, width_px in ((NON_RESPONDER, 1.5), (RESPONDER, 2.2)):
+        sel = base.transform_filter(alt.datum.group == group)
+        layers.append(
+            sel.mark_line(strokeWidth=width_px).encode(
+                x=x, y=y, color=colour, detail="patient_no:O", tooltip=tooltip
+            )
+        )
+        layers.append(
+            sel.transform_filter("!datum.capped && !datum.baseline")
+            .mark_point(filled=True, size=36, opacity=1)
+            .encode(x=x, y=y, color=colour, tooltip=tooltip)
+        )
+        layers.append(
+            sel.transform_filter("datum.capped")
+            .mark_point(shape="triangle-up", filled=True, size=90, opacity=1)
+            .encode(x=x, y=y, color=colour, tooltip=tooltip)
+        )
+    zero = alt.Chart().mark_rule(color=MUTED, strokeWidth=1).encode(y=alt.datum(0))
+    rules, labels = _reference_lines(((-50, "−50% (PSA50)"), (-90, "−90% (PSA90)")), width)
+    chart = alt.layer(zero, rules, labels, *layers).properties(
+        width=width,
+        height=340,
+        title=_title(
+            "PSA change by dose",
+            f"Lowest PSA in each dose interval vs baseline; {n_lines} patients, "
+            f"{n_resp} responders.",
+            f"Values above {signed_pct(PSA_COURSE_CAP)} are drawn at "
+            f"{signed_pct(PSA_COURSE_CAP)} (▲).",
+        ),
+    )
+    return _finish(chart)
+
+
+def milestones(results: StudyResults) -> alt.LayerChart:
+    """Cumulative PSA50 / PSA90 by dose, % of all patients with counts."""
+    import altair as alt
+
+    data = milestone_data(results)
+    n_all = results.psa_response.psa50.denominator
+    n_resp = results.psa_response.psa50.n
+    n_doses = max(len(results.psa_response.milestones), 1)
+    width = max(300, 70 * n_doses)
+
+    sub = [f"Patients who had reached each milestone by the dose, as % of all {n_all} patients."]
+    by_all = [m.after_dose for m in results.psa_response.milestones if m.psa50_n == n_resp]
+    if n_resp and by_all:
+        first = by_all[0]
+        earlier = [m for m in results.psa_response.milestones if m.after_dose == first - 1]
+        if earlier and earlier[0].psa50_n:
+            sub.append(
+                f"{earlier[0].psa50_n} of {n_resp} responders reached PSA50 by dose "
+                f"{first - 1}, all {n_resp} by dose {first}."
+            )
+        else:
+            sub.append(f"All {n_resp} responders reached PSA50 by dose {first}.")
+
+    top = max([0.0, *[float(v) for v in data["pct"].dropna()]])
+    y_max = min(100.0, max(10.0, (int(top * 1.2) // 10 + 1) * 10))
+    x = alt.X("after_dose:O", title="By dose", axis=alt.Axis(labelAngle=0))
+    x_off = alt.XOffset("measure:N", sort=["PSA50", "PSA90"])
+    colour = alt.Color(
+        "measure:N",
+        scale=alt.Scale(domain=["PSA50", "PSA90"], range=[ORANGE, BLUE]),
+        legend=alt.Legend(title="Milestone", orient="bottom", direction="horizontal"),
+    )
+    tooltip = [
+        alt.Tooltip("after_dose:O", title="By dose"),
+        alt.Tooltip("measure:N", title="Milestone"),
+        alt.Tooltip("n:Q", title="Patients (n)"),
+        alt.Tooltip("pct:Q", title="% of all patients", format=".1f"),
+        alt.Tooltip("pct_of_responders:Q", title="% of responders", format=".1f"),
+    ]
+    base = alt.Chart(data)
+    y = alt.Y(
+        "pct:Q",
+        title=f"Patients (% of all {n_all})",
+        scale=alt.Scale(domain=[0, y_max], nice=False),
+    )
+    bars = base.mark_bar(stroke=MUTED, strokeWidth=0.5).encode(
+        x=x, xOffset=x_off, y=y, color=colour, tooltip=tooltip
+    )
+    counts = base.mark_text(baseline="bottom", dy=-3, fontSize=11).encode(
+        x=x, xOffset=x_off, y=y, text="n:Q", tooltip=tooltip
+    )
+    layers = [bars, counts]
+    if n_resp and results.psa_response.psa50.pct is not None:
+        resp_line = alt.Chart().mark_rule(color=INK, strokeDash=[5, 3], strokeWidth=1.2)
+        layers.append(resp_line.encode(y=alt.datum(results.psa_response.psa50.pct)))
+        layers.append(
+            alt.Chart()
+            .mark_text(align="left", baseline="middle", dx=4, fontSize=11)
+            .encode(
+                y=alt.datum(results.psa_response.psa50.pct),
+                x=alt.value(width),
+                text=alt.value(f"All {n_resp} responders"),
+            )
+        )
+    chart = alt.layer(*layers).properties(
+        width=width,
+        height=280,
+        title=_title("PSA50 and PSA90 by dose (cumulative)", *sub),
+    )
+    return _finish(chart)
+
+
+def swimmer(results: StudyResults) -> alt.LayerChart:
+    """Doses received per patient with status and response milestones."""
+    import altair as alt
+
+    seg, mark = swimmer_data(results)
+    order = swimmer_order(results)
+    max_dose = max(
+        [results.cohort.max_dose_number, *[p.doses_received for p in results.patients]], default=1
+    )
+    width = max(320, 70 * max_dose)
+    y = alt.Y("patient_no:O", sort=order, title="Patient", axis=alt.Axis(ticks=False, domain=False))
+    x_axis = alt.Axis(
+        values=[k - 0.5 for k in range(1, max_dose + 1)],
+        labelExpr="datum.value + 0.5",
+        grid=False,
+        ticks=False,
+    )
+    x_scale = alt.Scale(domain=[0, max_dose + 0.4], nice=False)
+    tooltip = [
+        alt.Tooltip("patient_no:O", title="Patient"),
+        alt.Tooltip("doses_received:Q", title="Doses received"),
+        alt.Tooltip("status:N", title="Treatment status"),
+        alt.Tooltip("psa50:N", title="PSA50"),
+        alt.Tooltip("psa90:N", title="PSA90"),
+    ]
+    bars = (
+        alt.Chart(seg)
+        .mark_bar(stroke="white", strokeWidth=1.5, height={"band": 0.72})
+        .encode(
+            x=alt.X("start:Q", title="Dose", scale=x_scale, axis=x_axis),
+            x2="end:Q",
+            y=y,
+            color=alt.Color(
+                "status:N",
+                scale=alt.Scale(
+                    domain=[STATUS_LABELS[s] for s in STATUS_ORDER], range=list(STATUS_COLOURS)
+                ),
+                legend=alt.Legend(title="Treatment status", orient="right"),
+            ),
+            tooltip=tooltip,
+        )
+    )
+    marker_domain = [MARK_PSA50, MARK_PSA90, MARK_ONGOING]
+    markers = (
+        alt.Chart(mark)
+        .mark_point(filled=True, size=70, stroke=INK, strokeWidth=1.2, opacity=1)
+        .encode(
+            x=alt.X("x:Q", scale=x_scale),
+            y=y,
+            shape=alt.Shape(
+                "marker:N",
+                scale=alt.Scale(
+                    domain=marker_domain, range=["circle", "diamond", "triangle-right"]
+                ),
+                legend=alt.Legend(title="Markers", orient="right"),
+            ),
+            fill=alt.Fill(
+                "marker:N",
+                scale=alt.Scale(domain=marker_domain, range=["white", INK, INK]),
+                legend=alt.Legend(title="Markers", orient="right"),
+            ),
+            tooltip=[alt.Tooltip("marker:N", title="Marker"), *tooltip],
+        )
+    )
+    n = len(results.patients)
+    chart = (
+        alt.layer(bars, markers)
+        .resolve_scale(color="independent")
+        .properties(
+            width=width,
+            height=alt.Step(18),
+            title=_title(
+                "Treatment course per patient",
+                f"{n} patients, one segment per dose received, sorted by doses received.",
+                "PSA50/PSA90 markers sit in the dose after which the milestone was first reached.",
+            ),
+        )
+    )
+    return _finish(chart)
+
+
+def lab_trajectories(
+    results: StudyResults, tests: tuple[str, ...] = DEFAULT_LAB_TESTS
+) -> alt.ConcatChart | alt.LayerChart:
+    """Median (line) and IQR (band) of pre-dose values by dose, one panel per test."""
+    import altair as alt
+
+    thresholds = {
+        "hemoglobin": results.definitions.get("hb_grade2_g_dl"),
+        "platelets": results.definitions.get("plt_grade2_10e9_l"),
+    }
+    max_dose = max([results.cohort.max_dose_number, *[p.dose_number for p in results.labs]])
+    panels = []
+    for test in tests:
+        data, pts = lab_data(results, test)
+        if not pts:
+            continue
+        label, unit = pts[0].label, plain_unit(pts[0].unit)
+        x = alt.X(
+            "dose_number:Q",
+            title="Before dose",
+            scale=alt.Scale(domain=[1, max_dose], nice=False),
+            axis=alt.Axis(values=list(range(1, max_dose + 1)), format="d", grid=False),
+        )
+        y_title = f"{label} ({unit})"
+        tooltip = [
+            alt.Tooltip("dose_number:Q", title="Dose", format="d"),
+            alt.Tooltip("median:Q", title=f"Median ({unit})", format=".4~g"),
+            alt.Tooltip("q1:Q", title="Q1", format=".4~g"),
+            alt.Tooltip("q3:Q", title="Q3", format=".4~g"),
+            alt.Tooltip("n:Q", title="Patients (n)"),
+        ]
+        base = alt.Chart(data)
+        band = base.mark_area(color=SKY, opacity=0.35).encode(
+            x=x,
+            y=alt.Y("q1:Q", title=y_title, scale=alt.Scale(zero=False)),
+            y2="q3:Q",
+            tooltip=tooltip,
+        )
+        line = base.mark_line(color=BLUE, strokeWidth=2.2).encode(x=x, y="median:Q")
+        points = base.mark_point(color=BLUE, filled=True, size=40, opacity=1).encode(
+            x=x, y="median:Q", tooltip=tooltip
+        )
+        n_text = base.mark_text(baseline="bottom", fontSize=10, color=MUTED).encode(
+            x=x, y=alt.value(-4), text="n_label:N"
+        )
+        layers = [band, line, points, n_text]
+        limit = thresholds.get(test)
+        if limit is not None:
+            layers.append(
+                alt.Chart()
+                .mark_rule(color=INK, strokeDash=[5, 3], strokeWidth=1)
+                .encode(y=alt.datum(float(limit)))
+            )
+            layers.append(
+                alt.Chart()
+                .mark_text(align="right", baseline="bottom", dy=-2, fontSize=10, color=INK)
+                .encode(
+                    y=alt.datum(float(limit)),
+                    x=alt.value(220),
+                    text=alt.value(f"CTCAE grade 2 (< {limit:g})"),
+                )
+            )
+        panels.append(
+            alt.layer(*layers).properties(
+                width=220,
+                height=160,
+                title=alt.Title(label, fontSize=13, offset=18, anchor="start"),
+            )
+        )
+    title = _title(
+        "Laboratory values before each dose",
+        "Median (line) and interquartile range (band) of the value nearest before each dose;",
+        "numbers above each panel: patients with a value.",
+    )
+    if not panels:
+        empty = (
+            alt.Chart()
+            .mark_text(fontSize=12, color=MUTED)
+            .encode(text=alt.value("No laboratory values for the selected tests."))
+            .properties(width=300, height=60, title=title)
+        )
+        return _finish(empty)
+    return _finish(alt.concat(*panels, columns=2, title=title))
+
+
+BUILDERS = {
+    "waterfall": waterfall,
+    "psa_course": psa_course,
+    "milestones": milestones,
+    "swimmer": swimmer,
+    "labs": lab_trajectories,
+}
+
+
+def chart_specs(results: StudyResults) -> dict[str, alt.TopLevelMixin]:
+    """Every chart, themed, keyed by name in :data:`CHART_NAMES` order."""
+    return {name: BUILDERS[name](results) for name in CHART_NAMES}
+
+
+# --- output -----------------------------------------------------------------
+
+
+def spec_json(spec: dict[str, Any]) -> str:
+    """The spec as deterministic JSON: sorted keys, two-space indent, trailing newline."""
+    return json.dumps(spec, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+_RESOURCE_DICT = re.compile(
+    rb"(/(?:Font|XObject|ExtGState|Pattern|Shading|ColorSpace|Properties) <<\n)"
+    rb"((?:[ \t]+/[^\n]*\n)+)"
+    rb"([ \t]*>>)"
+)
+_STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
+_XREF_HEAD = re.compile(rb"xref\r?\n0 (\d+)\r?\n")
+_XREF_ENTRY = re.compile(rb"(\d{10}) (\d{5}) ([nf])\s{2}")
+_REF = re.compile(rb"(?<![\d.])(\d+) 0 R\b")
+_STREAM = re.compile(rb">>\s*stream\r?\n")
+
+
+def _sort_resource_entries(data: bytes) -> bytes:
+    def sort_lines(m: re.Match[bytes]) -> bytes:
+        lines = m.group(2).splitlines(keepends=True)
+        if not all(re.fullmatch(rb"[ \t]+/\S+ [^\n<>\[\]]*\n", ln) for ln in lines):
+            return m.group(0)
+        return m.group(1) + b"".join(sorted(lines)) + m.group(3)
+
+    return _RESOURCE_DICT.sub(sort_lines, data)
+
+
+def _split_object(chunk: bytes) -> tuple[bytes, bytes]:
+    """(text part, stream part) of one ``N 0 obj ... endobj`` chunk."""
+    m = _STREAM.search(chunk)
+    return (chunk, b"") if m is None else (chunk[: m.end()], chunk[m.end() :])
+
+
+def stable_pdf(data: bytes) -> bytes:
+    """vl-convert's PDF in a canonical byte order.
+
+    svg2pdf (inside vl-convert) writes no dates and no /ID, but it writes the
+    font objects, and so numbers their descendant objects, in hash-map order,
+    and lists a page's resource entries (``/fo0 1 0 R``, ``/fo1 2 0 R``) in
+    that order too, so the bytes change from run to run.  This sorts those
+    dictionary entries, renumbers the objects in the order they are reached
+    from the trailer (breadth first, references in the order they appear) and
+    writes them in that order with a rebuilt cross-reference table.  The
+    objects' contents (streams included) are unchanged.  A file not laid out
+    as expected (one classic xref table) is returned with only the entries
+    sorted.
+    """
+    data = _sort_resource_entries(data)
+    end = _STARTXREF.search(data)
+    head = _XREF_HEAD.match(data, int(end.group(1))) if end else None
+    if head is None:
+        return data
+    xref_at, count, pos = int(end.group(1)), int(head.group(1)), head.end()
+    offsets: dict[int, int] = {}
+    for number in range(count):
+        entry = _XREF_ENTRY.match(data, pos)
+        if entry is None:
+            return data
+        if entry.group(3) == b"n":
+            offsets[number] = int(entry.group(1))
+        pos = entry.end()
+    if not data.startswith(b"trailer", pos) or not offsets:
+        return data
+    trailer = data[pos : end.start()]
+
+    by_offset = sorted(offsets.items(), key=lambda item: item[1])
+    parts: dict[int, tuple[bytes, bytes]] = {}
+    for i, (number, start) in enumerate(by_offset):
+        stop = by_offset[i + 1][1] if i + 1 < len(by_offset) else xref_at
+        chunk = data[start:stop]
+        prefix = b"%d 0 obj" % number
+        if not chunk.startswith(prefix):
+            return data
+        parts[number] = _split_object(chunk[len(prefix) :])
+
+    def refs(text: bytes) -> list[int]:
+        return [int(m.group(1)) for m in _REF.finditer(text)]
+
+    order: list[int] = []
+    queue = [n for n in refs(trailer) if n in parts]
+    seen = set(queue)
+    while queue:
+        number = queue.pop(0)
+        order.append(number)
+        for ref in refs(parts[number][0]):
+            if ref in parts and ref not in seen:
+                seen.add(ref)
+                queue.append(ref)
+    order += sorted(set(parts) - seen)
+    new_number = {old: i for i, old in enumerate(order, start=1)}
+
+    def renumber(text: bytes) -> bytes:
+        return _REF.sub(lambda m: b"%d 0 R" % new_number.get(int(m.group(1)), 0), text)
+
+    out = bytearray(data[: by_offset[0][1]])
+    new_offsets = []
+    for old in order:
+        text, stream = parts[old]
+        new_offsets.append(len(out))
+        out += b"%d 0 obj" % new_number[old] + renumber(text) + stream
+    xref = len(out)
+    size = len(order) + 1
+    out += b"xref\n0 %d\n0000000000 65535 f\r\n" % size
+    for offset in new_offsets:
+        out += b"%010d 00000 n\r\n" % offset
+    trailer = re.sub(rb"/Size \d+", b"/Size %d" % size, renumber(trailer))
+    out += trailer + b"startxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)
+
+
+def to_svg(spec: dict[str, Any]) -> str:
+    import vl_convert as vlc
+
+    return vlc.vegalite_to_svg(spec, vl_version=VL_VERSION)
+
+
+def to_pdf(spec: dict[str, Any]) -> bytes:
+    import vl_convert as vlc
+
+    return stable_pdf(vlc.vegalite_to_pdf(spec, vl_version=VL_VERSION))
+
+
+def to_png(spec: dict[str, Any], scale: float = 2.0) -> bytes:
+    import vl_convert as vlc
+
+    return vlc.vegalite_to_png(spec, vl_version=VL_VERSION, scale=scale)
+
+
+def _script_json(value: Any) -> str:
+    """Compact JSON that is safe inside a ``<script>`` element."""
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(ch, esc)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def embed_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec as embedded in HTML: without the ``$schema`` URL."""
+    return {k: v for k, v in spec.items() if k != "$schema"}
+
+
+def interactive_html(name: str, spec: dict[str, Any]) -> str:
+    """A ``<div>`` + ``<script>`` fragment drawing ``spec`` with the page's vegaEmbed."""
+    div_id = f"fig-{name}-interactive"
+    options = _script_json({"actions": False, "mode": "vega-lite", "renderer": "svg"})
+    return (
+        f'<div id="{div_id}" class="vega-figure"></div>\n'
+        "<script>\n"
+        "(function () {\n"
+        f"  var spec = {_script_json(embed_spec(spec))};\n"
+        "  function draw() {\n"
+        f'    window.vegaEmbed("#{div_id}", spec, {options}).catch(function (err) {{\n'
+        f'      console.error("fig-{name}:", err);\n'
+        "    });\n"
+        "  }\n"
+        "  if (window.vegaEmbed) {\n"
+        "    draw();\n"
+        "  } else {\n"
+        '    window.addEventListener("DOMContentLoaded", draw);\n'
+        "  }\n"
+        "})();\n"
+        "</script>\n"
+    )
+
+
+def runtime_html() -> str:
+    """``<script>`` with the offline Vega/Vega-Lite/vega-embed bundle (defines window.vegaEmbed).
+
+    :func:`vl_convert.javascript_bundle` returns a classic script (no import
+    or export statements) that assigns ``vegaEmbed``, ``vega`` and
+    ``vegaLite`` to ``window``.
+    """
+    import vl_convert as vlc
+
+    bundle = vlc.javascript_bundle(vl_version=VL_VERSION)
+    bundle = re.sub(r"</(script)", r"<\\/\1", bundle, flags=re.IGNORECASE)
+    return f'<script id="vega-runtime">\n{bundle}\n</script>\n'
+
+
+@functools.cache
+def _umask() -> int:
+    """The process umask (read from /proc where possible; os.umask has to set it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_figures(results: StudyResults, out_dir: Path) -> dict[str, dict[str, Path]]:
+    """Write every chart as SVG, PDF, Vega-Lite JSON and an HTML fragment, plus the runtime.
+
+    Returns ``{name: {"svg", "pdf", "json", "html": path}}`` for each name in
+    :data:`CHART_NAMES`, and ``{"vega-runtime": {"html": path}}``.
+    """
+    out_dir = Path(out_dir)
+    paths: dict[str, dict[str, Path]] = {}
+    for name, chart in chart_specs(results).items():
+        spec = chart.to_dict()
+        files = {
+            "svg": out_dir / f"{name}.svg",
+            "pdf": out_dir / f"{name}.pdf",
+            "json": out_dir / f"{name}.vl.json",
+            "html": out_dir / f"{name}-interactive.html",
+        }
+        _write_atomic(files["svg"], to_svg(spec).encode("utf-8"))
+        _write_atomic(files["pdf"], to_pdf(spec))
+        _write_atomic(files["json"], spec_json(spec).encode("utf-8"))
+        _write_atomic(files["html"], interactive_html(name, spec).encode("utf-8"))
+        paths[name] = files
+    runtime = out_dir / RUNTIME_FILE
+    _write_atomic(runtime, runtime_html().encode("utf-8"))
+    paths[RUNTIME_NAME] = {"html": runtime}
+    return paths

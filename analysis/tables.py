@@ -1,0 +1,1034 @@
+"""Publication tables: :class:`~analysis.results.StudyResults` → HTML fragments.
+
+Each builder (:func:`table1`, :func:`prior_therapy`, :func:`psa_response`,
+:func:`milestones`, :func:`milestones_compact`, :func:`labs`, :func:`toxicity`,
+:func:`regression`; all in :data:`BUILDERS`) returns a great-tables ``GT``
+object with a fixed id (:data:`TABLE_IDS`), a title (except the abstract's
+compact table, which its document captions), footnotes and source notes.
+:func:`to_html` turns one into the fragment the documents include
+(``tables/<name>.html``); :func:`write_tables` writes them all.
+
+Every cell is preformatted here as text; no ``fmt_*`` method is used, so
+great-tables escapes every string (data strings such as race levels included).
+
+Number formats
+--------------
+* p-values: :func:`format_p`, the rules of gtsummary's ``style_pvalue()``
+  (default ``digits = 1``): ``>0.9`` above 0.9; one decimal when the value
+  rounded to one decimal is ≥ 0.2; two decimals when rounded to two decimals
+  it is ≥ 0.1; three decimals down to 0.001; ``<0.001`` below.  Rounding is
+  gtsummary's ``round2()``: half away from zero, with a tolerance of
+  √(machine ε) for binary floating point (0.0125 → "0.013").
+* n (%): the percentage as stored in the results (one decimal), e.g.
+  ``8 (38.1%)``; ``n/N (%)`` where denominators differ between rows.
+* Odds ratios and their confidence limits: two decimals; values ≥ 100 without
+  decimals (thousands separated by commas); values that round to 0.00 as
+  ``<0.01``.
+* Negative numbers use the minus sign U+2212; a missing value is an em dash.
+
+HTML
+----
+The fragment is ``GT.as_raw_html()`` (``inline_css=False``: inlining needs the
+optional ``css-inline`` package and would bloat every cell; ``make_page=False``:
+a fragment, not a page) post-processed deterministically:
+
+* the ``<style>`` block is rewritten so that every selector starts with the
+  table's id (great-tables 1.1 emits ``#id thead, tbody, tfoot, tr, td, th``
+  and `` tr {...}``, which restyle the whole page), rules for classes the
+  fragment does not use are dropped, and duplicate rules are removed;
+* footnote marks are wrapped in ``<sup>``, so that pandoc's HTML reader keeps
+  them as superscripts (Typst ``#super[a]``, DOCX superscript) instead of
+  gluing them to the text ("N = 5" + mark "1" would read "N = 51"); marks are
+  lowercase letters, as in AMA style, so they never look like digits;
+* tfoot rows are reordered: footnotes (marked) first, then source notes, as in
+  gt and gtsummary; note text is wrapped so that it never widens the table;
+* bold heading rows (tab_style) also get ``<strong>``, which pandoc keeps;
+* indentation of level rows is made of no-break spaces rather than CSS, so it
+  survives ``pandoc -f html`` (it becomes ``~`` in Typst).
+
+No images, SVG or nested tables: pandoc reads each fragment into one native
+table (title as a spanning header row, notes as footer rows).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from analysis import config
+
+if TYPE_CHECKING:
+    from great_tables import GT
+
+    from analysis.results import Count, GroupStat, StudyResults, Table1Variable
+
+#: Fixed id of every table, by name (the name is the file stem in :func:`write_tables`).
+#: Not ``tbl-...``: the documents wrap each fragment in a ``::: {#tbl-...}`` div that
+#: carries the cross-reference id, and an HTML page must not hold the same id twice.
+TABLE_IDS: dict[str, str] = {
+    "table1": "gt-table1",
+    "prior_therapy": "gt-prior-therapy",
+    "psa_response": "gt-psa-response",
+    "milestones": "gt-milestones",
+    "milestones_compact": "gt-milestones-compact",
+    "labs": "gt-labs",
+    "toxicity": "gt-toxicity",
+    "regression": "gt-regression",
+}
+
+MINUS = "\u2212"
+DASH = "\u2014"
+NBSP = "\u00a0"
+#: A confidence limit that was not estimated (defined in the regression table's notes).
+NOT_ESTIMATED = "NE"
+#: One indentation step of a stub label (four no-break spaces ≈ 1 em).
+INDENT = NBSP * 4
+
+#: Human-readable therapy classes, in config.THERAPY_CLASSES order.
+THERAPY_CLASS_LABELS: dict[str, str] = {
+    "adt": "ADT",
+    "arpi": "ARPI (androgen-receptor pathway inhibitor)",
+    "taxane": "Taxane",
+    "parp_inhibitor": "PARP inhibitor",
+    "radium_223": "Radium-223",
+    "sipuleucel_t": "Sipuleucel-T",
+    "platinum": "Platinum",
+    "immunotherapy": "Immunotherapy",
+    "other": "Other",
+}
+
+#: Table 1 tests: results code → the name gtsummary prints in its footnote.
+TEST_NAMES: dict[str, str] = {
+    "wilcoxon": "Wilcoxon rank sum test",
+    "chisq": "Pearson's Chi-squared test",
+    "fisher": "Fisher's exact test",
+}
+
+#: Decimals of continuous Table 1 variables (others: by magnitude, see _auto_digits).
+TABLE1_DIGITS: dict[str, int] = {
+    "age": 0,
+    "bmi": 1,
+    "hemoglobin": 1,
+    "platelets": 0,
+    "alkaline_phosphatase": 0,
+    "ldh": 0,
+    "albumin": 1,
+    "creatinine": 2,
+}
+
+#: Decimals of the pre-dose lab values per test (others: by magnitude).
+LAB_DIGITS: dict[str, int] = {
+    "hemoglobin": 1,
+    "platelets": 0,
+    "wbc": 1,
+    "anc": 1,
+    "alc": 2,
+    "creatinine": 2,
+    "alkaline_phosphatase": 0,
+    "ast": 0,
+    "alt": 0,
+    "albumin": 1,
+    "ldh": 0,
+    "total_bilirubin": 1,
+    "weight": 1,
+}
+
+#: Tests left out of :func:`labs` by default (PSA has its own tables; weight is not a lab).
+LABS_EXCLUDED = ("psa", "weight")
+
+STAT_COUNT = "n (%)"
+STAT_MEDIAN = "Median (Q1, Q3)"
+
+# --- number formatting ------------------------------------------------------------
+
+_EPS = math.sqrt(sys.float_info.epsilon)
+
+
+def round2(x: float, digits: int = 0) -> float:
+    """gtsummary's ``round2()``: round half away from zero with a √ε tolerance."""
+    scale = 10.0**digits
+    return math.copysign(math.trunc(abs(x) * scale + 0.5 + _EPS) / scale, x)
+
+
+def fmt_number(x: float | None, digits: int) -> str:
+    """``x`` rounded by :func:`round2` to ``digits`` decimals; U+2212 minus; ``None`` → —."""
+    if x is None or not math.isfinite(x):
+        return DASH
+    text = f"{round2(x, digits):.{digits}f}"
+    if text.startswith("-"):
+        text = text[1:] if float(text) == 0 else MINUS + text[1:]
+    return text
+
+
+def format_p(p: float | None) -> str:
+    """A p-value by gtsummary's ``style_pvalue()`` rules (``digits = 1``).
+
+    ``None`` (no test) gives ``""``.  Raises ``ValueError`` for NaN or a value
+    outside [0, 1] (gtsummary would print ``NA``; here it is a bug upstream).
+
+    >>> [format_p(p) for p in (0.0004, 0.012, 0.049, 0.05, 0.1, 0.5, 0.9, 0.95)]
+    ['<0.001', '0.012', '0.049', '0.050', '0.10', '0.5', '0.9', '>0.9']
+    """
+    if p is None:
+        return ""
+    try:
+        value = float(p)
+    except (TypeError, ValueError):
+        value = math.nan
+    if isinstance(p, bool) or not -1e-15 <= value <= 1 + 1e-15:  # NaN fails too
+        raise ValueError(f"p-value must be a number in [0, 1]; found {p!r}")
+    p = value
+    if p > 0.9:
+        return ">0.9"
+    if round2(p, 1) >= 0.2:
+        return f"{round2(p, 1):.1f}"
+    if round2(p, 2) >= 0.1:
+        return f"{round2(p, 2):.2f}"
+    if p >= 0.001:
+        return f"{round2(p, 3):.3f}"
+    return "<0.001"
+
+
+def _auto_digits(*values: float | None) -> int:
+    """Decimals by magnitude: ≥ 100 → 0, ≥ 1 → 1, smaller → 2."""
+    finite = [abs(v) for v in values if v is not None and math.isfinite(v)]
+    top = max(finite, default=0.0)
+    if top >= 100:
+        return 0
+    if top >= 1:
+        return 1
+    return 2
+
+
+def fmt_median_iqr(median: float | None, q1: float | None, q3: float | None, digits: int) -> str:
+    """``median (Q1, Q3)``; — when the median is missing."""
+    if median is None:
+        return DASH
+    return f"{fmt_number(median, digits)} ({fmt_number(q1, digits)}, {fmt_number(q3, digits)})"
+
+
+def _count_digits(*values: float | None) -> int:
+    """0 decimals for whole numbers (counts), else 1 (an interpolated quartile)."""
+    return 0 if all(v is None or float(v).is_integer() for v in values) else 1
+
+
+def fmt_count(count: Count, with_denominator: bool = False) -> str:
+    """``n (pct%)`` or ``n/N (pct%)``; — when the denominator is 0."""
+    if count.denominator == 0 or count.pct is None:
+        return DASH
+    n = f"{count.n}/{count.denominator}" if with_denominator else f"{count.n}"
+    return f"{n} ({count.pct:.1f}%)"
+
+
+def fmt_pct(pct: float | None) -> str:
+    return DASH if pct is None else f"{pct:.1f}"
+
+
+def fmt_ratio(x: float | None) -> str:
+    """An odds ratio or confidence limit: 2 decimals, ≥ 100 without; < 0.005 → <0.01."""
+    if x is None or math.isnan(x):
+        return DASH
+    if math.isinf(x):
+        return "∞"
+    if x >= 100:
+        return f"{round2(x, 0):,.0f}"
+    if round2(x, 2) == 0:
+        return "<0.01"
+    return f"{round2(x, 2):.2f}"
+
+
+def fmt_or_ci(odds_ratio: float | None, low: float | None, high: float | None) -> str:
+    """``OR (low–high)``; — when there is no estimate, NE for a confidence limit not estimated."""
+    if odds_ratio is None:
+        return DASH
+
+    def limit(x: float | None) -> str:
+        return NOT_ESTIMATED if x is None else fmt_ratio(x)
+
+    return f"{fmt_ratio(odds_ratio)} ({limit(low)}\u2013{limit(high)})"
+
+
+def _definition(results: StudyResults, key: str, default: Any) -> Any:
+    return (results.definitions or {}).get(key, default)
+
+
+def _g(x: float) -> str:
+    """A definition's number without a trailing .0 (10.0 → "10")."""
+    return f"{x:g}"
+
+
+# --- table assembly -----------------------------------------------------------------
+
+
+@dataclass
+class _Frame:
+    """Rows of a table under construction: stub labels, cells, and row flags."""
+
+    columns: Sequence[str]
+
+    def __post_init__(self) -> None:
+        self.rows: list[dict[str, str]] = []
+        self.bold: list[int] = []
+        self.muted: list[int] = []
+
+    def add(self, label: str, level: int = 0, **cells: str) -> int:
+        unknown = set(cells) - set(self.columns)
+        if unknown:
+            raise KeyError(f"unknown columns {sorted(unknown)}")
+        row = {"label": INDENT * level + label}
+        row.update({c: cells.get(c, "") for c in self.columns})
+        self.rows.append(row)
+        return len(self.rows) - 1
+
+    def frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.rows, columns=["label", *self.columns], dtype=object)
+
+
+def _css(table_id: str) -> str:
+    """Journal look: black rules top/below labels/bottom, no body lines, compact rows."""
+    t = f"#{table_id}"
+    return "\n".join(
+        [
+            # a floor on the width, so that the notes of a two-column table stay readable
+            f"{t} .gt_table {{ margin-left: 0; margin-right: auto; color: #111111;"
+            " min-width: 30em; }",
+            f"{t} .gt_heading {{ text-align: left; }}",
+            f"{t} .gt_title {{ font-weight: bold; font-size: 105%; padding-bottom: 6px; }}",
+            f"{t} .gt_col_heading {{ font-weight: bold; vertical-align: bottom;"
+            " padding-top: 4px; padding-bottom: 4px; }",
+            f"{t} .gt_column_spanner {{ font-weight: bold; padding-top: 4px;"
+            " padding-bottom: 2px; }",
+            f"{t} .gt_row {{ padding-top: 2px; padding-bottom: 2px; }}",
+            f"{t} .gt_row, {t} .gt_stub, {t} .gt_col_heading, {t} .gt_title, {t} .gt_footnote,"
+            f" {t} .gt_sourcenote {{ padding-left: 6px; padding-right: 6px; }}",
+            f"{t} .gt_footnote, {t} .gt_sourcenote {{ font-size: 85%; padding-top: 1px;"
+            " padding-bottom: 1px; color: #333333; }",
+            # notes wrap to the width the columns give the table instead of widening it
+            f"{t} .gt_sourcenote .gt_from_md, {t} .gt_footnote .gt_note {{ display: block;"
+            " width: 0; min-width: 100%; }",
+            f"{t} .gt_footnotes {{ color: #333333; }}",
+            f"{t} .gt_footnote_marks {{ font-size: 75%; font-style: normal;"
+            " vertical-align: super; line-height: 0; white-space: nowrap; }",
+            f"{t} tfoot tr:first-child td {{ padding-top: 4px; }}",
+        ]
+    )
+
+
+def _gt(
+    f: _Frame,
+    name: str,
+    title: str | None,
+    labels: dict[str, str],
+    stubhead: str = "",
+    center: Iterable[str] = (),
+) -> GT:
+    """A GT with the house style, column labels and title; stub = ``label``."""
+    from great_tables import GT, loc, style
+
+    table_id = TABLE_IDS[name]
+    rule = "#111111"
+    gt = (
+        GT(f.frame(), rowname_col="label", id=table_id)
+        .tab_stubhead(stubhead)
+        .cols_label(cases=labels)
+        .cols_align("left", columns=list(f.columns))
+        .tab_options(
+            table_font_names=[
+                "Helvetica Neue",
+                "Helvetica",
+                "Arial",
+                "Liberation Sans",
+                "DejaVu Sans",
+                "sans-serif",
+            ],
+            table_font_size="13px",
+            table_font_color="#111111",
+            table_border_top_style="none",
+            table_border_bottom_style="none",
+            heading_align="left",
+            heading_border_bottom_style="solid",
+            heading_border_bottom_width="1.5px",
+            heading_border_bottom_color=rule,
+            column_labels_border_top_style="none",
+            column_labels_border_bottom_style="solid",
+            column_labels_border_bottom_width="1px",
+            column_labels_border_bottom_color=rule,
+            column_labels_font_weight="bold",
+            table_body_hlines_style="none",
+            table_body_border_top_style="solid",
+            table_body_border_top_width="1px",
+            table_body_border_top_color=rule,
+            table_body_border_bottom_style="solid",
+            table_body_border_bottom_width="1.5px",
+            table_body_border_bottom_color=rule,
+            stub_border_style="none",
+            row_group_border_top_style="none",
+            row_group_border_bottom_style="none",
+            row_group_font_weight="bold",
+            data_row_padding="2px",
+            source_notes_font_size="85%",
+            source_notes_padding="1px",
+            footnotes_marks="letters",
+            container_padding_y="6px",
+        )
+        .opt_css(_css(table_id))
+    )
+    if title:
+        gt = gt.tab_header(title=title)
+    center = list(center)
+    if center:
+        gt = gt.cols_align("center", columns=center)
+    if f.bold:
+        gt = gt.tab_style(style.text(weight="bold"), loc.stub(rows=f.bold))
+    if f.muted:
+        gt = gt.tab_style(style.text(color="#555555"), loc.stub(rows=f.muted))
+        gt = gt.tab_style(style.text(color="#555555"), loc.body(rows=f.muted))
+    return gt
+
+
+def _notes(gt: GT, notes: Iterable[str]) -> GT:
+    for note in notes:
+        gt = gt.tab_source_note(note)
+    return gt
+
+
+# --- HTML post-processing ---------------------------------------------------------
+
+_STYLE = re.compile(r"<style>(.*?)</style>", re.S)
+_RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
+_MARK = re.compile(r'<span class="gt_footnote_marks" style="[^"]*">([^<]*)</span>')
+_TFOOT = re.compile(r"<tfoot>(.*?)</tfoot>", re.S)
+_TFOOT_ROW = re.compile(r'<tr class="(gt_sourcenotes|gt_footnotes)">.*?</tr>', re.S)
+_BOLD_STUB = re.compile(r'(<th style="font-weight: bold;" scope="row"[^>]*>)([^<]*)(</th>)')
+_FOOTNOTE_CELL = re.compile(r'(<td class="gt_footnote" colspan="\d+">)(.*?)(</td>)', re.S)
+_CLASS_ATTR = re.compile(r'class="([^"]*)"')
+_SELECTOR_CLASS = re.compile(r"\.([A-Za-z_][\w-]*)")
+
+
+def scope_css(css: str, table_id: str, used_classes: set[str] | None = None) -> str:
+    """Prefix every selector with ``#table_id`` and drop unused and repeated rules.
+
+    Parameters
+    ----------
+    css : str
+        Plain CSS rules (no ``@`` rules, no nesting).
+    table_id : str
+        The id of the element that holds the table.
+    used_classes : set of str, optional
+        Class names present in the fragment: a selector naming any other class
+        is dropped, and so is a rule left without selectors.  ``None`` keeps
+        every selector.
+
+    Returns
+    -------
+    str
+        One rule per line, in the original order.
+    """
+    if "@" in css:
+        raise ValueError("CSS with @-rules cannot be scoped by this function")
+    prefix = f"#{table_id}"
+    leftover = _RULE.sub("", css).strip()
+    if leftover:
+        raise ValueError(f"unparsed CSS: {leftover[:60]!r}")
+    out: list[str] = []
+    seen: set[str] = set()
+    for selectors, body in _RULE.findall(css):
+        scoped = []
+        for sel in (s.strip() for s in selectors.split(",")):
+            if not sel:
+                continue
+            if used_classes is not None and any(
+                c not in used_classes for c in _SELECTOR_CLASS.findall(sel)
+            ):
+                continue
+            if not (sel == prefix or sel.startswith((prefix + " ", prefix + ".", prefix + ":"))):
+                sel = f"{prefix} {sel}"
+            scoped.append(sel)
+        declarations = " ".join(d.strip() + ";" for d in body.split(";") if d.strip())
+        if not scoped or not declarations:
+            continue
+        rule = f"{', '.join(scoped)} {{ {declarations} }}"
+        if rule not in seen:
+            seen.add(rule)
+            out.append(rule)
+    return "\n".join(out)
+
+
+def _footer(tfoot: str) -> str:
+    """Footnotes (marked) before source notes, as in gt and gtsummary; note text wrapped."""
+    rows = _TFOOT_ROW.findall(tfoot)
+    matches = [m.group(0) for m in _TFOOT_ROW.finditer(tfoot)]
+    if _TFOOT_ROW.sub("", tfoot).strip():
+        raise ValueError("unexpected great-tables output: unknown rows in <tfoot>")
+    ordered = [row for kind, row in zip(rows, matches, strict=True) if kind == "gt_footnotes"]
+    ordered += [row for kind, row in zip(rows, matches, strict=True) if kind != "gt_footnotes"]
+    ordered = [_FOOTNOTE_CELL.sub(r'\1<span class="gt_note">\2</span>\3', row) for row in ordered]
+    return "\n".join(ordered)
+
+
+def to_html(gt: GT) -> str:
+    """The fragment of one table: ``as_raw_html()`` with scoped CSS and ``<sup>`` marks."""
+    table_id = gt._options.table_id.value
+    if not table_id:
+        raise ValueError("the table needs a fixed id: GT(..., id=...)")
+    html = gt.as_raw_html(inline_css=False, make_page=False)
+    if not html.lstrip().startswith(f'<div id="{table_id}"'):
+        raise ValueError("unexpected great-tables output: no wrapper <div> with the table id")
+    html = _MARK.sub(r'<sup class="gt_footnote_marks">\1</sup>', html)
+    html = _TFOOT.sub(lambda m: f"<tfoot>{_footer(m.group(1))}</tfoot>", html)
+    # headings made bold with tab_style(): <strong> too, which pandoc keeps (Typst, DOCX)
+    html = _BOLD_STUB.sub(r"\1<strong>\2</strong>\3", html)
+    styles = _STYLE.findall(html)
+    if len(styles) != 1:
+        raise ValueError(f"expected one <style> block, found {len(styles)}")
+    body = _STYLE.sub("", html, count=1)
+    used = {c for attr in _CLASS_ATTR.findall(body) for c in attr.split()}
+    css = scope_css(styles[0], table_id, used)
+    html = _STYLE.sub(lambda _: f"<style>\n{css}\n</style>", html, count=1)
+    lines = [line.rstrip() for line in html.strip().splitlines()]
+    return "\n".join(line for line in lines if line) + "\n"
+
+
+# --- Table 1 ----------------------------------------------------------------------
+
+
+def _t1_digits(var: Table1Variable) -> int:
+    if var.name in TABLE1_DIGITS:
+        return TABLE1_DIGITS[var.name]
+    if var.name == "prior_therapies":
+        o = var.overall
+        return _count_digits(o.median, o.q1, o.q3)
+    return _auto_digits(var.overall.median, var.overall.q1, var.overall.q3)
+
+
+def _t1_cells(var: Table1Variable, level: str | None) -> dict[str, str]:
+    stats: tuple[GroupStat, ...] = (var.overall, var.responders, var.non_responders)
+    cols = ("overall", "responders", "non_responders")
+    if var.kind == "continuous":
+        d = _t1_digits(var)
+        return {
+            c: fmt_median_iqr(s.median, s.q1, s.q3, d) for c, s in zip(cols, stats, strict=True)
+        }
+    out = {}
+    for c, s in zip(cols, stats, strict=True):
+        count = s.levels.get(level) if level is not None else None
+        out[c] = fmt_count(count) if count is not None else DASH
+    return out
+
+
+def table1(results: StudyResults) -> GT:
+    """Baseline characteristics, overall and by PSA50 response (gtsummary's look).
+
+    Continuous variables as median (Q1, Q3); categorical variables as a label
+    row with indented levels, n (%); yes/no variables as one row, n (%) of
+    "Yes"; an indented "Unknown" row with the number missing when any value
+    is missing.  Variables sharing a ``group`` are indented under a bold
+    heading.  Footnotes name the statistics and the tests used.
+    """
+    from great_tables import loc
+
+    t1 = results.table1
+    f = _Frame(["overall", "responders", "non_responders", "p_value"])
+    stats_used: list[str] = []
+    tests_used: list[str] = []
+    current_group = ""
+    for var in t1.variables:
+        base = 0
+        if var.group:
+            if var.group != current_group:
+                f.bold.append(f.add(var.group))
+            base = 1
+        current_group = var.group
+        stat = STAT_MEDIAN if var.kind == "continuous" else STAT_COUNT
+        if stat not in stats_used:
+            stats_used.append(stat)
+        if var.test is not None:
+            if var.test not in TEST_NAMES:
+                raise ValueError(f"unknown test {var.test!r} for {var.name}")
+            if var.p_value is not None and TEST_NAMES[var.test] not in tests_used:
+                tests_used.append(TEST_NAMES[var.test])
+        p = format_p(var.p_value) if var.test is not None else ""
+        if var.kind == "continuous":
+            f.add(var.label, base, p_value=p, **_t1_cells(var, None))
+        elif var.kind == "dichotomous":
+            f.add(var.label, base, p_value=p, **_t1_cells(var, "Yes"))
+        elif var.kind == "categorical":
+            f.add(var.label, base, p_value=p)
+            for level in var.level_order or tuple(var.overall.levels):
+                f.add(level, base + 1, **_t1_cells(var, level))
+        else:
+            raise ValueError(f"unknown kind {var.kind!r} for {var.name}")
+        if var.overall.missing > 0:
+            levels = set(var.level_order) | set(var.overall.levels)
+            missing_label = "Missing" if "Unknown" in levels else "Unknown"
+            f.add(
+                missing_label,
+                base + 1,
+                overall=str(var.overall.missing),
+                responders=str(var.responders.missing),
+                non_responders=str(var.non_responders.missing),
+            )
+
+    labels = {
+        "overall": f"Overall, N = {t1.n_overall}",
+        "responders": f"PSA50 responders, N = {t1.n_responders}",
+        "non_responders": f"Non-responders, N = {t1.n_non_responders}",
+        "p_value": "p-value",
+    }
+    gt = _gt(
+        f,
+        "table1",
+        "Baseline characteristics by PSA50 response",
+        labels,
+        stubhead="Characteristic",
+        center=["overall", "responders", "non_responders", "p_value"],
+    )
+    # fixed order, as in gtsummary's footnotes: n (%) before Median (Q1, Q3); tests as TEST_NAMES
+    stats_used = [s for s in (STAT_COUNT, STAT_MEDIAN) if s in stats_used]
+    tests_used = [t for t in TEST_NAMES.values() if t in tests_used]
+    if stats_used:
+        gt = gt.tab_footnote(
+            "; ".join(stats_used),
+            locations=loc.column_labels(columns=["overall", "responders", "non_responders"]),
+        )
+    if tests_used:
+        gt = gt.tab_footnote("; ".join(tests_used), locations=loc.column_labels(columns="p_value"))
+    window = _definition(results, "baseline_window_days", config.BASELINE_WINDOW_DAYS)
+    return _notes(
+        gt,
+        [
+            f"PSA50 responder: a PSA value ≤ {_pct_of(results, 'psa50_fraction')} of baseline"
+            " (a decline ≥ 50%) at any time after dose 1; patients without a baseline PSA"
+            " count as non-responders.",
+            f"Baseline: the latest value in the {window} days up to and including the day of"
+            " dose 1. Percentages are of patients with a known value.",
+        ],
+    )
+
+
+def _pct_of(results: StudyResults, key: str) -> str:
+    default = {"psa50_fraction": config.PSA50_FRACTION, "psa90_fraction": config.PSA90_FRACTION}
+    return f"{_g(_definition(results, key, default[key]) * 100)}%"
+
+
+# --- prior therapies --------------------------------------------------------------
+
+
+def prior_therapy(results: StudyResults) -> GT:
+    """Prior systemic agents per patient and patients per therapy class."""
+    from great_tables import loc
+
+    pt = results.prior_therapies
+    n = results.cohort.n_patients
+    f = _Frame(["value"])
+    d = _count_digits(pt.median, pt.q1, pt.q3)
+    f.add("Agents per patient", value=fmt_median_iqr(pt.median, pt.q1, pt.q3, d))
+    f.add("Range", 1, value=f"{pt.min}\u2013{pt.max}")
+    f.bold.append(f.add("Therapy class"))
+    classes = [c for c in config.THERAPY_CLASSES if c in pt.by_class]
+    classes += sorted(c for c in pt.by_class if c not in classes)
+    for klass in classes:
+        count = pt.by_class[klass]
+        label = THERAPY_CLASS_LABELS.get(klass, klass)
+        f.add(label, 1, value=fmt_count(_count(count, pt.by_class_pct.get(klass), n)))
+    gt = _gt(
+        f,
+        "prior_therapy",
+        "Prior systemic therapies",
+        {"value": f"Patients, N = {n}"},
+        stubhead="Characteristic",
+        center=["value"],
+    )
+    gt = gt.tab_footnote(
+        f"{STAT_MEDIAN}; range; {STAT_COUNT}", locations=loc.column_labels(columns="value")
+    )
+    return _notes(
+        gt,
+        [
+            "Agents per patient: distinct agents recorded before 177Lu-PSMA-617 (an agent"
+            " recorded twice counts once). Therapy class: patients with at least one agent of"
+            " the class; a patient may count in several classes.",
+            "ADT, androgen-deprivation therapy; PARP, poly(ADP-ribose) polymerase.",
+        ],
+    )
+
+
+def _count(n: int, pct: float | None, denominator: int) -> Count:
+    from analysis.results import Count
+
+    return Count(n, pct, denominator)
+
+
+# --- PSA response -----------------------------------------------------------------
+
+
+def _psa_definitions(results: StudyResults) -> list[str]:
+    window = _definition(results, "baseline_window_days", config.BASELINE_WINDOW_DAYS)
+    days = _definition(results, "confirmation_days", config.CONFIRMATION_DAYS)
+    return [
+        f"Baseline PSA: the latest PSA in the {window} days up to and including the day of dose 1.",
+        f"PSA50 (PSA90): a PSA value ≤ {_pct_of(results, 'psa50_fraction')}"
+        f" (≤ {_pct_of(results, 'psa90_fraction')}) of baseline after dose 1, i.e. a decline"
+        " ≥ 50% (≥ 90%). Confirmed PSA50: the first PSA measured ≥"
+        f" {days} days after the first PSA50 value is also ≤"
+        f" {_pct_of(results, 'psa50_fraction')} of baseline.",
+    ]
+
+
+def psa_response(results: StudyResults) -> GT:
+    """PSA50, PSA90 and confirmed PSA50 (n (%) of all patients) and the best PSA change."""
+    from great_tables import loc
+
+    pr = results.psa_response
+    denominator = pr.psa50.denominator
+    differ = any(c.denominator != denominator for c in (pr.psa90, pr.psa50_confirmed))
+    f = _Frame(["value"])
+    f.add("PSA50 response", value=fmt_count(pr.psa50, differ))
+    f.add("PSA90 response", value=fmt_count(pr.psa90, differ))
+    f.add("Confirmed PSA50 response", value=fmt_count(pr.psa50_confirmed, differ))
+    n_best = sum(p.best_psa_change_pct is not None for p in results.patients)
+    best = "Best PSA change from baseline, %"
+    if results.patients:
+        best += f" (n = {n_best})"
+    f.add(
+        best, value=fmt_median_iqr(pr.best_change_median, pr.best_change_q1, pr.best_change_q3, 1)
+    )
+    gt = _gt(
+        f,
+        "psa_response",
+        "PSA response",
+        {"value": f"All patients, N = {denominator}"},
+        stubhead="Response",
+        center=["value"],
+    )
+    gt = gt.tab_footnote(
+        f"{STAT_COUNT}; {STAT_MEDIAN}", locations=loc.column_labels(columns="value")
+    )
+    n_no_baseline = results.cohort.n_patients - results.cohort.n_psa_evaluable
+    if n_no_baseline:
+        who = "patient" if n_no_baseline == 1 else "patients"
+        denominators = (
+            f"Percentages are of all {denominator} treated patients; the {n_no_baseline}"
+            f" {who} without a baseline PSA count as non-responders."
+        )
+    else:
+        denominators = f"Percentages are of all {denominator} treated patients."
+    return _notes(
+        gt,
+        [
+            *_psa_definitions(results),
+            "Best PSA change: (lowest PSA after dose 1 − baseline) ÷ baseline × 100, among"
+            " patients with a baseline PSA and a later PSA value.",
+            denominators,
+        ],
+    )
+
+
+def milestones(results: StudyResults) -> GT:
+    """Cumulative PSA50 and PSA90 responses by dose (n, % of responders, % of all)."""
+    pr = results.psa_response
+    columns = ["p50_n", "p50_resp", "p50_all", "p90_n", "p90_resp", "p90_all"]
+    f = _Frame(columns)
+    for m in pr.milestones:
+        f.add(
+            f"After dose {m.after_dose}",
+            p50_n=str(m.psa50_n),
+            p50_resp=fmt_pct(m.psa50_pct_of_responders),
+            p50_all=fmt_pct(m.psa50_pct),
+            p90_n=str(m.psa90_n),
+            p90_resp=fmt_pct(m.psa90_pct_of_responders),
+            p90_all=fmt_pct(m.psa90_pct),
+        )
+    labels = {
+        "p50_n": "n",
+        "p50_resp": "% of responders",
+        "p50_all": "% of all patients",
+        "p90_n": "n",
+        "p90_resp": "% of responders",
+        "p90_all": "% of all patients",
+    }
+    gt = _gt(
+        f,
+        "milestones",
+        "Cumulative PSA50 and PSA90 response by dose",
+        labels,
+        stubhead="Dose",
+        center=columns,
+    )
+    gt = gt.tab_spanner("PSA50", columns=columns[:3], id="psa50")
+    gt = gt.tab_spanner("PSA90", columns=columns[3:], id="psa90")
+    n_resp = results.responders.n
+    n_all = pr.psa50.denominator
+    return _notes(
+        gt,
+        [
+            "Patients whose first PSA50 (PSA90) value was measured after the given dose or an"
+            " earlier one. A PSA value counts after dose n when it was measured after the day"
+            " of dose n and no later than the day of dose n + 1 (after the last dose: to the"
+            " end of follow-up).",
+            f"Responders: the {n_resp} patients with a PSA50 response at any time; all"
+            f" patients: N = {n_all}.",
+            *_psa_definitions(results),
+        ],
+    )
+
+
+def milestones_compact(results: StudyResults) -> GT:
+    """The abstract's table: cumulative PSA50 and PSA90 by dose, n (% of all patients).
+
+    No title and one short note: the document's caption names the table, and
+    every character counts against the abstract's limit.
+    """
+    pr = results.psa_response
+    n_all = pr.psa50.denominator
+    f = _Frame(["psa50", "psa90"])
+    for m in pr.milestones:
+        f.add(
+            f"{m.after_dose}",
+            psa50=fmt_count(_count(m.psa50_n, m.psa50_pct, n_all)),
+            psa90=fmt_count(_count(m.psa90_n, m.psa90_pct, n_all)),
+        )
+    labels = {"psa50": "PSA50, n (%)", "psa90": "PSA90, n (%)"}
+    gt = _gt(
+        f, "milestones_compact", None, labels, stubhead="After dose", center=["psa50", "psa90"]
+    )
+    return _notes(gt, [f"Cumulative; % of all {n_all} patients."])
+
+
+# --- laboratory values and toxicity ----------------------------------------------
+
+
+def labs(results: StudyResults, tests: Sequence[str] | None = None) -> GT:
+    """Pre-dose laboratory values per test (rows) and dose (columns): median (Q1, Q3), n.
+
+    Parameters
+    ----------
+    tests : sequence of str, optional
+        Tests to show, in this order; default every test in the results except
+        those in :data:`LABS_EXCLUDED`, in the results' order.
+    """
+    points = results.labs
+    if tests is None:
+        tests = list(dict.fromkeys(p.test for p in points if p.test not in LABS_EXCLUDED))
+    doses = sorted({p.dose_number for p in points if p.test in tests})
+    columns = [f"dose_{d}" for d in doses]
+    by_key = {(p.test, p.dose_number): p for p in points}
+    f = _Frame(columns)
+    for test in tests:
+        mine = [p for p in points if p.test == test]
+        if not mine:
+            continue
+        first = mine[0]
+        digits = LAB_DIGITS.get(test)
+        if digits is None:
+            digits = _auto_digits(*(p.median for p in mine))
+        cells, ns = {}, {}
+        for d, col in zip(doses, columns, strict=True):
+            p = by_key.get((test, d))
+            cells[col] = fmt_median_iqr(p.median, p.q1, p.q3, digits) if p else DASH
+            ns[col] = str(p.n) if p else "0"
+        f.add(f"{first.label}, {first.unit}", **cells)
+        f.muted.append(f.add("n", 1, **ns))
+    labels = {col: f"Dose {d}" for d, col in zip(doses, columns, strict=True)}
+    gt = _gt(
+        f, "labs", "Laboratory values before each dose", labels, stubhead="Test", center=columns
+    )
+    if columns:
+        gt = gt.tab_spanner("Pre-dose value", columns=columns, id="predose")
+    window = _definition(results, "predose_lab_window_days", config.PREDOSE_LAB_WINDOW_DAYS)
+    return _notes(
+        gt,
+        [
+            f"{STAT_MEDIAN}; n, patients with a pre-dose value. Pre-dose value: the latest"
+            f" value in the {window} days up to and including the day of the dose.",
+        ],
+    )
+
+
+def toxicity(results: StudyResults) -> GT:
+    """Patients with grade ≥ 2 anaemia or thrombocytopenia at baseline and on treatment."""
+    columns = ["baseline", "on_treatment", "new"]
+    f = _Frame(columns)
+    for flag in results.toxicity:
+        f.add(
+            f"{flag.label} ({flag.threshold})",
+            baseline=fmt_count(flag.baseline, True),
+            on_treatment=fmt_count(flag.on_treatment, True),
+            new=fmt_count(flag.new_on_treatment, True),
+        )
+    labels = {"baseline": "Baseline", "on_treatment": "On treatment", "new": "New on treatment"}
+    gt = _gt(
+        f,
+        "toxicity",
+        "Grade ≥ 2 anaemia and thrombocytopenia",
+        labels,
+        stubhead="CTCAE v5.0 toxicity",
+        center=columns,
+    )
+    window = _definition(results, "baseline_window_days", config.BASELINE_WINDOW_DAYS)
+    return _notes(
+        gt,
+        [
+            "n/N (%). Grade ≥ 2: below the CTCAE v5.0 lower bound of grade 2"
+            f" (hemoglobin < {_g(_definition(results, 'hb_grade2_g_dl', config.HB_GRADE2_G_DL))}"
+            " g/dL; platelets <"
+            f" {_g(_definition(results, 'plt_grade2_10e9_l', config.PLT_GRADE2_10E9_L))}"
+            " ×10⁹/L).",
+            f"Baseline: the latest value in the {window} days up to and including the day of"
+            " dose 1; N, patients with a baseline value. On treatment: any value after the day"
+            " of dose 1; N, patients with such a value. New: grade ≥ 2 on treatment without"
+            " grade ≥ 2 at baseline (or without a baseline value).",
+        ],
+    )
+
+
+# --- regression -------------------------------------------------------------------
+
+_SEPARATION_ML = "Separation: the maximum-likelihood estimate does not exist; see Firth."
+_SEPARATION_FIRTH = "Separated data: the estimate is finite only because of Firth's penalty."
+_OUTCOMES = {"psa50_response": "PSA50 response"}
+
+
+def regression(results: StudyResults) -> GT:
+    """Logistic regression of PSA50 response: ML and Firth side by side, one row per term.
+
+    Rows with a non-``"ok"`` status get a footnote mark: ML separation (no
+    estimate, "—"), Firth estimates from separated data, and terms not
+    estimable or not converged (with the reason from the row's note).  The
+    multivariable decision is a source note.
+    """
+    from great_tables import loc
+
+    reg = results.regression
+    columns = ["ml_or", "ml_p", "firth_or", "firth_p", "n", "events"]
+    f = _Frame(columns)
+    marks: dict[str, list[tuple[str | None, int]]] = {}  # footnote → [(column or stub, row)]
+
+    def mark(text: str, column: str | None, row: int) -> None:
+        marks.setdefault(text, []).append((column, row))
+
+    models = [("univariable", reg.rows)]
+    if reg.multivariable_rows:
+        models.append(("multivariable", reg.multivariable_rows))
+    for model, rows in models:
+        pairs: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            pairs.setdefault(r.term, {})[r.method] = r
+        if len(models) > 1:
+            f.bold.append(
+                f.add("Univariable models" if model == "univariable" else "Multivariable model")
+            )
+        level = 1 if len(models) > 1 else 0
+        for pair in pairs.values():
+            ml, firth = pair.get("ml"), pair.get("firth")
+            any_row = ml or firth
+            cells = {"n": str(any_row.n), "events": str(any_row.events)}
+            for prefix, r in (("ml", ml), ("firth", firth)):
+                if r is None:
+                    cells[f"{prefix}_or"] = cells[f"{prefix}_p"] = DASH
+                    continue
+                cells[f"{prefix}_or"] = fmt_or_ci(r.odds_ratio, r.ci_low, r.ci_high)
+                cells[f"{prefix}_p"] = DASH if r.p_value is None else format_p(r.p_value)
+            i = f.add(any_row.label, level, **cells)
+            statuses = {r.status for r in (ml, firth) if r is not None}
+            if statuses == {"not_estimable"}:
+                # the term as a whole: mark its label once per distinct reason
+                for note in dict.fromkeys(r.note for r in (ml, firth) if r is not None):
+                    mark(note or "Not estimable.", None, i)
+                continue
+            for prefix, r in (("ml", ml), ("firth", firth)):
+                if r is None or r.status == "ok":
+                    continue
+                if r.status == "separation":
+                    text = _SEPARATION_ML if prefix == "ml" else _SEPARATION_FIRTH
+                elif r.status in ("not_estimable", "not_converged"):
+                    text = r.note or r.status.replace("_", " ").capitalize() + "."
+                else:
+                    raise ValueError(f"unknown status {r.status!r} for {r.term}")
+                mark(text, f"{prefix}_or", i)
+
+    labels = {
+        "ml_or": "OR (95% CI)",
+        "ml_p": "p-value",
+        "firth_or": "OR (95% CI)",
+        "firth_p": "p-value",
+        "n": "n",
+        "events": "Events",
+    }
+    outcome = _OUTCOMES.get(reg.outcome, reg.outcome)
+    what = "Univariable logistic" if len(models) == 1 else "Logistic"
+    gt = _gt(
+        f, "regression", f"{what} regression of {outcome}", labels, stubhead="Term", center=columns
+    )
+    gt = gt.tab_spanner("Maximum likelihood", columns=["ml_or", "ml_p"], id="ml")
+    gt = gt.tab_spanner("Firth penalised likelihood", columns=["firth_or", "firth_p"], id="firth")
+    for text, where in marks.items():
+        locations = [
+            loc.stub(rows=[r]) if c is None else loc.body(columns=c, rows=[r]) for c, r in where
+        ]
+        gt = gt.tab_footnote(text, locations=locations)
+    any_ne = any(
+        r.odds_ratio is not None and (r.ci_low is None or r.ci_high is None)
+        for _, rows in models
+        for r in rows
+    )
+    dec = reg.multivariable
+    if dec is not None:
+        state = "fitted" if dec.fitted else "not fitted"
+        decision = f"Multivariable model {state}: {dec.reason.rstrip('.')}."
+    else:
+        decision = "Multivariable model not considered."
+    return _notes(
+        gt,
+        [
+            "OR, odds ratio per the unit in the term's label; CI, confidence interval"
+            + ("; NE, not estimated" if any_ne else "")
+            + ". Maximum likelihood: Wald CI and p-value. Firth: profile penalised-likelihood CI"
+            " and penalised likelihood-ratio p-value. n, complete cases; events, PSA50"
+            " responders among them.",
+            decision,
+        ],
+    )
+
+
+# --- all tables -------------------------------------------------------------------
+
+#: Builders by table name, in document order.
+BUILDERS: dict[str, Callable[[StudyResults], GT]] = {
+    "table1": table1,
+    "prior_therapy": prior_therapy,
+    "psa_response": psa_response,
+    "milestones": milestones,
+    "milestones_compact": milestones_compact,
+    "labs": labs,
+    "toxicity": toxicity,
+    "regression": regression,
+}
+
+
+def fragments(results: StudyResults) -> dict[str, str]:
+    """Every table's HTML fragment, by name (see :data:`TABLE_IDS`)."""
+    return {name: to_html(build(results)) for name, build in BUILDERS.items()}
+
+
+def write_tables(results: StudyResults, out_dir: Path) -> dict[str, Path]:
+    """Write ``<out_dir>/<name>.html`` for every table (UTF-8, trailing newline).
+
+    The same results always give the same bytes.  Returns the paths by name.
+    """
+    from analysis.analyze import write_text_atomic
+
+    out_dir = Path(out_dir)
+    paths = {}
+    for name, html in fragments(results).items():
+        path = out_dir / f"{name}.html"
+        write_text_atomic(path, html)
+        paths[name] = path
+    return paths
