@@ -131,6 +131,119 @@ def analyze(
         _console().print(str(path))
 
 
+@app.command()
+def build(
+    data_dir: Annotated[
+        Path | None,
+        typer.Argument(help="Cohort folder (default: the shipped synthetic cohort)."),
+    ] = None,
+    label: Annotated[
+        str | None,
+        typer.Option("--label", help="Version label (default: today's date + inputs hash)."),
+    ] = None,
+    outputs: Annotated[
+        Path | None,
+        typer.Option("--outputs", help="Folder of versions (default: outputs/ of the project)."),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Make an abstract over its length limit an error.")
+    ] = False,
+    renderer: Annotated[
+        str,
+        typer.Option(
+            "--renderer",
+            help="auto (quarto if on PATH, else embedded), embedded or quarto.",
+        ),
+    ] = "auto",
+) -> None:
+    """Build a new version: abstract, poster and supplement (HTML, PDF, DOCX) and results."""
+    from analysis import build as builder
+    from analysis import config
+
+    data_dir = data_dir or config.SYNTHETIC_DIR
+    outputs = outputs or config.OUTPUTS_DIR
+    if renderer not in ("auto", "embedded", "quarto"):
+        _fail(PsmaRweError(f"--renderer {renderer!r}: expected auto, embedded or quarto"))
+    console = _console(stderr=True)
+    try:
+        with console.status("starting") as status:
+            step = {"n": 0}
+
+            def progress(stage: str) -> None:
+                step["n"] += 1
+                status.update(f"[{step['n']}] {stage}")
+                if step["n"] > 1:
+                    console.print(f"  [dim]✓[/] {previous['stage']}")
+                previous["stage"] = stage
+
+            previous = {"stage": ""}
+            report = builder.build(
+                data_dir,
+                label=label,
+                outputs=outputs,
+                strict=strict,
+                renderer=renderer,
+                progress=progress,
+            )
+    except PsmaRweError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        console.print("[bold red]interrupted:[/] nothing was written; earlier versions untouched")
+        raise typer.Exit(130) from None
+    out = _console()
+    if report.up_to_date:
+        out.print(f"up to date: {report.path} (same inputs, nothing to do)")
+        return
+    out.print(f"[bold green]built[/] {report.label} in {report.seconds:.1f} s → {report.path}")
+    out.print(f"renderer: {report.renderer}")
+    length = report.abstract_length or {}
+    if length:
+        mark = "[green]within[/]" if length["within_limit"] else "[bold red]OVER[/]"
+        out.print(
+            f"abstract: {length['count']:,} {length['rule_label']} of {length['limit']:,} "
+            f"({mark} the limit); {length['chars_with_spaces']:,} with spaces, "
+            f"{length['words']:,} words"
+        )
+    for warning in report.warnings:
+        out.print(f"[bold yellow]warning:[/] {warning}")
+
+
+@app.command()
+def diff(
+    old: Annotated[str, typer.Argument(help="Earlier version: a label or a version folder.")],
+    new: Annotated[str, typer.Argument(help="Later version: a label or a version folder.")],
+    outputs: Annotated[
+        Path | None, typer.Option("--outputs", help="Folder of versions (default: outputs/).")
+    ] = None,
+) -> None:
+    """Show what changed between two versions: inputs, results and abstract text."""
+    from rich.markup import escape
+
+    from analysis import config
+    from analysis.diff import diff_versions, resolve_version
+
+    outputs = outputs or config.OUTPUTS_DIR
+    try:
+        a, b = resolve_version(old, outputs), resolve_version(new, outputs)
+    except PsmaRweError as exc:
+        _fail(exc)
+    d = diff_versions(a, b)
+    out = _console()
+    out.print(f"[bold]{escape(a.name)} → {escape(b.name)}[/]")
+    out.print("\n[bold]Inputs[/]")
+    for name, change in d.inputs or [("(none changed)", "")]:
+        out.print(f"  {escape(name)} {change}")
+    out.print(f"\n[bold]Results[/] ({len(d.values)} values changed)")
+    for path, x, y in d.values:
+        out.print(f"  {escape(path)}: {escape(repr(x))} → {escape(repr(y))}")
+    out.print("\n[bold]Abstract[/]")
+    if not d.abstract:
+        out.print("  (text unchanged)")
+    for line in d.abstract:
+        style = "green" if line.startswith("+") else "red" if line.startswith("-") else ""
+        out.print(f"[{style}]{escape(line)}[/]" if style else escape(line))
+
+
 def main() -> None:
     """Entry point of the ``psma-rwe`` script."""
     app()

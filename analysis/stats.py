@@ -79,7 +79,55 @@ def categorical_test(table: np.ndarray) -> tuple[str | None, float | None]:
     if (expected >= 5).all():
         chi2 = stats.chi2_contingency(table, correction=False)
         return "chisq", float(chi2.pvalue)
-    return "fisher", float(stats.fisher_exact(table).pvalue)
+    if table.shape == (2, 2):
+        return "fisher", float(stats.fisher_exact(table).pvalue)
+    if table.shape[1] == 2:
+        return "fisher", fisher_exact_rx2(table)
+    return "fisher", fisher_exact_rx2(table.T)
+
+
+#: Tables enumerated at most by :func:`fisher_exact_rx2` before it falls back to Monte Carlo.
+FISHER_MAX_TABLES = 2_000_000
+
+
+def fisher_exact_rx2(table) -> float:
+    """Two-sided Fisher exact p-value of an r × 2 table, as R's ``fisher.test``.
+
+    Enumerates every table with the observed margins and sums the
+    probabilities not above the observed one (relative tolerance 1e-7, as R).
+    SciPy's default for tables larger than 2 × 2 is a random Monte Carlo
+    estimate, which would make builds differ; this is exact and deterministic.
+    Past ``FISHER_MAX_TABLES`` tables it uses a Monte Carlo estimate with a
+    fixed seed (still deterministic).
+    """
+    from scipy import stats
+    from scipy.special import gammaln
+
+    table = np.asarray(table, dtype=np.int64)
+    rows = table.sum(axis=1)
+    c1 = int(table[:, 0].sum())
+    n = int(rows.sum())
+
+    def log_comb(a, b):
+        return gammaln(a + 1) - gammaln(b + 1) - gammaln(a - b + 1)
+
+    observed = float(np.sum(log_comb(rows, table[:, 0])))
+    remaining = np.concatenate([np.cumsum(rows[::-1])[::-1][1:], [0]])
+    sums = np.zeros(1, dtype=np.int64)
+    logp = np.zeros(1)
+    for r, rest in zip(rows, remaining, strict=True):
+        a = np.arange(r + 1)
+        sums = (sums[:, None] + a[None, :]).ravel()
+        logp = (logp[:, None] + log_comb(r, a)[None, :]).ravel()
+        keep = (sums <= c1) & (sums + rest >= c1)
+        sums, logp = sums[keep], logp[keep]
+        if sums.size > FISHER_MAX_TABLES:
+            method = stats.MonteCarloMethod(n_resamples=200_000, rng=np.random.default_rng(0))
+            return float(stats.fisher_exact(table, method=method).pvalue)
+    total = log_comb(n, c1)
+    probs = np.exp(logp - total)
+    p_obs = np.exp(observed - total)
+    return float(min(1.0, probs[probs <= p_obs * (1 + 1e-7)].sum()))
 
 
 def finite_or_none(value) -> float | None:

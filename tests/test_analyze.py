@@ -186,3 +186,30 @@ def test_milestone_invariants(cohort):
     assert not (per["psa50_confirmed"].fillna(False).astype(bool) & ~per["responder"]).any()
     assert per.loc[per["responder"], "evaluable"].all()
     assert (per.loc[per["responder"], "best_psa_change_pct"] <= -50 + 1e-6).all()
+
+
+# --- the shipped synthetic cohort reproduces the study ---------------------------------------
+
+
+def test_synthetic_cohort_reproduces_the_published_figures(tmp_path):
+    from analysis import config
+
+    write_analysis(run_analysis(load_cohort(config.SYNTHETIC_DIR)), tmp_path)
+    r = json.loads((tmp_path / "results.json").read_text())
+    assert r["cohort"]["n_patients"] == 21
+    assert r["prior_therapies"]["median"] == 6
+    assert r["psa_response"]["psa50"] == {"n": 8, "pct": 38.1, "denominator": 21}
+    resp = r["responders"]
+    assert (resp["n"], resp["completed"], resp["ongoing"]) == (8, 6, 2)
+    assert (resp["psa90_n"], resp["never_psa90"]) == (6, 2)
+    ms = {m["after_dose"]: m for m in r["psa_response"]["milestones"]}
+    assert ms[2]["psa50_n"] == 7 and ms[2]["psa50_pct_of_responders"] == 87.5
+    assert ms[3]["psa50_n"] == 8 and ms[3]["psa50_pct_of_responders"] == 100.0
+    assert ms[4]["psa90_n"] == 6 and ms[6]["psa90_n"] == 6
+    # the responders who completed did all six doses
+    with (tmp_path / "patient_summary.csv").open() as fh:
+        rows = [row for row in csv.DictReader(fh) if row["psa50_after_dose"]]
+    assert (
+        sorted(row["doses_received"] for row in rows if row["treatment_status"] == "completed")
+        == ["6"] * 6
+    )

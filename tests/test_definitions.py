@@ -146,3 +146,51 @@ def test_toxicity_flags(cohort):
 )
 def test_percentages_round_half_away_from_zero(n, d, expected):
     assert pct(n, d) == expected
+
+
+def _fisher_brute_force(table):
+    """Independent reference: every r × 2 table with the same margins, exact fractions."""
+    import itertools
+    from fractions import Fraction
+    from math import comb
+
+    rows = [sum(r) for r in table]
+    c1 = sum(r[0] for r in table)
+    n = sum(rows)
+
+    def prob(col):
+        num = 1
+        for r, a in zip(rows, col, strict=True):
+            num *= comb(r, a)
+        return Fraction(num, comb(n, c1))
+
+    p_obs = prob([r[0] for r in table])
+    total = Fraction(0)
+    for col in itertools.product(*(range(r + 1) for r in rows)):
+        if sum(col) == c1 and prob(col) <= p_obs:
+            total += prob(col)
+    return float(total)
+
+
+@pytest.mark.parametrize(
+    "table",
+    [[[6, 12], [2, 0], [0, 1]], [[1, 5], [3, 1], [0, 4], [2, 2]], [[5, 0], [0, 5], [2, 2]]],
+)
+def test_fisher_rx2_is_exact_and_deterministic(table):
+    from analysis.stats import categorical_test, fisher_exact_rx2
+
+    expected = _fisher_brute_force(table)
+    assert fisher_exact_rx2(table) == pytest.approx(expected, rel=1e-9)
+    runs = {categorical_test(table) for _ in range(5)}
+    assert len(runs) == 1
+    test, p = runs.pop()
+    assert test == "fisher" and p == pytest.approx(expected, rel=1e-9)
+
+
+def test_fisher_2x2_matches_the_rx2_enumeration():
+    from scipy import stats
+
+    from analysis.stats import fisher_exact_rx2
+
+    table = [[3, 1], [2, 5]]
+    assert fisher_exact_rx2(table) == pytest.approx(stats.fisher_exact(table).pvalue, rel=1e-9)

@@ -1,0 +1,469 @@
+"""Versioned, atomic builds: cohort folder → ``outputs/<label>/``.
+
+A build is a pipeline of stages, each reading only what the stage before
+wrote: validate → analyse (results.json, CSVs) → tables and figures →
+document variables → render (HTML, PDF, DOCX, abstract.txt) → manifest.
+Everything is written into a hidden temporary folder beside the target
+(``outputs/.building-<label>-<pid>``) that is renamed into place only when
+complete, so a failed or interrupted build leaves nothing behind and never
+touches an earlier version.  A version is never overwritten.
+
+The no-op check (same label, same inputs) imports nothing heavy: it hashes the
+inputs with :mod:`hashlib` and reads the existing ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analysis import __version__, config
+from analysis.errors import PsmaRweError
+
+MANIFEST = "manifest.json"
+TMP_PREFIX = ".building-"
+DOCUMENTS = ("abstract", "poster", "supplement")
+DOC_FORMATS = {
+    "abstract": ("html", "pdf", "docx"),
+    "poster": ("html", "pdf"),
+    "supplement": ("html", "pdf", "docx"),
+}
+
+
+@dataclass(frozen=True)
+class BuildInputs:
+    """The files a build depends on and their SHA-256, keyed by a stable name."""
+
+    data_dir: Path
+    files: dict[str, Path]
+    hashes: dict[str, str]
+
+    @property
+    def digest(self) -> str:
+        blob = "\n".join(f"{k} {v}" for k, v in sorted(self.hashes.items()))
+        blob += f"\npsma-rwe {__version__}\n"
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass
+class BuildReport:
+    """What a build did, for the summary printed at the end."""
+
+    label: str
+    path: Path
+    up_to_date: bool = False
+    warnings: list[str] = field(default_factory=list)
+    abstract_length: dict | None = None
+    renderer: str = ""
+    seconds: float = 0.0
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def project_files(project_dir: Path = config.PROJECT_DIR) -> dict[str, Path]:
+    """The report sources and Quarto project file a build renders."""
+    files = {"_quarto.yml": project_dir / "_quarto.yml"}
+    report = project_dir / "report"
+    for path in sorted(report.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            files[f"report/{path.relative_to(report).as_posix()}"] = path
+    return files
+
+
+def collect_inputs(data_dir: Path, project_dir: Path = config.PROJECT_DIR) -> BuildInputs:
+    """Hash the four data files, the report sources and ``_quarto.yml``."""
+    data_dir = Path(data_dir)
+    files: dict[str, Path] = {}
+    missing = []
+    for name in config.INPUT_FILES:
+        path = data_dir / name
+        if not path.is_file():
+            missing.append(name)
+        files[f"data/{name}"] = path
+    if missing:
+        from analysis.errors import Problem
+
+        raise PsmaRweError(
+            f"{data_dir}: cannot build, input files are missing",
+            [Problem(name, None, None, f"file not found in {data_dir}") for name in missing],
+        )
+    files.update(project_files(project_dir))
+    hashes = {key: _sha256(path) for key, path in files.items()}
+    return BuildInputs(data_dir=data_dir, files=files, hashes=hashes)
+
+
+def default_label(inputs: BuildInputs, today: dt.date | None = None) -> str:
+    """``YYYY-MM-DD-<first 8 hex digits of the inputs' hash>``."""
+    today = today or dt.date.today()
+    return f"{today.isoformat()}-{inputs.digest[:8]}"
+
+
+def read_manifest(version_dir: Path) -> dict:
+    with (version_dir / MANIFEST).open(encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def find_version_with_inputs(outputs: Path, digest: str) -> Path | None:
+    """An existing version built from exactly these inputs, if any."""
+    if not outputs.is_dir():
+        return None
+    for child in sorted(outputs.iterdir()):
+        if child.name.startswith(".") or not (child / MANIFEST).is_file():
+            continue
+        try:
+            if read_manifest(child).get("inputs_digest") == digest:
+                return child
+        except (OSError, json.JSONDecodeError):
+            continue
+    return None
+
+
+def clean_stale_builds(outputs: Path) -> None:
+    """Remove temporary build folders left by processes that no longer run."""
+    if not outputs.is_dir():
+        return
+    for child in outputs.iterdir():
+        if not child.name.startswith(TMP_PREFIX):
+            continue
+        pid = child.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and _alive(int(pid)):
+            continue
+        shutil.rmtree(child, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def _terminate_as_interrupt():
+    """Turn SIGTERM into KeyboardInterrupt so the temporary folder is removed."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"terminated by signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def git_commit(project_dir: Path = config.PROJECT_DIR) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(project_dir), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def tool_versions() -> dict[str, str]:
+    """Versions of the libraries and tools that shape the outputs."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0]}
+    for dist in (
+        "pandas",
+        "numpy",
+        "scipy",
+        "statsmodels",
+        "firthmodels",
+        "great_tables",
+        "altair",
+        "vl-convert-python",
+        "typst",
+        "pypandoc-binary",
+    ):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = "not installed"
+    from analysis.render import pandoc_version
+
+    out["pandoc"] = pandoc_version()
+    return out
+
+
+def quarto_available() -> bool:
+    return shutil.which("quarto") is not None
+
+
+Progress = Callable[[str], None]
+
+
+def build(
+    data_dir: Path | str = config.SYNTHETIC_DIR,
+    *,
+    label: str | None = None,
+    outputs: Path | str = config.OUTPUTS_DIR,
+    project_dir: Path = config.PROJECT_DIR,
+    strict: bool = False,
+    renderer: str = "auto",
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Build a new version of every output from a cohort folder.
+
+    Parameters
+    ----------
+    data_dir : path
+        Cohort folder (four CSV files).
+    label : str, optional
+        Version label; default ``YYYY-MM-DD-<inputs hash>``.
+    outputs : path
+        Folder holding the versions (``outputs/`` of the project by default).
+    strict : bool
+        Make an abstract over its character limit an error instead of a warning.
+    renderer : {"auto", "embedded", "quarto"}
+        ``auto`` uses ``quarto render`` when quarto is on PATH, otherwise the
+        embedded pandoc + Typst renderer.
+    progress : callable, optional
+        Called with the name of each stage as it starts.
+
+    Raises
+    ------
+    PsmaRweError
+        Bad input, a label that exists with different inputs, or a failed stage.
+        Nothing is written in any of these cases.
+    """
+    import time
+
+    started = time.perf_counter()
+    say = progress or (lambda stage: None)
+    outputs = Path(outputs)
+    say("hashing inputs")
+    inputs = collect_inputs(Path(data_dir), project_dir)
+    digest = inputs.digest
+
+    if label is None:
+        existing = find_version_with_inputs(outputs, digest)
+        if existing is not None:
+            return BuildReport(label=existing.name, path=existing, up_to_date=True)
+        label = default_label(inputs)
+    _check_label(label)
+    target = outputs / label
+    if target.exists():
+        try:
+            previous = read_manifest(target).get("inputs_digest")
+        except (OSError, json.JSONDecodeError):
+            previous = None
+        if previous == digest:
+            return BuildReport(label=label, path=target, up_to_date=True)
+        raise PsmaRweError(
+            f"version {label!r} already exists at {target} and was built from different "
+            "inputs; versions are never overwritten: choose another --label "
+            f"(or run `psma-rwe diff {label} <new label>` after building it)"
+        )
+
+    outputs.mkdir(parents=True, exist_ok=True)
+    clean_stale_builds(outputs)
+    tmp = outputs / f"{TMP_PREFIX}{label}-{os.getpid()}"
+    try:
+        with _terminate_as_interrupt():
+            tmp.mkdir()
+            report = _build_into(
+                tmp, inputs, label, project_dir, strict=strict, renderer=renderer, say=say
+            )
+            say("finishing")
+            if target.exists():
+                raise PsmaRweError(f"version {label!r} appeared at {target} during the build")
+            os.rename(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    report.path = target
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _check_label(label: str) -> None:
+    bad = not label or label.startswith(".") or any(c in label for c in '/\\:*?"<>|')
+    if bad or label != label.strip():
+        raise PsmaRweError(
+            f"label {label!r} is not usable as a folder name; use letters, digits, '-', '_' "
+            "or '.' (not first)"
+        )
+
+
+def _build_into(
+    tmp: Path,
+    inputs: BuildInputs,
+    label: str,
+    project_dir: Path,
+    *,
+    strict: bool,
+    renderer: str,
+    say: Progress,
+) -> BuildReport:
+    from analysis.abstract import abstract_length
+    from analysis.analyze import run_analysis, write_analysis
+    from analysis.load import load_cohort
+
+    report = BuildReport(label=label, path=tmp)
+    say("validating data")
+    cohort = load_cohort(inputs.data_dir)
+    say("analysing")
+    analysis = run_analysis(cohort)
+    write_analysis(analysis, tmp)
+
+    say("tables")
+    from analysis.tables import write_tables
+
+    write_tables(analysis.results, tmp / "tables")
+    say("figures")
+    from analysis.charts import write_figures
+
+    write_figures(analysis.results, tmp / "figures")
+
+    say("preparing documents")
+    work = tmp / "_project"
+    _prepare_project(work, project_dir, tmp, analysis, cohort)
+
+    use_quarto = renderer == "quarto" or (renderer == "auto" and quarto_available())
+    report.renderer = "quarto" if use_quarto else "embedded (pandoc + typst)"
+    documents = {}
+    for doc in DOCUMENTS:
+        say(f"rendering {doc}")
+        documents[doc] = _render(work, doc, tmp, use_quarto)
+
+    say("abstract length")
+    settings = _abstract_settings(work)
+    length = abstract_length((tmp / "abstract.txt").read_text(encoding="utf-8"), **settings)
+    report.abstract_length = length
+    if not length["within_limit"]:
+        message = (
+            f"abstract is {length['count']:,} {length['rule_label']}, over the limit of "
+            f"{length['limit']:,} by {length['count'] - length['limit']:,}"
+        )
+        if strict:
+            raise PsmaRweError(f"{message} (--strict)")
+        report.warnings.append(message)
+    shutil.rmtree(work)
+
+    say("manifest")
+    _write_manifest(tmp, inputs, label, report, analysis)
+    return report
+
+
+def _prepare_project(work: Path, project_dir: Path, tmp: Path, analysis, cohort) -> None:
+    """A Quarto project to render: sources, computed variables, tables and figures."""
+    import yaml
+
+    from analysis.variables import document_variables
+
+    shutil.copytree(project_dir / "report", work / "report")
+    shutil.copy2(project_dir / "_quarto.yml", work / "_quarto.yml")
+    span = (cohort.patients["first_dose_date"].min(), cohort.patients["first_dose_date"].max())
+    variables = document_variables(analysis.results, span)
+    variables["software"] = {"psma-rwe": __version__, **tool_versions()}
+    (work / "_variables.yml").write_text(
+        yaml.safe_dump(variables, sort_keys=True, allow_unicode=True), encoding="utf-8"
+    )
+    shutil.copytree(tmp / "tables", work / "tables")
+    shutil.copytree(tmp / "figures", work / "figures")
+
+
+def _abstract_settings(work: Path) -> dict:
+    import yaml
+
+    meta = yaml.safe_load((work / "_quarto.yml").read_text(encoding="utf-8")) or {}
+    study = meta.get("study", {}) or {}
+    abstract = study.get("abstract", {}) or {}
+    return {
+        "limit": int(abstract.get("char-limit", 2000)),
+        "rule": str(abstract.get("count-rule", "chars-no-spaces")),
+    }
+
+
+def _render(work: Path, doc: str, tmp: Path, use_quarto: bool) -> dict[str, Path]:
+    from analysis.render import render_document, render_plain
+
+    source = f"report/{doc}.qmd"
+    if use_quarto:
+        paths = _quarto_render(work, source, tmp, DOC_FORMATS[doc])
+    else:
+        paths = render_document(work, source, tmp, DOC_FORMATS[doc])
+    if doc == "abstract":
+        paths["txt"] = render_plain(work, source, tmp / "abstract.txt")
+    return paths
+
+
+def _quarto_render(work: Path, source: str, out: Path, formats) -> dict[str, Path]:
+    stem = Path(source).stem
+    paths = {}
+    for fmt in formats:
+        target = "typst" if fmt == "pdf" else fmt
+        proc = subprocess.run(
+            ["quarto", "render", source, "--to", target, "--output-dir", str(out)],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise PsmaRweError(f"quarto render {source} --to {target} failed:\n{proc.stderr}")
+        paths[fmt] = out / f"{stem}.{fmt}"
+    return paths
+
+
+def _write_manifest(tmp: Path, inputs: BuildInputs, label: str, report: BuildReport, analysis):
+    from analysis.results import dumps
+
+    outputs = {}
+    for path in sorted(tmp.rglob("*")):
+        if path.is_file() and path.name != MANIFEST:
+            outputs[path.relative_to(tmp).as_posix()] = _sha256(path)
+    manifest = {
+        "label": label,
+        "package": {"name": "psma-rwe", "version": __version__, "git_commit": git_commit()},
+        "inputs": {
+            key: {"sha256": digest, "path": str(inputs.files[key])}
+            for key, digest in sorted(inputs.hashes.items())
+        },
+        "inputs_digest": inputs.digest,
+        "data_dir": str(inputs.data_dir),
+        "renderer": report.renderer,
+        "tools": tool_versions(),
+        "abstract_length": report.abstract_length,
+        "warnings": report.warnings,
+        "outputs": outputs,
+        "summary": {
+            "n_patients": analysis.results.cohort.n_patients,
+            "psa50_n": analysis.results.psa_response.psa50.n,
+            "psa50_pct": analysis.results.psa_response.psa50.pct,
+        },
+    }
+    (tmp / MANIFEST).write_text(dumps(manifest), encoding="utf-8")

@@ -1,0 +1,164 @@
+"""Embedded renderer: Quarto-style ``.qmd`` sources to HTML, PDF and DOCX without Quarto.
+
+The Quarto CLI cannot be installed here, so this package renders the same
+sources with pandoc (the binary shipped in ``pypandoc-binary``) plus Lua
+filters for HTML and DOCX, and pandoc's Typst writer plus the ``typst``
+Python package for PDF.  Only the subset of Quarto the project uses is
+supported; anything else is pandoc markdown as pandoc reads it.
+
+Usage::
+
+    from analysis.render import render_document
+    paths = render_document(project_dir, "report/poster.qmd", out_dir)
+    # {"html": out_dir/"poster.html", "pdf": out_dir/"poster.pdf", "docx": ...}
+
+Supported Quarto features
+-------------------------
+Shortcodes (expanded by a Python pre-pass, :mod:`analysis.render.shortcodes`)
+    ``{{< include path >}}``: a leading ``/`` means the project root; other
+    paths are relative to the including file (Quarto's rule) and, if no
+    such file exists, to the project root (our fallback), so both
+    ``../tables/x.html`` and ``tables/x.html`` work from ``report/``.  An
+    ``.html`` file included on a line of its own becomes one raw HTML block.
+    ``{{< var key.sub >}}`` (``_variables.yml``), ``{{< meta key >}}``
+    (front matter over ``_quarto.yml``'s format-independent keys) — values
+    come out as plain text (HTML-escaped); an unknown key is an error naming
+    the key and the file.  ``{{< pagebreak >}}``; ``{{{< ... >}}}`` escapes.
+Conditional content (``filters/conditional.lua``)
+    ``.content-visible`` / ``.content-hidden`` divs, spans and code blocks
+    with ``when-format`` / ``unless-format``: ``html``; ``pdf`` and ``typst``
+    (both mean the Typst PDF); ``docx``.
+Cross-references (``filters/crossref.lua``)
+    ``![Caption](x.svg){#fig-x}``, ``::: {#fig-x}`` divs, ``::: {#tbl-x}``
+    divs with the caption as last paragraph (holding a great-tables fragment
+    or a pipe table), pipe tables with ``: Caption {#tbl-x}``.  ``@fig-x`` /
+    ``@tbl-x`` / ``[@fig-a; @fig-b]`` / ``-@fig-x`` become linked "Figure n" /
+    "Figures 1 and 2" / "n"; captions "Figure n: ...".  Unknown references
+    and duplicate ids are errors.
+Raw HTML tables (``filters/gt-tables.lua``)
+    great-tables fragments stay raw in HTML (their CSS scoped to the table
+    id, ``@import`` dropped); for Typst and DOCX they become native tables
+    via ``pandoc.read(html, "html")``, with the ``gt_heading`` title and
+    subtitle as the caption, tfoot notes as a small paragraph below, and
+    footnote marks as superscripts.
+Callouts (``filters/callouts.lua``)
+    ``.callout-note|tip|important|warning|caution`` and ``.callout``; title
+    from ``title=`` or a leading heading.  A box in HTML and Typst, a bold
+    title and plain text in DOCX.
+Figures (``filters/figures.lua``)
+    Paths resolved like includes; remote images are errors.  Typst uses the
+    ``.pdf`` sibling of an ``.svg`` (Typst >= 0.14 places PDF images);
+    DOCX uses a PNG rendered from the SVG with vl-convert.
+Documents
+    HTML: one self-contained file (``--embed-resources``, ``--mathml``, our
+    ``css/report.css``, no CDN, no web fonts), title block, TOC only with
+    ``toc: true``.  PDF: ``templates/article.typst`` (default) or
+    ``templates/poster.typst`` (``format-template: poster``) over
+    ``typst/psma.typ``; the template headers list the metadata keys they
+    read (``papersize``, ``poster-size``, ``poster-columns``,
+    ``accent-color``, ...).  DOCX: pandoc's writer, native tables, numbered
+    captions as text.
+Plain text
+    :func:`render_plain` writes the abstract as text (title, headings, body,
+    tables as tab-separated rows) for submission systems and length checks.
+Determinism
+    SOURCE_DATE_EPOCH (the caller's, else 0) for pandoc; the same value as
+    Typst's PDF timestamp; no random ids.  The same inputs give
+    byte-identical HTML, PDF and DOCX.
+
+How a real Quarto render of the same sources would differ
+---------------------------------------------------------
+* Looks: Quarto's HTML uses Bootstrap themes, its own title block, icons in
+  callouts, collapsible callouts and an interactive TOC sidebar; ours is a
+  single plain stylesheet.  Quarto's Typst output uses its own template (not
+  our poster layout) and its DOCX uses Quarto's reference document.
+* Quarto numbers captions with its crossref system (configurable prefixes,
+  sub-figures, ``fig-cap-location``, section refs ``@sec-``); we support
+  only fig/tbl, fixed English prefixes, captions above tables and below
+  figures.  Word captions are text, not SEQ fields.
+* Quarto keeps the great-tables title inside the HTML table (as we do) but
+  in Typst/DOCX Quarto >= 1.4 leaves it as a spanning header row; we move
+  it to the caption.
+* A non-``/`` include or image path that does not exist next to the
+  including file fails in Quarto; we fall back to the project root.
+* Quarto expands ``{{< meta >}}`` with format-specific metadata and renders
+  markdown inside values; we use format-independent keys and print values
+  as plain text.  Quarto ignores SOURCE_DATE_EPOCH; we are byte-for-byte
+  reproducible.  ``date: today`` uses SOURCE_DATE_EPOCH when set.
+* No code execution (engines, ``{python}`` cells), no citations/
+  bibliography processing, no other shortcodes, no ``when-meta`` /
+  ``when-profile`` conditions, no Quarto extensions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["pandoc_version", "render_document", "render_plain"]
+
+
+def render_document(
+    project_dir: Path,
+    source: str,
+    out_dir: Path,
+    formats: Sequence[str] = ("html", "pdf", "docx"),
+) -> dict[str, Path]:
+    """Render one ``.qmd`` of a Quarto-like project to HTML, PDF and/or DOCX.
+
+    Parameters
+    ----------
+    project_dir : Path
+        Folder with ``_quarto.yml``, ``_variables.yml``, the sources and the
+        generated artifacts (``tables/``, ``figures/``).  Work files are
+        written to ``project_dir/_render/`` (the generated ``.typ`` among them).
+    source : str
+        Path of the document relative to ``project_dir``, e.g.
+        ``"report/abstract.qmd"``.
+    out_dir : Path
+        Where ``<stem>.html``, ``<stem>.pdf`` and ``<stem>.docx`` are written
+        (created if missing).
+    formats : sequence of str
+        Any of ``"html"``, ``"pdf"``, ``"docx"``.
+
+    Returns
+    -------
+    dict
+        ``{format: path of the written file}``.
+
+    Raises
+    ------
+    analysis.errors.PsmaRweError
+        Unknown shortcode key, include or image not found, unknown
+        cross-reference, invalid layout metadata, or pandoc/typst failing
+        (their messages included).
+    """
+    from analysis.render.pipeline import render
+
+    return render(Path(project_dir), source, Path(out_dir), formats)
+
+
+def render_plain(project_dir: Path, source: str, out_path: Path) -> Path:
+    """Render a document to plain text (the abstract a submission system takes).
+
+    The same pre-pass and filters as :func:`render_document`, with pandoc's
+    plain writer (output format name ``plain`` for ``when-format``): the
+    title, section headings and body, no authors; each paragraph on one
+    line; a table as its caption line and one tab-separated line per row
+    (no rules that a character count would include); a figure as its caption.
+
+    Returns
+    -------
+    Path
+        ``out_path``, written as UTF-8.
+    """
+    from analysis.render.pipeline import render_plain as _render_plain
+
+    return _render_plain(Path(project_dir), source, Path(out_path))
+
+
+def pandoc_version() -> str:
+    """Version of the pandoc binary the renderer runs (from pypandoc-binary)."""
+    from analysis.render.pipeline import pandoc_version as _pandoc_version
+
+    return _pandoc_version()

@@ -1,0 +1,238 @@
+--[[ crossref.lua — number figures and tables; resolve @fig-x / @tbl-x.
+
+Targets (Quarto syntax), numbered separately in document order:
+  * figure: an image with a caption and an id, ![Caption](x.svg){#fig-x},
+    or a div ::: {#fig-x} holding content with the caption as its last
+    paragraph;
+  * table:  a div ::: {#tbl-x} holding a table (native, or raw HTML such as a
+    great-tables fragment) with the caption as its last paragraph, or a pipe
+    table with a caption line `: Caption {#tbl-x}`.
+
+Captions become "Figure n: caption" / "Table n: caption" (the label part in
+a `.crossref-label` span).  A native table's caption is the div caption; a
+caption the table already had (great-tables' title) is appended unless the
+div caption already starts with it.  In HTML, a raw HTML table goes in a
+`div.table-float#tbl-x` with the caption paragraph above it.
+
+References: a citation whose keys all start with fig- or tbl- becomes
+"Figure n"/"Table n" (several: "Figures 1 and 2"), a link to the target;
+-@fig-x gives the bare number.  An unknown fig-/tbl- key or a duplicate id
+is an error naming the key and the document ($PSMA_RENDER_SOURCE).
+]]
+
+local source = os.getenv("PSMA_RENDER_SOURCE") or "document"
+local stringify = pandoc.utils.stringify
+
+local KINDS = {
+  fig = { name = "Figure", plural = "Figures" },
+  tbl = { name = "Table", plural = "Tables" },
+}
+
+local numbers = {} -- id -> number
+local counters = { fig = 0, tbl = 0 }
+
+local function kind_of(id)
+  local k = id:match("^(%a+)%-")
+  if k and KINDS[k] then
+    return k
+  end
+  return nil
+end
+
+local function register(id)
+  local k = kind_of(id)
+  if not k then
+    return
+  end
+  if numbers[id] then
+    error("crossref.lua: " .. source .. ": duplicate id #" .. id, 0)
+  end
+  counters[k] = counters[k] + 1
+  numbers[id] = counters[k]
+end
+
+-- Last block a paragraph -> (caption inlines, other blocks)
+local function split_caption(blocks)
+  local last = blocks[#blocks]
+  if last and (last.t == "Para" or last.t == "Plain") then
+    local rest = pandoc.Blocks({})
+    for i = 1, #blocks - 1 do
+      rest:insert(blocks[i])
+    end
+    return last.content, rest
+  end
+  return pandoc.Inlines({}), blocks
+end
+
+local function labelled(id, caption)
+  local k = kind_of(id)
+  local label = KINDS[k].name .. " " .. numbers[id] .. (#caption > 0 and ":" or "")
+  local out = pandoc.Inlines({ pandoc.Span(pandoc.Inlines(label), pandoc.Attr("", { "crossref-label" })) })
+  if #caption > 0 then
+    out:insert(pandoc.Space())
+    out:extend(caption)
+  end
+  return out
+end
+
+local function first_table(blocks)
+  for i, b in ipairs(blocks) do
+    if b.t == "Table" then
+      return i, b
+    end
+  end
+  return nil
+end
+
+local function merge_captions(div_caption, table_caption)
+  if #table_caption == 0 then
+    return div_caption
+  end
+  if #div_caption == 0 then
+    return table_caption
+  end
+  local d, t = stringify(div_caption), stringify(table_caption)
+  if t:sub(1, #d) == d then
+    return table_caption
+  end
+  local out = pandoc.Inlines({})
+  out:extend(div_caption)
+  if not d:match("[%.%!%?%:]$") then
+    out:insert(pandoc.Str("."))
+  end
+  out:insert(pandoc.Space())
+  out:extend(table_caption)
+  return out
+end
+
+local function table_div(div)
+  local id = div.identifier
+  local caption, rest = split_caption(div.content)
+  local i, tbl = first_table(rest)
+  if tbl then
+    local own = pandoc.utils.blocks_to_inlines(tbl.caption.long)
+    tbl.caption = pandoc.Caption({ pandoc.Plain(labelled(id, merge_captions(caption, own))) })
+    tbl.identifier = id
+    rest[i] = tbl
+    return rest
+  end
+  local cap = pandoc.Div({ pandoc.Para(labelled(id, caption)) }, pandoc.Attr("", { "table-caption" }))
+  local content = pandoc.Blocks({ cap })
+  content:extend(rest)
+  return pandoc.Div(content, pandoc.Attr(id, { "table-float" }))
+end
+
+local function figure_div(div)
+  local caption, rest = split_caption(div.content)
+  return pandoc.Figure(rest, pandoc.Caption({ pandoc.Plain(labelled(div.identifier, caption)) }),
+    pandoc.Attr(div.identifier, div.classes, div.attributes))
+end
+
+local transform = {
+  Figure = function(fig)
+    if kind_of(fig.identifier) ~= "fig" then
+      return nil
+    end
+    local caption = pandoc.utils.blocks_to_inlines(fig.caption.long)
+    fig.caption = pandoc.Caption({ pandoc.Plain(labelled(fig.identifier, caption)) })
+    return fig
+  end,
+  Table = function(tbl)
+    if kind_of(tbl.identifier) ~= "tbl" then
+      return nil
+    end
+    local caption = pandoc.utils.blocks_to_inlines(tbl.caption.long)
+    tbl.caption = pandoc.Caption({ pandoc.Plain(labelled(tbl.identifier, caption)) })
+    return tbl
+  end,
+  Div = function(div)
+    local k = kind_of(div.identifier)
+    if k == "tbl" then
+      return table_div(div)
+    elseif k == "fig" then
+      return figure_div(div)
+    end
+    return nil
+  end,
+}
+
+local function reference_text(cite)
+  local ids = {}
+  for _, c in ipairs(cite.citations) do
+    local k = kind_of(c.id)
+    if not k then
+      return nil
+    end
+    if not numbers[c.id] then
+      error("crossref.lua: " .. source .. ": unknown cross-reference @" .. c.id
+        .. " (no figure or table with id #" .. c.id .. ")", 0)
+    end
+    table.insert(ids, c)
+  end
+  local out = pandoc.Inlines({})
+  local first = ids[1]
+  if first.prefix and #first.prefix > 0 then
+    out:extend(first.prefix)
+    out:insert(pandoc.Space())
+  end
+  local same_kind = true
+  for _, c in ipairs(ids) do
+    if kind_of(c.id) ~= kind_of(first.id) then
+      same_kind = false
+    end
+  end
+  local parts = {}
+  for n, c in ipairs(ids) do
+    local k = KINDS[kind_of(c.id)]
+    local text
+    if c.mode == "SuppressAuthor" or (same_kind and n > 1) then
+      text = tostring(numbers[c.id])
+    elseif same_kind and #ids > 1 then
+      text = k.plural .. " " .. numbers[c.id]
+    else
+      text = k.name .. " " .. numbers[c.id]
+    end
+    local part = pandoc.Inlines({ pandoc.Link(pandoc.Inlines(text), "#" .. c.id) })
+    if c.suffix and #c.suffix > 0 then
+      part:extend(c.suffix)
+    end
+    table.insert(parts, part)
+  end
+  for n, part in ipairs(parts) do
+    if n > 1 then
+      if #parts > 2 then
+        out:insert(pandoc.Str(","))
+      end
+      out:insert(pandoc.Space())
+      if n == #parts then
+        out:extend({ pandoc.Str("and"), pandoc.Space() })
+      end
+    end
+    out:extend(part)
+  end
+  return out
+end
+
+return {
+  {
+    Pandoc = function(doc)
+      -- pass 1: number targets in document order
+      doc.blocks:walk({
+        traverse = "topdown",
+        Div = function(div)
+          register(div.identifier)
+        end,
+        Figure = function(fig)
+          register(fig.identifier)
+        end,
+        Table = function(tbl)
+          register(tbl.identifier)
+        end,
+      })
+      -- pass 2: captions; pass 3: references
+      doc = doc:walk(transform)
+      doc = doc:walk({ Cite = reference_text })
+      return doc
+    end,
+  },
+}

@@ -1,0 +1,319 @@
+--[[ gt-tables.lua — raw HTML tables (great-tables fragments) per format.
+
+HTML output: the fragment stays raw HTML, but its <style> is made safe for a
+page holding several tables: every rule not already prefixed with the
+fragment's `#id` gets that prefix (great-tables emits a few bare rules such
+as ` tr { background-color: transparent; }` that would restyle the whole
+page), and @import / remote @font-face rules are dropped (no network loads).
+
+Typst and DOCX output: the fragment becomes a native pandoc table via
+pandoc.read(html, "html") (as Quarto >= 1.4 does), then:
+  * great-tables' title/subtitle rows (thead rows of class gt_heading) are
+    removed and become the table caption ("Title. Subtitle");
+  * tfoot rows (source notes, footnotes) are removed and become a small
+    paragraph after the table (a `.table-notes` div);
+  * footnote marks (span.gt_footnote_marks) become superscripts;
+  * column alignment comes from the cells' gt_left/gt_center/gt_right
+    classes; column spanners are centred; row-group headings set in bold;
+  * ids and the wrapper div are dropped (the crossref filter puts the
+    `#tbl-...` id on the table).
+Raw HTML that holds no <table>, or holds a <script> (interactive figures),
+is left alone (and dropped by the typst and docx writers, like any raw HTML).
+]]
+
+local stringify = pandoc.utils.stringify
+
+-- CSS scoping (HTML output) ---------------------------------------------------
+
+local function trim(s)
+  return (s:gsub("^%s+", ""):gsub("%s+$", ""))
+end
+
+local function matching_brace(css, open)
+  local depth = 0
+  for i = open, #css do
+    local c = css:sub(i, i)
+    if c == "{" then
+      depth = depth + 1
+    elseif c == "}" then
+      depth = depth - 1
+      if depth == 0 then
+        return i
+      end
+    end
+  end
+  return #css
+end
+
+local function scope_selector(sel, scope)
+  sel = trim(sel)
+  if sel == "" then
+    return sel
+  end
+  if sel:sub(1, #scope) == scope then
+    local after = sel:sub(#scope + 1, #scope + 1)
+    if after == "" or after:match("[%s%.%:%[>+~,]") then
+      return sel
+    end
+  end
+  if sel == "html" or sel == "body" or sel == ":root" then
+    return scope
+  end
+  return scope .. " " .. sel
+end
+
+local function scope_css(css, scope)
+  css = css:gsub("/%*.-%*/", "")
+  local out = {}
+  local i = 1
+  while true do
+    local s = css:find("%S", i)
+    if not s then
+      break
+    end
+    local brace = css:find("{", s, true)
+    if css:sub(s, s) == "@" then
+      local semi = css:find(";", s, true)
+      if semi and (not brace or semi < brace) then
+        -- statement at-rule: keep @charset/@namespace, drop @import (network)
+        local stmt = css:sub(s, semi)
+        if not stmt:match("^@import") then
+          table.insert(out, stmt)
+        end
+        i = semi + 1
+      elseif brace then
+        local close = matching_brace(css, brace)
+        local prelude = trim(css:sub(s, brace - 1))
+        local inner = css:sub(brace + 1, close - 1)
+        if prelude:match("^@media") or prelude:match("^@supports") then
+          table.insert(out, prelude .. " {\n" .. scope_css(inner, scope) .. "}")
+        elseif prelude:match("^@font%-face") and inner:match("url%(%s*['\"]?https?:") then
+          -- remote font: dropped
+        else
+          table.insert(out, prelude .. " {" .. inner .. "}")
+        end
+        i = close + 1
+      else
+        break
+      end
+    else
+      if not brace then
+        break
+      end
+      local close = matching_brace(css, brace)
+      local selectors = {}
+      for sel in (css:sub(s, brace - 1) .. ","):gmatch("([^,]*),") do
+        if trim(sel) ~= "" then
+          table.insert(selectors, scope_selector(sel, scope))
+        end
+      end
+      table.insert(out, table.concat(selectors, ", ") .. " {" .. css:sub(brace + 1, close - 1) .. "}")
+      i = close + 1
+    end
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
+local function scope_fragment(html)
+  local id = html:match("^%s*<div[^>]-%sid=\"([^\"]+)\"")
+  if not id then
+    return html
+  end
+  local scope = "#" .. id
+  return (html:gsub("(<style[^>]*>)(.-)(</style>)", function(open, css, close)
+    return open .. "\n" .. scope_css(css, scope) .. close
+  end))
+end
+
+-- HTML table -> native table (typst, docx) ------------------------------------
+
+local function has_class(el, class)
+  return el.attr and el.attr.classes:includes(class)
+end
+
+local function cell_inlines(cell)
+  return pandoc.utils.blocks_to_inlines(cell.contents)
+end
+
+local function superscript_marks(el)
+  return el:walk({
+    Span = function(span)
+      if span.classes:includes("gt_footnote_marks") then
+        return pandoc.Superscript(span.content)
+      end
+      if span.classes:includes("gt_from_md") then
+        return span.content
+      end
+      return nil
+    end,
+  })
+end
+
+local function clear_attr(el)
+  el.attr = pandoc.Attr("", el.attr.classes, {})
+end
+
+local ALIGN = { gt_left = "AlignLeft", gt_center = "AlignCenter", gt_right = "AlignRight" }
+
+local function convert_table(tbl)
+  -- title / subtitle rows -> caption
+  local heading = pandoc.Inlines({})
+  local kept = pandoc.List({})
+  for _, row in ipairs(tbl.head.rows) do
+    local title_row = has_class(row, "gt_heading")
+    for _, cell in ipairs(row.cells) do
+      if has_class(cell, "gt_title") or has_class(cell, "gt_subtitle") then
+        title_row = true
+      end
+    end
+    if title_row then
+      for _, cell in ipairs(row.cells) do
+        local text = cell_inlines(cell)
+        if #text > 0 then
+          if #heading > 0 then
+            local last = stringify(heading)
+            if not last:match("[%.%!%?%:]$") then
+              heading:insert(pandoc.Str("."))
+            end
+            heading:insert(pandoc.Space())
+          end
+          heading:extend(text)
+        end
+      end
+    else
+      kept:insert(row)
+    end
+  end
+  tbl.head.rows = kept
+  if #heading > 0 then
+    local existing = tbl.caption.long
+    if #existing > 0 then
+      heading = pandoc.utils.blocks_to_inlines(existing) .. { pandoc.Str("."), pandoc.Space() } .. heading
+    end
+    tbl.caption = pandoc.Caption({ pandoc.Plain(heading) })
+  end
+
+  -- tfoot rows -> notes paragraph
+  local notes = pandoc.Inlines({})
+  for _, row in ipairs(tbl.foot.rows) do
+    for _, cell in ipairs(row.cells) do
+      local text = cell_inlines(cell)
+      if #text > 0 then
+        if #notes > 0 then
+          notes:insert(pandoc.LineBreak())
+        end
+        notes:extend(text)
+      end
+    end
+  end
+  tbl.foot.rows = {}
+
+  -- alignment from the first body row's classes
+  local body = tbl.bodies[1]
+  if body then
+    for _, row in ipairs(body.body) do
+      if #row.cells == #tbl.colspecs then
+        for i, cell in ipairs(row.cells) do
+          for class, align in pairs(ALIGN) do
+            if has_class(cell, class) then
+              tbl.colspecs[i] = { align, tbl.colspecs[i][2] }
+            end
+          end
+        end
+        break
+      end
+    end
+  end
+
+  -- row-group headings bold; drop ids and html attributes
+  local function tidy_rows(rows)
+    for _, row in ipairs(rows) do
+      local group = has_class(row, "gt_group_heading_row")
+      for _, cell in ipairs(row.cells) do
+        if group or has_class(cell, "gt_group_heading") then
+          cell.contents = { pandoc.Plain({ pandoc.Strong(cell_inlines(cell)) }) }
+        end
+        clear_attr(cell)
+      end
+      clear_attr(row)
+    end
+  end
+  for _, b in ipairs(tbl.bodies) do
+    tidy_rows(b.head) -- a group heading row opening a tbody lands here
+    tidy_rows(b.body)
+  end
+  for _, row in ipairs(tbl.head.rows) do
+    for _, cell in ipairs(row.cells) do
+      if cell.col_span > 1 then
+        cell.alignment = "AlignCenter" -- column spanner
+      end
+      clear_attr(cell)
+    end
+    clear_attr(row)
+  end
+  tbl.attr = pandoc.Attr("", {}, {})
+  tbl = superscript_marks(tbl)
+
+  local out = pandoc.Blocks({ tbl })
+  if #notes > 0 then
+    notes = superscript_marks(pandoc.Plain(notes)).content
+    if FORMAT == "typst" then
+      out:insert(pandoc.RawBlock("typst", "#table-notes["))
+      out:insert(pandoc.Plain(notes))
+      out:insert(pandoc.RawBlock("typst", "]"))
+    elseif FORMAT == "docx" then
+      out:insert(pandoc.Div({ pandoc.Para(notes) }, pandoc.Attr("", { "table-notes" }, { ["custom-style"] = "Footnote Text" })))
+    else
+      out:insert(pandoc.Div({ pandoc.Para(notes) }, pandoc.Attr("", { "table-notes" })))
+    end
+  end
+  return out
+end
+
+-- Flatten what pandoc.read made of a fragment: keep tables (converted) and
+-- real content, drop <style>/<script> raw bits and wrapper divs.
+local function native_blocks(html)
+  local doc = pandoc.read(html, "html")
+  local out = pandoc.Blocks({})
+  local function visit(blocks)
+    for _, b in ipairs(blocks) do
+      if b.t == "Table" then
+        out:extend(convert_table(b))
+      elseif b.t == "Div" then
+        visit(b.content)
+      elseif b.t == "Plain" or b.t == "Para" then
+        local only_raw = true
+        for _, il in ipairs(b.content) do
+          if il.t ~= "RawInline" and il.t ~= "Space" and il.t ~= "SoftBreak" and il.t ~= "LineBreak" then
+            only_raw = false
+          end
+        end
+        if not only_raw then
+          out:insert(b)
+        end
+      elseif b.t ~= "RawBlock" then
+        out:insert(b)
+      end
+    end
+  end
+  visit(doc.blocks)
+  return out
+end
+
+return {
+  {
+    RawBlock = function(el)
+      -- a table fragment: holds <table> and no script (an interactive Vega
+      -- figure's embedded runtime mentions "<table" inside its JavaScript)
+      if not el.format:match("^html") or not el.text:find("<table", 1, true)
+          or el.text:find("<script", 1, true) then
+        return nil
+      end
+      if FORMAT:match("html") then
+        el.text = scope_fragment(el.text)
+        return el
+      end
+      return native_blocks(el.text)
+    end,
+  },
+}

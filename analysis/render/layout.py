@@ -1,0 +1,107 @@
+"""Page layout settings read from metadata and handed to the Typst templates.
+
+The templates document the metadata keys; this module validates them and
+turns them into Typst literals passed with ``pandoc -V psma-...=...``
+(``-V`` values reach the template verbatim, whereas metadata strings are
+escaped as Typst markup, which would break ``"#1f4e79"`` inside a string).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from analysis.errors import PsmaRweError
+
+#: Named poster sizes: (width, height) as Typst lengths.
+POSTER_SIZES: dict[str, tuple[str, str]] = {
+    "48x36in": ("48in", "36in"),
+    "36x48in": ("36in", "48in"),
+    "a0": ("841mm", "1189mm"),
+    "a0-landscape": ("1189mm", "841mm"),
+    "a1": ("594mm", "841mm"),
+    "a1-landscape": ("841mm", "594mm"),
+}
+DEFAULT_POSTER_SIZE = "48x36in"
+_CUSTOM_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[x×]\s*(\d+(?:\.\d+)?)\s*(in|cm|mm|pt)\s*$")
+PAPER_SIZES = {"letter": "us-letter", "us-letter": "us-letter", "a4": "a4"}
+DEFAULT_ACCENT = "#1f4e79"
+TEMPLATES = ("article", "poster")
+_TO_PT = {"in": 72.0, "cm": 72 / 2.54, "mm": 72 / 25.4, "pt": 1.0}
+
+
+def template_name(meta: dict) -> str:
+    """``article`` (default) or ``poster``, from ``format-template``."""
+    name = str(meta.get("format-template") or "article").strip().lower()
+    if name not in TEMPLATES:
+        raise PsmaRweError(f"format-template: '{name}' is not one of {', '.join(TEMPLATES)}")
+    return name
+
+
+def poster_size(value: Any) -> tuple[str, str]:
+    """``(width, height)`` Typst lengths for a ``poster-size`` value."""
+    key = str(value or DEFAULT_POSTER_SIZE).strip().lower().replace(" ", "")
+    if key in POSTER_SIZES:
+        return POSTER_SIZES[key]
+    m = _CUSTOM_SIZE.match(key)
+    if m:
+        return f"{m.group(1)}{m.group(3)}", f"{m.group(2)}{m.group(3)}"
+    raise PsmaRweError(
+        f"poster-size: '{value}' is not one of {', '.join(POSTER_SIZES)} "
+        "nor WIDTHxHEIGHT with a unit (in, cm, mm, pt), e.g. 40x30in"
+    )
+
+
+def length_pt(length: str) -> float:
+    """Points in a Typst length such as ``48in`` or ``841mm``."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(in|cm|mm|pt)", length)
+    if not m:
+        raise ValueError(length)
+    return float(m.group(1)) * _TO_PT[m.group(2)]
+
+
+def accent_color(value: Any) -> str:
+    """A ``#rrggbb`` colour (``rrggbb`` and ``#rgb`` accepted)."""
+    text = str(value or DEFAULT_ACCENT).strip()
+    if not text.startswith("#"):
+        text = "#" + text
+    if not re.fullmatch(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})", text):
+        raise PsmaRweError(f"accent-color: '{value}' is not a colour like \"#1f4e79\"")
+    return text.lower()
+
+
+def toc_depth(meta: dict) -> int:
+    """``toc-depth`` (default 3), a whole number from 1 to 6."""
+    depth = meta.get("toc-depth", 3)
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 6:
+        raise PsmaRweError(f"toc-depth: '{depth}' is not a whole number from 1 to 6")
+    return depth
+
+
+def typst_variables(meta: dict) -> dict[str, str]:
+    """``-V`` variables for the Typst templates (values are Typst literals)."""
+    template = template_name(meta)
+    variables = {
+        "psma-template": template,
+        "psma-accent": f'rgb("{accent_color(meta.get("accent-color"))}")',
+    }
+    if template == "poster":
+        width, height = poster_size(meta.get("poster-size"))
+        portrait = length_pt(height) > length_pt(width)
+        default_columns = 3 if portrait else 4
+        columns = meta.get("poster-columns", default_columns)
+        if isinstance(columns, bool) or not isinstance(columns, int) or not 1 <= columns <= 8:
+            raise PsmaRweError(f"poster-columns: '{columns}' is not a whole number from 1 to 8")
+        variables.update(
+            {"psma-poster-width": width, "psma-poster-height": height, "psma-columns": str(columns)}
+        )
+    else:
+        paper = str(meta.get("papersize") or "letter").strip().lower()
+        if paper not in PAPER_SIZES:
+            raise PsmaRweError(f"papersize: '{paper}' is not one of letter, a4")
+        variables["psma-paper"] = f'"{PAPER_SIZES[paper]}"'
+        fontsize = str(meta.get("fontsize") or "10.5pt").strip()
+        if not re.fullmatch(r"\d+(?:\.\d+)?pt", fontsize):
+            raise PsmaRweError(f"fontsize: '{fontsize}' is not a size in points like 11pt")
+        variables["psma-fontsize"] = fontsize
+    return variables

@@ -1,0 +1,361 @@
+"""The render pipeline: pre-pass, pandoc with the Lua filters, Typst.
+
+See :mod:`analysis.render` for what is supported.  Work files go to
+``<project_dir>/_render/`` (the expanded markdown, per-format metadata, the
+generated ``.typ`` and a copy of ``typst/psma.typ``, PNG copies of SVG
+figures for Word); outputs go to ``out_dir``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from analysis.errors import PsmaRweError
+from analysis.render import layout, project
+from analysis.render.shortcodes import ShortcodeExpander, split_front_matter
+
+HERE = Path(__file__).resolve().parent
+FILTERS_DIR = HERE / "filters"
+TEMPLATES_DIR = HERE / "templates"
+TYPST_LIB = HERE / "typst" / "psma.typ"
+CSS = HERE / "css" / "report.css"
+
+#: Lua filters in the order they run (each file says what it does).
+FILTERS = (
+    "shortcodes.lua",
+    "conditional.lua",
+    "figures.lua",
+    "gt-tables.lua",
+    "crossref.lua",
+    "callouts.lua",
+    "docx-title.lua",
+    "plain-text.lua",
+)
+FORMATS = ("html", "pdf", "docx")
+WORK_DIR_NAME = "_render"
+#: pandoc's markdown reader, as close to Quarto's as matters here.
+READER = "markdown+autolink_bare_uris"
+#: Used for SOURCE_DATE_EPOCH and Typst's PDF timestamp when the caller's
+#: environment sets no SOURCE_DATE_EPOCH.
+DEFAULT_EPOCH = 0
+#: PNG copies of SVG figures for Word.  vl-convert makes width * scale *
+#: ppi / 72 pixels and records ``ppi``; scale 0.75 keeps the SVG's CSS size
+#: (96 px per inch) in Word, and 192 ppi gives twice the screen resolution.
+PNG_SCALE = 0.75
+PNG_PPI = 192.0
+
+_REMOTE_LOAD = re.compile(
+    r"""<(?:script|img|iframe|source|video|audio|embed)\b[^>]*\bsrc\s*=\s*["']?(?:https?:)?//"""
+    r"""|<link\b[^>]*\bhref\s*=\s*["']?(?:https?:)?//"""
+    r"""|@import\s+(?:url\()?\s*["']?(?:https?:)?//""",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Timings:
+    """Seconds spent per step of the last :func:`render` call (for reports)."""
+
+    steps: dict[str, float] = field(default_factory=dict)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.steps[name] = self.steps.get(name, 0.0) + seconds
+
+
+#: Timings of the most recent render (per format and pre-pass).
+LAST_TIMINGS = Timings()
+
+
+def pandoc_path() -> str:
+    """The pandoc binary shipped with pypandoc-binary."""
+    import pypandoc
+
+    return pypandoc.get_pandoc_path()
+
+
+def _epoch() -> int:
+    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    return int(value) if value.isdigit() else DEFAULT_EPOCH
+
+
+def _check_formats(formats: Sequence[str]) -> list[str]:
+    if isinstance(formats, str):
+        formats = [formats]
+    wanted = []
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise PsmaRweError(f"unknown output format '{fmt}' (choose from {', '.join(FORMATS)})")
+        if fmt not in wanted:
+            wanted.append(fmt)
+    return wanted
+
+
+def _pandoc_metadata(meta: dict) -> dict:
+    """Format metadata -> what the templates read (authors normalised, dates fixed)."""
+    meta = dict(meta)
+    by_author, by_affiliation = project.normalize_authors(meta)
+    for key in ("author", "authors", "affiliations"):
+        meta.pop(key, None)
+    if by_author:
+        meta["by-author"] = by_author
+        meta["author-meta"] = [a["name"] for a in by_author]
+    if by_affiliation:
+        meta["by-affiliation"] = by_affiliation
+    if "date" in meta:
+        meta["date"] = project.resolve_date(meta["date"])
+    return meta
+
+
+def _svg_pngs(body: str, source_dir: Path, project_dir: Path, png_dir: Path) -> None:
+    """PNG copies of the SVG figures the document mentions (for Word)."""
+    import vl_convert
+
+    for ref in sorted(set(re.findall(r"[\w./-]+\.svg\b", body))):
+        if ref.startswith("/"):
+            candidates = [project_dir / ref.lstrip("/")]
+        else:
+            candidates = [source_dir / ref, project_dir / ref]
+        for candidate in candidates:
+            svg = candidate.resolve()
+            if svg.is_file() and svg.is_relative_to(project_dir):
+                rel = svg.relative_to(project_dir).as_posix()
+                target = png_dir / f"{rel}.png"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                png = vl_convert.svg_to_png(
+                    svg.read_text(encoding="utf-8"), scale=PNG_SCALE, ppi=PNG_PPI
+                )
+                target.write_bytes(png)
+                break
+
+
+def _run_pandoc(args: list[str], cwd: Path, env: dict[str, str], what: str) -> None:
+    """Run pandoc; its failure is a PsmaRweError, its warnings Python warnings."""
+    try:
+        proc = subprocess.run(
+            [pandoc_path(), *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+        )
+    except OSError as exc:
+        raise PsmaRweError(f"cannot run pandoc while {what}: {exc}") from None
+    if proc.returncode != 0:
+        raise PsmaRweError(
+            f"pandoc failed while {what} (exit code {proc.returncode}):\n{proc.stderr.strip()}"
+        )
+    if proc.stderr.strip():
+        warnings.warn(f"pandoc, {what}: {proc.stderr.strip()}", stacklevel=3)
+
+
+def _compile_typst(typ: Path, project_dir: Path, pdf: Path, source: str) -> None:
+    import typst
+
+    try:
+        data = typst.compile(str(typ), root=str(project_dir), timestamp=_epoch())
+    except typst.TypstError as exc:
+        detail = getattr(exc, "diagnostic", "") or ""
+        hints = "\n".join(f"hint: {h}" for h in (getattr(exc, "hints", None) or []))
+        raise PsmaRweError(
+            f"typst failed while rendering {source} to PDF ({typ.name}):\n"
+            f"{getattr(exc, 'message', str(exc))}\n{detail}\n{hints}".rstrip()
+        ) from None
+    except RuntimeError as exc:  # older typst bindings raise plain RuntimeError
+        raise PsmaRweError(
+            f"typst failed while rendering {source} to PDF ({typ.name}):\n{exc}"
+        ) from None
+    pdf.write_bytes(data)
+
+
+def _check_offline(html: Path) -> None:
+    text = html.read_text(encoding="utf-8")
+    m = _REMOTE_LOAD.search(text)
+    if m:
+        start = max(0, m.start() - 60)
+        raise PsmaRweError(
+            f"{html.name} would load a resource from the network: "
+            f"...{text[start : m.end() + 60]}..."
+        )
+
+
+@dataclass
+class Prepared:
+    """A document after the pre-pass, ready for pandoc."""
+
+    project_dir: Path
+    src: Path
+    rel_source: str
+    stem: str
+    project_meta: dict
+    front: dict
+    expander: ShortcodeExpander
+    work: Path
+    md_path: Path
+    values_path: Path
+    png_dir: Path
+
+
+def prepare(project_dir: Path, source: str) -> Prepared:
+    """Read the project files, run the shortcode pre-pass, write the work files."""
+    project_dir = Path(project_dir).resolve()
+    src = (project_dir / source).resolve()
+    if not src.is_relative_to(project_dir) or not src.is_file():
+        raise PsmaRweError(f"source document '{source}' not found in {project_dir}")
+    rel_source = src.relative_to(project_dir).as_posix()
+    project_meta = project.load_yaml(project_dir / "_quarto.yml", "_quarto.yml")
+    variables = project.load_yaml(project_dir / "_variables.yml", "_variables.yml")
+    yaml_text, body = split_front_matter(src.read_text(encoding="utf-8"))
+    expander = ShortcodeExpander(
+        project_dir, variables, project.shortcode_metadata(project_meta, {})
+    )
+    front = project.parse_yaml(expander.expand(yaml_text, src), rel_source) if yaml_text else {}
+    expander.metadata = project.shortcode_metadata(project_meta, front)
+    markdown = expander.expand(body, src)
+
+    work = project_dir / WORK_DIR_NAME
+    work.mkdir(parents=True, exist_ok=True)
+    md_path = work / f"{src.stem}.md"
+    md_path.write_text(markdown, encoding="utf-8")
+    values_path = work / f"{src.stem}.values.json"
+    values_path.write_text(json.dumps(expander.values, ensure_ascii=False), encoding="utf-8")
+    return Prepared(
+        project_dir=project_dir,
+        src=src,
+        rel_source=rel_source,
+        stem=src.stem,
+        project_meta=project_meta,
+        front=front,
+        expander=expander,
+        work=work,
+        md_path=md_path,
+        values_path=values_path,
+        png_dir=work / "png",
+    )
+
+
+def _base_args(prep: Prepared, fmt: str) -> tuple[list[str], dict[str, str], dict, str]:
+    """pandoc arguments and environment common to every output, the metadata
+    (placeholders resolved, for Python's own reads) and the template name."""
+    meta = _pandoc_metadata(project.format_metadata(prep.project_meta, prep.front, fmt))
+    plain = prep.expander.resolve(meta)
+    template = layout.template_name(plain)
+    meta_path = prep.work / f"{prep.stem}.{fmt}.yaml"
+    meta_path.write_text(
+        yaml.safe_dump(meta, sort_keys=True, allow_unicode=True, default_flow_style=False),
+        encoding="utf-8",
+    )
+    env = {
+        **os.environ,
+        "SOURCE_DATE_EPOCH": str(_epoch()),
+        "PSMA_RENDER_VALUES": str(prep.values_path),
+        "PSMA_RENDER_PROJECT_DIR": str(prep.project_dir),
+        "PSMA_RENDER_SOURCE_DIR": str(prep.src.parent),
+        "PSMA_RENDER_SOURCE": prep.rel_source,
+        "PSMA_RENDER_PNG_DIR": prep.png_dir.relative_to(prep.project_dir).as_posix(),
+        "PSMA_RENDER_TEMPLATE": template,
+    }
+    args = [
+        str(prep.md_path),
+        f"--from={READER}",
+        f"--metadata-file={meta_path}",
+        f"--data-dir={HERE}",
+        f"--resource-path={prep.project_dir}{os.pathsep}{prep.src.parent}",
+        "--preserve-tabs",
+        "--standalone",
+        *[f"--lua-filter={FILTERS_DIR / name}" for name in FILTERS],
+    ]
+    return args, env, plain, template
+
+
+def render(
+    project_dir: Path, source: str, out_dir: Path, formats: Sequence[str] = FORMATS
+) -> dict[str, Path]:
+    """Implementation of :func:`analysis.render.render_document`."""
+    timings = LAST_TIMINGS
+    timings.steps.clear()
+    t0 = time.perf_counter()
+    formats = _check_formats(formats)
+    prep = prepare(project_dir, source)
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if "docx" in formats:
+        _svg_pngs(
+            prep.md_path.read_text(encoding="utf-8"),
+            prep.src.parent,
+            prep.project_dir,
+            prep.png_dir,
+        )
+    timings.add("prepare", time.perf_counter() - t0)
+
+    what = f"rendering {prep.rel_source} to"
+    results: dict[str, Path] = {}
+    for fmt in formats:
+        t1 = time.perf_counter()
+        args, env, plain, template = _base_args(prep, fmt)
+        if plain.get("toc") is True:
+            args += ["--toc", f"--toc-depth={layout.toc_depth(plain)}"]
+        if plain.get("number-sections") is True and fmt != "pdf":
+            args.append("--number-sections")
+        if fmt == "html":
+            target = out_dir / f"{prep.stem}.html"
+            args += [
+                "--to=html5",
+                f"--template={TEMPLATES_DIR / 'html.template'}",
+                f"--css={CSS}",
+                "--embed-resources",
+                "--mathml",
+                f"--variable=psma-template:{template}",
+                f"--output={target}",
+            ]
+            _run_pandoc(args, prep.project_dir, env, f"{what} HTML")
+            _check_offline(target)
+        elif fmt == "docx":
+            target = out_dir / f"{prep.stem}.docx"
+            args += ["--to=docx", f"--output={target}"]
+            _run_pandoc(args, prep.project_dir, env, f"{what} DOCX")
+        else:
+            target = out_dir / f"{prep.stem}.pdf"
+            typ = prep.work / f"{prep.stem}.typ"
+            shutil.copyfile(TYPST_LIB, prep.work / TYPST_LIB.name)
+            variables = layout.typst_variables(plain)
+            args += [
+                "--to=typst",
+                f"--template={TEMPLATES_DIR / (template + '.typst')}",
+                *[f"--variable={k}:{v}" for k, v in sorted(variables.items())],
+                f"--output={typ}",
+            ]
+            _run_pandoc(args, prep.project_dir, env, f"{what} Typst")
+            _compile_typst(typ, prep.project_dir, target, prep.rel_source)
+        results[fmt] = target
+        timings.add(fmt, time.perf_counter() - t1)
+    return results
+
+
+def render_plain(project_dir: Path, source: str, out_path: Path) -> Path:
+    """Implementation of :func:`analysis.render.render_plain`."""
+    prep = prepare(project_dir, source)
+    out_path = Path(out_path).resolve()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    args, env, _plain, _template = _base_args(prep, "plain")
+    args += [
+        "--to=plain",
+        f"--template={TEMPLATES_DIR / 'plain.template'}",
+        "--wrap=none",
+        f"--output={out_path}",
+    ]
+    _run_pandoc(args, prep.project_dir, env, f"rendering {prep.rel_source} to plain text")
+    return out_path
+
+
+def pandoc_version() -> str:
+    """Version of the pandoc binary the renderer runs, e.g. ``"3.9"``."""
+    import pypandoc
+
+    return str(pypandoc.get_pandoc_version())

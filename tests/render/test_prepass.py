@@ -1,0 +1,144 @@
+"""Unit tests of the shortcode pre-pass, metadata merging and layout settings (no pandoc)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from analysis.errors import PsmaRweError
+from analysis.render import layout, project
+from analysis.render.shortcodes import PLACEHOLDER, ShortcodeExpander, split_front_matter
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    (root / "report").mkdir(parents=True)
+    (root / "tables").mkdir()
+    (root / "tables" / "t.html").write_text(
+        "<div id='t'>\n\n<table><tr><td>x</td></tr></table>\n</div>\n"
+    )
+    (root / "tables" / "note.md").write_text("Note with {{< var a.b >}}.\n")
+    return root
+
+
+def expander(root: Path, variables=None, metadata=None) -> ShortcodeExpander:
+    return ShortcodeExpander(root.resolve(), variables or {"a": {"b": "AB"}}, metadata or {})
+
+
+@pytest.mark.parametrize("path", ["../tables/t.html", "tables/t.html", "/tables/t.html"])
+def test_include_paths_relative_to_file_root_or_slash(tree, path):
+    out = expander(tree).expand(f"{{{{< include {path} >}}}}\n", tree / "report" / "x.qmd")
+    assert out.startswith("\n```{=html}\n<div id='t'>\n\n<table>")
+    assert out.endswith("</div>\n```\n\n")
+
+
+def test_html_include_fence_outlasts_backticks_in_content(tree):
+    (tree / "tables" / "t.html").write_text("<pre>````</pre>\n")
+    out = expander(tree).expand("{{< include ../tables/t.html >}}\n", tree / "report" / "x.qmd")
+    assert "\n`````{=html}\n<pre>````</pre>\n`````\n" in out
+
+
+def test_markdown_include_is_expanded_recursively(tree):
+    exp = expander(tree)
+    out = exp.expand('{{< include "../tables/note.md" >}}\n', tree / "report" / "x.qmd")
+    assert out == f"Note with {PLACEHOLDER.format(0)}.\n"
+    assert exp.values == ["AB"]
+
+
+def test_include_cycle_and_escape_are_errors(tree):
+    (tree / "report" / "a.md").write_text("{{< include b.md >}}\n")
+    (tree / "report" / "b.md").write_text("{{< include a.md >}}\n")
+    with pytest.raises(PsmaRweError, match=r"include cycle: report/x.qmd -> report/a.md"):
+        expander(tree).expand("{{< include a.md >}}\n", tree / "report" / "x.qmd")
+    with pytest.raises(PsmaRweError, match="outside the project"):
+        expander(tree).expand("{{< include ../../etc/passwd >}}\n", tree / "report" / "x.qmd")
+
+
+def test_var_and_meta_become_placeholders_with_text_values(tree):
+    exp = expander(
+        tree, {"n": 120, "flag": True, "x": {"y": "<b>"}}, {"title": "T", "list": [1, 2]}
+    )
+    out = exp.expand(
+        "N={{< var n >}} {{< var flag >}} {{< var x.y >}} {{< meta title >}} {{< meta list >}}"
+        " again {{< var n >}} `{{< var x.y >}}` {{{< var kept >}}}",
+        tree / "report" / "x.qmd",
+    )
+    tokens = [PLACEHOLDER.format(i) for i in range(5)]
+    assert out == (
+        f"N={tokens[0]} {tokens[1]} {tokens[2]} {tokens[3]} {tokens[4]}"
+        f" again {tokens[0]} `{tokens[2]}` {{{{< var kept >}}}}"
+    )
+    assert exp.values == ["120", "true", "<b>", "T", "1, 2"]
+
+
+def test_unknown_key_and_shortcode_are_errors(tree):
+    with pytest.raises(PsmaRweError, match=r"report/x.qmd: unknown var key 'a.c'"):
+        expander(tree).expand("{{< var a.c >}}", tree / "report" / "x.qmd")
+    with pytest.raises(PsmaRweError, match="holds a dict"):
+        expander(tree).expand("{{< var a >}}", tree / "report" / "x.qmd")
+    with pytest.raises(PsmaRweError, match="unsupported shortcode 'video'"):
+        expander(tree).expand("{{< video x.mp4 >}}", tree / "report" / "x.qmd")
+
+
+def test_front_matter_split_keeps_line_numbers():
+    yaml_text, body = split_front_matter("---\ntitle: x\n---\nBody\n")
+    assert yaml_text == "title: x\n"
+    assert body == "\n\n\nBody\n"
+    assert split_front_matter("No front matter\n") == (None, "No front matter\n")
+
+
+def test_metadata_layers_and_authors():
+    proj = {
+        "project": {"type": "default"},
+        "title": "P",
+        "toc": False,
+        "format": {
+            "html": {"toc": True},
+            "pdf": {"papersize": "a4"},
+            "typst": {"fontsize": "11pt"},
+        },
+        "authors": [
+            {"name": "A", "affiliations": [{"ref": "u"}]},
+            {"name": {"given": "B", "family": "C"}, "affiliations": ["Lab", {"ref": "u"}]},
+            "D",
+        ],
+        "affiliations": [{"id": "u", "name": "Uni", "city": "Town"}],
+    }
+    front = {"title": "Doc", "format": {"html": {"toc": False}}}
+    html = project.format_metadata(proj, front, "html")
+    assert html["title"] == "Doc" and html["toc"] is False and "project" not in html
+    pdf = project.format_metadata(proj, front, "pdf")
+    assert pdf["papersize"] == "a4" and pdf["fontsize"] == "11pt" and pdf["toc"] is False
+    assert project.shortcode_metadata(proj, front)["title"] == "Doc"
+    by_author, by_aff = project.normalize_authors(proj)
+    assert by_author == [
+        {"name": "A", "marks": "1"},
+        {"name": "B C", "marks": "2,1"},
+        {"name": "D", "marks": ""},
+    ]
+    assert by_aff == [{"mark": "1", "name": "Uni, Town"}, {"mark": "2", "name": "Lab"}]
+
+
+def test_layout_variables():
+    poster = layout.typst_variables({"format-template": "poster"})
+    assert poster["psma-poster-width"] == "48in" and poster["psma-poster-height"] == "36in"
+    assert poster["psma-columns"] == "4"
+    custom = layout.typst_variables(
+        {
+            "format-template": "poster",
+            "poster-size": "40x30in",
+            "poster-columns": 5,
+            "accent-color": "8a1538",
+        }
+    )
+    assert (custom["psma-poster-width"], custom["psma-columns"]) == ("40in", "5")
+    assert custom["psma-accent"] == 'rgb("#8a1538")'
+    assert layout.typst_variables({})["psma-paper"] == '"us-letter"'
+    with pytest.raises(PsmaRweError, match="poster-columns"):
+        layout.typst_variables({"format-template": "poster", "poster-columns": 0})
+    with pytest.raises(PsmaRweError, match="format-template"):
+        layout.typst_variables({"format-template": "slides"})
+    with pytest.raises(PsmaRweError, match="papersize"):
+        layout.typst_variables({"papersize": "legal"})

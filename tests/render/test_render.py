@@ -1,0 +1,436 @@
+"""End-to-end tests of the embedded renderer on the fixture project.
+
+The article (every supported feature) and the poster are rendered once per
+module; the tests read the HTML, the generated ``.typ``, the PDF (pypdf) and
+the DOCX (its XML).  Variants that need a changed source render only what
+they check.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from render_project import build_project
+
+from analysis.errors import PsmaRweError
+from analysis.render import render_document
+
+pytestmark = pytest.mark.slow
+
+
+def pdf_text(path: Path) -> list[str]:
+    return [page.extract_text() for page in PdfReader(path).pages]
+
+
+def docx_xml(path: Path) -> str:
+    with zipfile.ZipFile(path) as z:
+        return z.read("word/document.xml").decode("utf-8")
+
+
+def docx_text(path: Path) -> str:
+    runs = re.findall(r"<w:t[^>]*>([^<]*)</w:t>", docx_xml(path))
+    return html_lib.unescape("".join(runs))
+
+
+def html_text(markup: str) -> str:
+    """Visible text of an HTML page (tags dropped, entities decoded)."""
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", markup, flags=re.S)
+    body = re.sub(r"<[^>]+>", " ", body)
+    return re.sub(r"\s+", " ", html_lib.unescape(body))
+
+
+def page_size(path: Path, index: int = 0) -> tuple[float, float]:
+    box = PdfReader(path).pages[index].mediabox
+    return float(box.width), float(box.height)
+
+
+def set_front_matter(qmd: Path, extra: str) -> None:
+    """Insert YAML lines at the top of a document's front matter."""
+    text = qmd.read_text(encoding="utf-8")
+    assert text.startswith("---\n")
+    qmd.write_text("---\n" + extra.rstrip("\n") + "\n" + text[4:], encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, chart_files):
+    """The fixture project with the article and poster rendered to all formats."""
+    svg, pdf = chart_files
+    root = tmp_path_factory.mktemp("render")
+    project = build_project(root / "project", svg, pdf)
+    out = root / "out"
+    article = render_document(project, "report/article.qmd", out)
+    poster = render_document(project, "report/poster.qmd", out)
+    return {"project": project, "out": out, "article": article, "poster": poster}
+
+
+@pytest.fixture(scope="module")
+def article_html(built) -> str:
+    return built["article"]["html"].read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def article_typ(built) -> str:
+    return (built["project"] / "_render" / "article.typ").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def article_pdf_text(built) -> str:
+    return "\n".join(pdf_text(built["article"]["pdf"]))
+
+
+# --- API -------------------------------------------------------------------------
+
+
+def test_returns_one_file_per_format(built):
+    out = built["out"]
+    assert built["article"] == {
+        "html": out / "article.html",
+        "pdf": out / "article.pdf",
+        "docx": out / "article.docx",
+    }
+    assert all(p.stat().st_size > 1000 for p in built["article"].values())
+    assert built["article"]["pdf"].read_bytes().startswith(b"%PDF")
+    assert zipfile.is_zipfile(built["article"]["docx"])
+
+
+def test_only_requested_formats_are_written(project, tmp_path):
+    result = render_document(project, "report/poster.qmd", tmp_path / "o", formats=["html"])
+    assert list(result) == ["html"]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["poster.html"]
+
+
+def test_unknown_format_is_rejected(project, tmp_path):
+    with pytest.raises(PsmaRweError, match="unknown output format 'latex'"):
+        render_document(project, "report/poster.qmd", tmp_path, formats=["latex"])
+
+
+# --- shortcodes ------------------------------------------------------------------
+
+
+def test_var_values_appear_in_html_text(article_html):
+    text = html_text(article_html)
+    assert "This real-world cohort included 120 patients treated at three academic centres" in text
+    assert "during 2022–2024, who received 534 doses of lutetium Lu 177" in text
+    # a var inside the front-matter title
+    assert re.search(
+        r"<h1 class=\"title\">lutetium Lu 177 vipivotide tetraxetan in\s+metastatic", article_html
+    )
+
+
+def test_meta_shortcode_reads_document_and_project_metadata(article_html):
+    text = html_text(article_html)
+    assert "the meeting is GU Cancers Symposium 2025 · Abstract 123" in text  # _quarto.yml
+    assert "The document title is “lutetium Lu 177 vipivotide tetraxetan" in text  # front matter
+
+
+def test_escaped_shortcode_is_literal(article_html):
+    assert "A literal shortcode: {{< var not.a.key >}}." in html_text(article_html)
+
+
+def test_html_special_var_value_is_escaped(article_html, article_typ, built):
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in article_html
+    assert "<script>alert(1)" not in article_html
+    assert "<b>bold</b>" not in article_html
+    assert r"\<script\>alert(1)\</script\>" in article_typ
+    assert "<script>alert(1)</script> & <b>bold</b>" in docx_text(built["article"]["docx"])
+
+
+def test_var_values_reach_typst_and_docx(article_pdf_text, built):
+    assert "120 patients" in article_pdf_text
+    assert "46% (55/120)" in docx_text(built["article"]["docx"])
+
+
+def test_unknown_var_key_names_key_and_file(project, tmp_path):
+    qmd = project / "report" / "article.qmd"
+    qmd.write_text(qmd.read_text() + "\nMissing: {{< var counts.nonexistent >}}\n")
+    with pytest.raises(PsmaRweError) as err:
+        render_document(project, "report/article.qmd", tmp_path, formats=["html"])
+    assert "counts.nonexistent" in str(err.value)
+    assert "report/article.qmd" in str(err.value)
+
+
+def test_unknown_meta_key_names_key_and_file(project, tmp_path):
+    (project / "tables" / "note.md").write_text("Year: {{< meta study-year >}}\n")
+    qmd = project / "report" / "poster.qmd"
+    qmd.write_text(qmd.read_text() + "\n{{< include ../tables/note.md >}}\n")
+    with pytest.raises(PsmaRweError) as err:
+        render_document(project, "report/poster.qmd", tmp_path, formats=["html"])
+    assert "meta key 'study-year'" in str(err.value)
+    assert "tables/note.md" in str(err.value)  # the file the shortcode is in
+
+
+def test_missing_include_is_an_error(project, tmp_path):
+    qmd = project / "report" / "poster.qmd"
+    qmd.write_text(qmd.read_text() + "\n{{< include ../tables/absent.html >}}\n")
+    with pytest.raises(PsmaRweError, match=r"included file '\.\./tables/absent\.html' not found"):
+        render_document(project, "report/poster.qmd", tmp_path, formats=["html"])
+
+
+# --- raw HTML tables ---------------------------------------------------------------
+
+
+def test_included_gt_table_stays_raw_html_with_scoped_css(article_html):
+    block = article_html[article_html.index('<div id="tbl-baseline"') :]
+    block = block[: block.index("</table>")]
+    assert '<table class="gt_table"' in block
+    assert "Table 1:</span> Baseline\ncharacteristics" in block
+    # bare great-tables rules are scoped to the table id; @import (network) dropped
+    assert "#baseline tr { background-color: transparent; }" in block
+    assert "#baseline thead, #baseline tbody, #baseline tfoot, #baseline tr" in block
+    assert not re.search(r"(^|\n)\s*tr \{", block)
+    assert "@import" not in article_html
+    assert "fonts.googleapis" not in article_html
+
+
+def test_included_gt_table_becomes_native_typst_table(article_typ, article_pdf_text):
+    fig = article_typ[article_typ.index("#figure(\n  align(center)[#table(") :]
+    fig = fig[: fig.index("<tbl-baseline>")]
+    assert "table.header([Characteristic], [N = 120], [Percent],)" in fig
+    assert "[ECOG 0--1#super[1]], [98], [82%]" in fig  # footnote mark is a superscript
+    # title/subtitle rows moved to the caption, not spanning header rows
+    assert "caption: [Table 1: Baseline characteristics. Median (IQR) or n (%)]" in fig
+    assert "colspan" not in fig
+    assert "align: (left,right,right,)" in fig  # from the gt_left/gt_right classes
+    notes = article_typ[article_typ.index("\n<tbl-baseline>\n") :]
+    assert notes.startswith("\n<tbl-baseline>\n\n#table-notes[")
+    assert "Source: synthetic cohort, GTSOURCENOTE" in notes[:300]
+    assert "<table" not in article_typ and "gt_table" not in article_typ
+    assert "Visceral metastases 27 23%" in article_pdf_text
+    assert "Table 1: Baseline characteristics. Median (IQR) or n (%)" in article_pdf_text
+
+
+def test_included_gt_table_becomes_native_docx_table(built):
+    xml = docx_xml(built["article"]["docx"])
+    tables = re.findall(r"<w:tbl>.*?</w:tbl>", xml, flags=re.S)
+    baseline = [t for t in tables if "Visceral metastases" in t]
+    assert len(baseline) == 1
+    rows = "".join(re.findall(r"<w:tr>.*?</w:tr>", baseline[0], flags=re.S))
+    assert "Characteristic" in rows
+    assert "Baseline characteristics" not in rows  # the title is the caption
+    assert 'w:val="superscript"' in rows
+    text = docx_text(built["article"]["docx"])
+    assert "Table 1: Baseline characteristics. Median (IQR) or n (%)" in text
+    assert "Source: synthetic cohort, GTSOURCENOTE" in text
+
+
+# --- conditional content ---------------------------------------------------------------
+
+
+def test_conditional_content_only_in_its_format(built, article_html, article_pdf_text):
+    docx = docx_text(built["article"]["docx"])
+    html_t = html_text(article_html)
+    assert "HTMLONLYMARKER" in html_t
+    assert "HTMLONLYMARKER" not in article_pdf_text and "HTMLONLYMARKER" not in docx
+    assert "PDFONLYMARKER" in article_pdf_text
+    assert "PDFONLYMARKER" not in html_t and "PDFONLYMARKER" not in docx
+    assert "DOCXONLYMARKER" in docx
+    assert "DOCXONLYMARKER" not in html_t and "DOCXONLYMARKER" not in article_pdf_text
+    assert "NOTDOCXMARKER" in html_t and "NOTDOCXMARKER" in article_pdf_text
+    assert "NOTDOCXMARKER" not in docx
+    assert "content-visible" not in article_html and "content-hidden" not in article_html
+
+
+# --- cross-references ------------------------------------------------------------------
+
+
+def test_crossrefs_numbered_in_document_order(article_html, article_pdf_text, built):
+    assert '<a href="#fig-psa">Figure 1</a>' in article_html
+    assert '<a href="#fig-waterfall">Figure 2</a>' in article_html
+    assert '<a href="#tbl-baseline">Table 1</a>' in article_html
+    assert '<a href="#tbl-doses">Table 2</a>' in article_html
+    assert '<a href="#fig-psa">Figures\n1</a> and <a href="#fig-waterfall">2</a>' in article_html
+    fig2 = article_html[article_html.index('<figure id="fig-waterfall">') :]
+    assert "Figure 2:</span> Best PSA\nchange per patient." in fig2[: fig2.index("</figure>")]
+    assert "Table 3:</span> Laboratory values" in article_html
+    assert "Figure 2: Best PSA change per patient." in article_pdf_text
+    assert "waterfall in Figure 2" in article_pdf_text
+    docx = docx_text(built["article"]["docx"])
+    assert "Figure 2: Best PSA change per patient." in docx
+    assert "doses in Table 2" in docx
+
+
+def test_unknown_crossref_is_an_error(project, tmp_path):
+    qmd = project / "report" / "poster.qmd"
+    qmd.write_text(qmd.read_text() + "\nAs shown in @fig-nonexistent.\n")
+    with pytest.raises(PsmaRweError) as err:
+        render_document(project, "report/poster.qmd", tmp_path, formats=["html"])
+    assert "pandoc failed" in str(err.value)
+    assert "unknown cross-reference @fig-nonexistent" in str(err.value)
+    assert "report/poster.qmd" in str(err.value)
+
+
+# --- figures and callouts -----------------------------------------------------------------
+
+
+def test_typst_uses_pdf_sibling_and_docx_a_png(article_typ, built):
+    assert 'image("/figures/bars.pdf")' in article_typ
+    assert ".svg" not in article_typ
+    with zipfile.ZipFile(built["article"]["docx"]) as z:
+        media = [n for n in z.namelist() if n.startswith("word/media/")]
+    assert media and all(n.endswith(".png") for n in media)
+
+
+def test_callouts(article_html, article_typ, built):
+    note = article_html[article_html.index('<div class="callout callout-note">') :]
+    assert '<div class="callout-title">\nKey finding\n</div>' in note[:200]
+    assert '<div class="callout callout-warning">' in article_html
+    assert '#callout(kind: "note", title: [Key finding])[' in article_typ
+    assert '#callout(kind: "warning", title: [Warning])[' in article_typ
+    xml = docx_xml(built["article"]["docx"])
+    assert re.search(r"<w:b\s*/>.*?Key finding", xml, flags=re.S)
+
+
+# --- HTML document ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("doc", ["article", "poster"])
+def test_html_is_self_contained_and_offline(built, doc):
+    markup = built[doc]["html"].read_text(encoding="utf-8")
+    assert not re.search(r"""src\s*=\s*["']?(https?:)?//""", markup)
+    assert not re.search(r"""<link\b[^>]*href\s*=\s*["']?(https?:)?//""", markup)
+    assert "<link" not in markup  # the stylesheet is inlined
+    assert "mathjax" not in markup.lower() and "googleapis" not in markup
+    assert "<math" in markup or doc == "poster"  # MathML, not MathJax
+    assert '<img role="img"' in markup and 'src="data:image/svg+xml' in markup
+
+
+def test_html_title_block_and_toc(built, article_html):
+    assert '<p class="authors"><span class="author">Jane\nDoe<sup>1</sup></span>' in article_html
+    assert "Smith<sup>1,2</sup>" in article_html
+    assert "<li><sup>2</sup> Department of Nuclear Medicine, University\nHospital</li>" in (
+        article_html
+    )
+    assert '<p class="date">2025-01-15</p>' in article_html
+    assert '<nav id="TOC"' in article_html  # toc: true under format: html:
+    poster = built["poster"]["html"].read_text(encoding="utf-8")
+    assert '<nav id="TOC"' not in poster
+    assert '<body class="poster">' in poster
+
+
+def test_interactive_figure_only_in_html(project, tmp_path):
+    fragment = (
+        '<div id="vis-psa"></div>\n<script type="text/javascript">\n'
+        'var s = "<table>"; // INTERACTIVEMARKER\n\nwindow.vegaEmbed && 1;\n</script>\n'
+    )
+    (project / "figures" / "psa-interactive.html").write_text(fragment)
+    qmd = project / "report" / "poster.qmd"
+    qmd.write_text(
+        qmd.read_text()
+        + '\n::: {.content-visible when-format="html"}\n'
+        + "{{< include ../figures/psa-interactive.html >}}\n:::\n"
+    )
+    result = render_document(project, "report/poster.qmd", tmp_path, formats=["html", "pdf"])
+    markup = result["html"].read_text()
+    assert 'var s = "<table>"; // INTERACTIVEMARKER\n\nwindow.vegaEmbed' in markup
+    assert "INTERACTIVEMARKER" not in (project / "_render" / "poster.typ").read_text()
+
+
+# --- PDF layout --------------------------------------------------------------------------
+
+
+def test_poster_page_is_48_by_36_inches(built):
+    reader = PdfReader(built["poster"]["pdf"])
+    assert len(reader.pages) == 1
+    assert page_size(built["poster"]["pdf"]) == pytest.approx((3456, 2592), abs=0.01)
+    text = reader.pages[0].extract_text()
+    assert "Real-world outcomes of lutetium Lu 177" in text
+    assert "GU Cancers Symposium 2025" in text
+    assert "Department of Nuclear Medicine" in text
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [("a0", (841 * 72 / 25.4, 1189 * 72 / 25.4)), ("36x48in", (2592, 3456))],
+)
+def test_poster_size_switches(project, tmp_path, size, expected):
+    set_front_matter(project / "report" / "poster.qmd", f"poster-size: {size}")
+    result = render_document(project, "report/poster.qmd", tmp_path, formats=["pdf"])
+    width, height = page_size(result["pdf"])
+    assert (width, height) == pytest.approx(expected, abs=0.01)
+    assert height > width  # portrait
+    typ = (project / "_render" / "poster.typ").read_text()
+    assert "columns: 3," in typ  # portrait default
+
+
+def test_invalid_poster_size_is_an_error(project, tmp_path):
+    set_front_matter(project / "report" / "poster.qmd", "poster-size: huge")
+    with pytest.raises(PsmaRweError, match="poster-size: 'huge'"):
+        render_document(project, "report/poster.qmd", tmp_path, formats=["pdf"])
+
+
+def test_article_is_letter_with_page_numbers(built):
+    pages = pdf_text(built["article"]["pdf"])
+    assert len(pages) >= 3  # the long table runs over
+    assert page_size(built["article"]["pdf"]) == pytest.approx((612, 792), abs=0.01)
+    for number, text in enumerate(pages, start=1):
+        assert f"{number} / {len(pages)}" in text.splitlines()[-1]
+    # the long table breaks across pages and repeats its header row
+    with_rows = [t for t in pages if "P120" in t or "P001" in t]
+    assert len(with_rows) >= 2 or any("P001" in t and "P120" not in t for t in pages)
+    continued = [t for t in pages if "P120" in t]
+    assert continued and "Haemoglobin (g/dL)" in continued[0]
+    assert "P001" not in continued[0]
+
+
+def test_article_papersize_a4(project, tmp_path):
+    set_front_matter(project / "report" / "article.qmd", "papersize: a4")
+    result = render_document(project, "report/article.qmd", tmp_path, formats=["pdf"])
+    assert page_size(result["pdf"]) == pytest.approx((595.28, 841.89), abs=0.01)
+
+
+def test_typst_failure_raises_with_typst_message(project, tmp_path):
+    qmd = project / "report" / "poster.qmd"
+    qmd.write_text(qmd.read_text() + "\n```{=typst}\n#undefined-function-xyz()\n```\n")
+    with pytest.raises(PsmaRweError) as err:
+        render_document(project, "report/poster.qmd", tmp_path, formats=["pdf"])
+    assert "typst failed" in str(err.value)
+    assert "undefined-function-xyz" in str(err.value)
+
+
+# --- determinism -------------------------------------------------------------------------
+
+
+def test_rendering_twice_gives_identical_bytes(built, tmp_path):
+    again = render_document(built["project"], "report/article.qmd", tmp_path / "again")
+    for fmt, path in built["article"].items():
+        assert again[fmt].read_bytes() == path.read_bytes(), fmt
+
+
+# --- plain text ----------------------------------------------------------------------------
+
+
+def test_render_plain_abstract_text(built, tmp_path):
+    from analysis.render import pandoc_version, render_plain
+
+    path = render_plain(built["project"], "report/article.qmd", tmp_path / "a" / "abstract.txt")
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    assert lines[0] == (
+        "lutetium Lu 177 vipivotide tetraxetan in metastatic castration-resistant prostate cancer"
+    )
+    assert "Background" in lines and "Jane Doe" not in text  # headings, no authors
+    # one line per paragraph, var values as text, conditional html/pdf/docx content absent
+    assert any(
+        ln.startswith("This real-world cohort included 120 patients")
+        and ln.endswith(
+            "vipivotide tetraxetan. Escaping check: <script>alert(1)</script> & <b>bold</b>."
+        )
+        for ln in lines
+    )
+    assert "HTMLONLYMARKER" not in text and "PDFONLYMARKER" not in text
+    assert "DOCXONLYMARKER" not in text
+    # tables: caption line, then tab-separated rows, no rules
+    i = lines.index("Table 1: Baseline characteristics. Median (IQR) or n (%)")
+    assert lines[i + 2 : i + 5] == [
+        "Characteristic\tN = 120\tPercent",
+        "Age, years\t71\t—",
+        "ECOG 0–1¹\t98\t82%",
+    ]
+    assert "---" not in text and "{#tbl" not in text
+    assert "Figure 2: Best PSA change per patient." in lines
+    assert pandoc_version().startswith("3.")

@@ -1,0 +1,95 @@
+"""The built HTML documents in a real browser (Playwright driving Debian's chromium).
+
+Each document is opened from disk; every request the page makes is recorded
+and must be the file itself (or inline ``data:`` resources); the key numbers
+of results.json must be visible text; interactive charts must have drawn an
+SVG in every chart container.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+
+from analysis import config
+from analysis.build import build
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _browser_or_skip():
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail("chromium is required in CI (.ci/run installs it)")
+        pytest.skip("Debian chromium not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - test extra
+        pytest.skip("playwright not installed")
+    return sync_playwright
+
+
+@pytest.fixture(scope="module")
+def version(tmp_path_factory):
+    report = build(config.SYNTHETIC_DIR, label="browser", outputs=tmp_path_factory.mktemp("o"))
+    return report.path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_playwright = _browser_or_skip()
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield b
+        b.close()
+
+
+@pytest.mark.parametrize("doc", ["abstract", "poster", "supplement"])
+def test_document_opens_offline_and_shows_the_results(version, browser, doc):
+    path = version / f"{doc}.html"
+    results = json.loads((version / "results.json").read_text())
+    page = browser.new_page()
+    requests = []
+    page.on("request", lambda req: requests.append(req.url))
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(path.as_uri(), wait_until="load")
+    page.wait_for_timeout(300)
+    outside = [u for u in requests if u != path.as_uri() and not u.startswith("data:")]
+    assert outside == [], outside
+    assert errors == []
+    text = " ".join(page.inner_text("body").split())
+    psa50 = results["psa_response"]["psa50"]
+    assert f"{psa50['n']} ({psa50['pct']:.1f}%)" in text
+    assert str(results["cohort"]["n_patients"]) in text
+    if doc == "supplement":
+        containers = page.locator(".vega-figure")
+        assert containers.count() == 5
+        for i in range(containers.count()):
+            assert containers.nth(i).locator("svg").count() >= 1, f"chart {i} did not draw"
+    page.close()
+
+
+def test_poster_html_screenshot_is_not_blank(version, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1600, "height": 1200})
+    page.goto((version / "poster.html").as_uri(), wait_until="load")
+    shot = tmp_path / "poster.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 50_000
+    page.close()
+    shutil.rmtree(tmp_path, ignore_errors=True)
