@@ -11,6 +11,7 @@ of them.
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from analysis.results import Count, StudyResults
@@ -19,14 +20,19 @@ DASH = "—"
 
 
 def num(value: float | int | None, decimals: int | None = None) -> str:
-    """A number for prose: integers without decimals, others to ``decimals`` (default 1)."""
+    """A number for prose: integers without decimals, others to ``decimals`` (default 1).
+
+    Rounded half away from zero on the decimal value (−37.25 → −37.3), like
+    the percentages.
+    """
     if value is None:
         return DASH
     if decimals is None:
         if float(value).is_integer():
             return f"{int(value):,}"
         decimals = 1
-    return f"{value:,.{decimals}f}"
+    exact = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP)
+    return f"{exact:,.{decimals}f}"
 
 
 def pct(value: float | None) -> str:
