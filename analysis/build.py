@@ -6,7 +6,12 @@ document variables → render (HTML, PDF, DOCX, abstract.txt) → manifest.
 Everything is written into a hidden temporary folder beside the target
 (``outputs/.building-<label>-<pid>``) that is renamed into place only when
 complete, so a failed or interrupted build leaves nothing behind and never
-touches an earlier version.  A version is never overwritten.
+touches an earlier version.  A version is never overwritten.  The data are
+validated before anything is created (bad input does not even create the
+outputs folder); temporary folders of killed builds are removed by the next
+build.  An operating-system error while writing (permission denied, disk full,
+a file where a folder should be) becomes a one-line :class:`PsmaRweError`
+naming the path.
 
 The no-op check (same label, same inputs) imports nothing heavy: it hashes the
 inputs with :mod:`hashlib` and reads the existing ``manifest.json``.
@@ -104,7 +109,17 @@ def collect_inputs(data_dir: Path, project_dir: Path = config.PROJECT_DIR) -> Bu
             [Problem(name, None, None, f"file not found in {data_dir}") for name in missing],
         )
     files.update(project_files(project_dir))
-    hashes = {key: _sha256(path) for key, path in files.items()}
+    hashes = {}
+    for key, path in files.items():
+        try:
+            hashes[key] = _sha256(path)
+        except OSError as exc:
+            from analysis.errors import Problem
+
+            raise PsmaRweError(
+                f"cannot read {path}",
+                [Problem(path.name, None, None, f"cannot be read: {_os_error(exc)}")],
+            ) from None
     return BuildInputs(data_dir=data_dir, files=files, hashes=hashes)
 
 
@@ -256,8 +271,9 @@ def build(
     Raises
     ------
     PsmaRweError
-        Bad input, a label that exists with different inputs, or a failed stage.
-        Nothing is written in any of these cases.
+        Bad input, a label that exists with different inputs or is unusable as a
+        folder name, a failed stage, or an OSError while writing (its message
+        names the path).  Nothing is written in any of these cases.
     """
     import time
 
@@ -288,19 +304,39 @@ def build(
             f"(or run `psma-rwe diff {label} <new label>` after building it)"
         )
 
-    outputs.mkdir(parents=True, exist_ok=True)
-    clean_stale_builds(outputs)
+    # Bad input is refused before anything is created, not even the outputs folder.
+    from analysis.load import load_cohort
+
+    say("validating data")
+    cohort = load_cohort(inputs.data_dir)
+
+    try:
+        outputs.mkdir(parents=True, exist_ok=True)
+        clean_stale_builds(outputs)
+    except OSError as exc:
+        raise PsmaRweError(
+            f"cannot create the outputs folder {outputs}: {_os_error(exc)}"
+        ) from None
     tmp = outputs / f"{TMP_PREFIX}{label}-{os.getpid()}"
     try:
         with _terminate_as_interrupt():
+            # Same label and PID as ours but not ours: left by an earlier process that had
+            # the same PID (PIDs repeat, e.g. in fresh containers) and was killed.
+            shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
             report = _build_into(
-                tmp, inputs, label, project_dir, strict=strict, renderer=renderer, say=say
+                tmp, inputs, cohort, label, project_dir, strict=strict, renderer=renderer, say=say
             )
             say("finishing")
             if target.exists():
                 raise PsmaRweError(f"version {label!r} appeared at {target} during the build")
             os.rename(tmp, target)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise PsmaRweError(
+            f"cannot build version {label!r} in {outputs}: {_os_error(exc)}; nothing was "
+            "kept and earlier versions are untouched"
+        ) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -309,18 +345,37 @@ def build(
     return report
 
 
+def _os_error(exc: OSError) -> str:
+    """``Permission denied: '/path'`` — an OSError in one line, without the errno prefix."""
+    what = exc.strerror or str(exc) or type(exc).__name__
+    where = [str(f) for f in (exc.filename, exc.filename2) if f is not None]
+    return f"{what}: {' → '.join(repr(w) for w in where)}" if where else what
+
+
+#: Longest label in UTF-8 bytes: the temporary folder adds a prefix and a PID to it
+#: and most file systems refuse names over 255 bytes.
+MAX_LABEL_BYTES = 200
+
+
 def _check_label(label: str) -> None:
     bad = not label or label.startswith(".") or any(c in label for c in '/\\:*?"<>|')
+    bad = bad or any(not c.isprintable() for c in label)
     if bad or label != label.strip():
         raise PsmaRweError(
             f"label {label!r} is not usable as a folder name; use letters, digits, '-', '_' "
             "or '.' (not first)"
+        )
+    if len(label.encode("utf-8")) > MAX_LABEL_BYTES:
+        raise PsmaRweError(
+            f"label {label[:40]!r}... is {len(label.encode('utf-8'))} bytes long; "
+            f"at most {MAX_LABEL_BYTES} fit in a folder name"
         )
 
 
 def _build_into(
     tmp: Path,
     inputs: BuildInputs,
+    cohort,
     label: str,
     project_dir: Path,
     *,
@@ -330,11 +385,8 @@ def _build_into(
 ) -> BuildReport:
     from analysis.abstract import abstract_length
     from analysis.analyze import run_analysis, write_analysis
-    from analysis.load import load_cohort
 
     report = BuildReport(label=label, path=tmp)
-    say("validating data")
-    cohort = load_cohort(inputs.data_dir)
     say("analysing")
     analysis = run_analysis(cohort)
     write_analysis(analysis, tmp)
@@ -387,7 +439,11 @@ def _prepare_project(work: Path, project_dir: Path, tmp: Path, analysis, cohort)
     shutil.copytree(project_dir / "report", work / "report")
     shutil.copy2(project_dir / "_quarto.yml", work / "_quarto.yml")
     span = (cohort.patients["first_dose_date"].min(), cohort.patients["first_dose_date"].max())
-    variables = document_variables(analysis.results, span)
+    study = _study_settings(work)
+    planned = study.get("planned-doses")
+    variables = document_variables(
+        analysis.results, span, planned_doses=None if planned is None else str(planned)
+    )
     variables["software"] = {"psma-rwe": __version__, **tool_versions()}
     (work / "_variables.yml").write_text(
         yaml.safe_dump(variables, sort_keys=True, allow_unicode=True), encoding="utf-8"
@@ -396,12 +452,16 @@ def _prepare_project(work: Path, project_dir: Path, tmp: Path, analysis, cohort)
     shutil.copytree(tmp / "figures", work / "figures")
 
 
-def _abstract_settings(work: Path) -> dict:
+def _study_settings(work: Path) -> dict:
+    """The ``study`` block of the project's ``_quarto.yml``."""
     import yaml
 
     meta = yaml.safe_load((work / "_quarto.yml").read_text(encoding="utf-8")) or {}
-    study = meta.get("study", {}) or {}
-    abstract = study.get("abstract", {}) or {}
+    return meta.get("study", {}) or {}
+
+
+def _abstract_settings(work: Path) -> dict:
+    abstract = _study_settings(work).get("abstract", {}) or {}
     return {
         "limit": int(abstract.get("char-limit", 2000)),
         "rule": str(abstract.get("count-rule", "chars-no-spaces")),

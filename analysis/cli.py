@@ -45,6 +45,26 @@ def _fail(exc: PsmaRweError) -> None:
     raise typer.Exit(exc.exit_code)
 
 
+def _caused_by_interrupt(exc: BaseException | None) -> bool:
+    """Whether ``exc`` was raised because of a KeyboardInterrupt (Ctrl-C or SIGTERM).
+
+    An interrupt that lands while a compiled module is being imported surfaces as,
+    e.g., ``ImportError: initialization failed`` with the interrupt as its cause.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _interrupted(console) -> None:
+    console.print("[bold red]interrupted:[/] nothing was written; earlier versions untouched")
+    raise typer.Exit(130) from None
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"psma-rwe {__version__}")
@@ -185,11 +205,16 @@ def build(
                 renderer=renderer,
                 progress=progress,
             )
+    except KeyboardInterrupt:
+        _interrupted(console)
     except PsmaRweError as exc:
         _fail(exc)
-    except KeyboardInterrupt:
-        console.print("[bold red]interrupted:[/] nothing was written; earlier versions untouched")
-        raise typer.Exit(130) from None
+    except Exception as exc:
+        if _caused_by_interrupt(exc):
+            _interrupted(console)
+        if isinstance(exc, OSError):  # one the build did not word itself: still one line
+            _fail(PsmaRweError(f"build failed: {exc}"))
+        raise
     out = _console()
     if report.up_to_date:
         out.print(f"up to date: {report.path} (same inputs, nothing to do)")

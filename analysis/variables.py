@@ -7,6 +7,54 @@ renderer implements too).  Values are strings formatted for prose: counts as
 integers, percentages with one decimal, medians without a trailing ``.0``.
 The keys are listed in :func:`document_variables`; the documents may use any
 of them.
+
+Generated phrases
+-----------------
+A few sentences cannot be written once in the documents because their shape
+depends on the data: with no PSA50 responder there is no "dose by which all
+responders had responded", with one responder "of the 1 responders" is wrong,
+and a conclusion that responses "were evident early" is false when there were
+none.  Such sentences come from here, under ``prose`` (plain text, each a
+complete sentence with its full stop unless said otherwise; an empty string
+means "nothing to say", so place them in running text, never as a list item
+of their own).  For typical data they read exactly as the documents' own
+wording did before they were generated.
+
+``cohort.patients`` / ``cohort.doses``
+    "21 patients" / "1 patient", "93 doses" / "1 dose".
+``prose.responders``
+    Treatment status of the responders: "Of the 8 responders, 6 (75.0%)
+    completed all six doses and 2 (25.0%) were still on treatment."; "The
+    responder completed all six doses."; empty with no responder.
+``prose.psa50_timing``
+    "PSA50 was first seen by dose 2 in 7 responders (87.5%) and by dose 3 in
+    all of them."; "All 5 responders reached PSA50 after dose 1." or "Both
+    responders ..." (nobody earlier than the last milestone dose); "The
+    responder reached PSA50 after dose 2."; "No patient reached PSA50 after
+    any dose." with no responder.
+``prose.psa90_timing``
+    "PSA90 followed in 6 responders (75.0%), every one by dose 4; 2 never
+    reached it."; "PSA90 followed in all 3 responders, every one by dose 2.";
+    "PSA90 followed in 1 responder (12.5%), after dose 3; 7 never reached it.";
+    "No responder reached PSA90."; empty with no responder.
+``prose.psa50_early``
+    A clause for the conclusions, no capital needed, no full stop: "PSA50
+    responses to 177Lu-PSMA-617 were evident early: most by dose 2 and all by
+    dose 3" ("most" only when more than half of the responders had responded
+    by the dose before the last milestone dose; otherwise the counts are
+    given); "no PSA50 response to 177Lu-PSMA-617 was seen after any dose".
+``prose.psa90_early``
+    "Deep (PSA90) responses followed within the next doses in most
+    responders."; "Deep (PSA90) responses followed in 2 of 8 responders.";
+    "No patient had a deep (PSA90) response."
+``prose.regression``
+    "With 8 responders, estimates are imprecise and should be read as
+    descriptive."; when no term could be estimated (no responder, no
+    non-responder, too few values) it says so and why.
+``prose.toxicity``
+    "Haemoglobin fell below 10 g/dL during treatment in 3 of 21 patients
+    (14.3%) and platelets below 75 ×10⁹/L in 1 (4.8%)."; a test with no value
+    after dose 1 is said to have none instead of "0 of 0 patients (—%)".
 """
 
 from __future__ import annotations
@@ -53,8 +101,15 @@ def _month(date) -> str:
     return DASH if date is None else date.strftime("%B %Y")
 
 
-def document_variables(results: StudyResults, first_dose_span=(None, None)) -> dict[str, Any]:
-    """Every computed value the documents may cite, as nested strings."""
+def document_variables(
+    results: StudyResults, first_dose_span=(None, None), planned_doses: str | None = None
+) -> dict[str, Any]:
+    """Every computed value the documents may cite, as nested strings.
+
+    ``planned_doses`` is the number of planned doses as the prose writes it
+    (``study.planned-doses`` in ``_quarto.yml``, e.g. ``"six"``); without it
+    ``prose.responders`` says "completed treatment".
+    """
     r = results
     c = r.cohort
     resp = r.responders
@@ -78,6 +133,8 @@ def document_variables(results: StudyResults, first_dose_span=(None, None)) -> d
     return {
         "cohort": {
             "n_patients": num(c.n_patients),
+            "patients": _noun(c.n_patients, "patient"),
+            "doses": _noun(c.n_doses_total, "dose"),
             "n_evaluable": num(c.n_psa_evaluable),
             "n_not_evaluable": num(c.n_patients - c.n_psa_evaluable),
             "n_doses": num(c.n_doses_total),
@@ -158,4 +215,160 @@ def document_variables(results: StudyResults, first_dose_span=(None, None)) -> d
             "multivariable_reason": decision.reason,
         },
         "definitions": {k: num(v) for k, v in r.definitions.items()},
+        "prose": _prose(r, all50, prev, final90, dose90, estimable, planned_doses),
     }
+
+
+def _noun(n: int, word: str, plural: str | None = None) -> str:
+    """``"1 patient"``, ``"21 patients"``."""
+    return f"{num(n)} {word if n == 1 else plural or word + 's'}"
+
+
+def _all(n: int) -> str:
+    """``"both"`` or ``"all 5"``."""
+    return "both" if n == 2 else f"all {num(n)}"
+
+
+def _prose(r: StudyResults, all50, prev, final90, dose90, estimable, planned_doses) -> dict:
+    """The generated sentences listed in the module docstring."""
+    n = r.responders.n
+    resp = r.responders
+    completed = f"completed all {planned_doses} doses" if planned_doses else "completed treatment"
+
+    if n == 0:
+        responders = ""
+    elif n == 1:
+        status = (
+            completed
+            if resp.completed
+            else "was still on treatment"
+            if resp.ongoing
+            else "discontinued treatment"
+        )
+        responders = f"The responder {status}."
+    else:
+        responders = (
+            f"Of the {num(n)} responders, {num(resp.completed)} ({_of(resp.completed, n)}%) "
+            f"{completed} and {num(resp.ongoing)} ({_of(resp.ongoing, n)}%) were still on "
+            "treatment."
+        )
+
+    # PSA50: prev is the dose before the one by which every responder had responded;
+    # None when that dose is 1, and then (or when prev counts nobody) all responded at once.
+    at_once = prev is None or prev.psa50_n == 0
+    if n == 0:
+        psa50_timing = "No patient reached PSA50 after any dose."
+        psa50_early = "no PSA50 response to 177Lu-PSMA-617 was seen after any dose"
+    elif n == 1:
+        psa50_timing = f"The responder reached PSA50 after dose {num(all50)}."
+        psa50_early = f"the one PSA50 response to 177Lu-PSMA-617 was seen after dose {num(all50)}"
+    elif at_once:
+        psa50_timing = f"{_all(n).capitalize()} responders reached PSA50 after dose {num(all50)}."
+        psa50_early = (
+            f"PSA50 responses to 177Lu-PSMA-617 were seen after dose {num(all50)} in "
+            f"{_all(n)} responders"
+        )
+    else:
+        psa50_timing = (
+            f"PSA50 was first seen by dose {num(prev.after_dose)} in "
+            f"{_noun(prev.psa50_n, 'responder')} ({pct(prev.psa50_pct_of_responders)}%) and by "
+            f"dose {num(all50)} in all of them."
+        )
+        if 2 * prev.psa50_n > n:
+            psa50_early = (
+                "PSA50 responses to 177Lu-PSMA-617 were evident early: most by dose "
+                f"{num(prev.after_dose)} and all by dose {num(all50)}"
+            )
+        else:
+            psa50_early = (
+                f"PSA50 responses to 177Lu-PSMA-617 were seen in {num(prev.psa50_n)} of "
+                f"{num(n)} responders by dose {num(prev.after_dose)} and in all by dose "
+                f"{num(all50)}"
+            )
+
+    never = resp.never_psa90
+    if n == 0:
+        psa90_timing = ""
+        psa90_early = "No patient had a deep (PSA90) response."
+    elif final90 == 0:
+        psa90_timing = "No responder reached PSA90."
+        psa90_early = "No patient had a deep (PSA90) response."
+    elif n == 1:
+        psa90_timing = f"The responder went on to PSA90 after dose {num(dose90)}."
+        psa90_early = "The responder went on to a deep (PSA90) response."
+    elif final90 == n:
+        psa90_timing = f"PSA90 followed in {_all(n)} responders, every one by dose {num(dose90)}."
+        psa90_early = "Deep (PSA90) responses followed in every responder."
+    else:
+        every = "every one by" if final90 > 1 else "after"
+        psa90_timing = (
+            f"PSA90 followed in {_noun(final90, 'responder')} ({_of(final90, n)}%), {every} dose "
+            f"{num(dose90)}; {num(never)} never reached it."
+        )
+        if 2 * final90 > n:
+            later = dose90 is not None and all50 is not None and dose90 > all50
+            psa90_early = (
+                "Deep (PSA90) responses followed within the next doses in most responders."
+                if later
+                else "Deep (PSA90) responses followed in most responders."
+            )
+        else:
+            psa90_early = (
+                f"Deep (PSA90) responses followed in {num(final90)} of {num(n)} responders."
+            )
+
+    n_patients = r.cohort.n_patients
+    if estimable:
+        regression = (
+            f"With {_noun(n, 'responder')}, estimates are imprecise and should be read as "
+            "descriptive."
+        )
+    elif n == 0:
+        regression = "With no responder, no odds ratio could be estimated."
+    elif n == n_patients:
+        regression = "With every patient a responder, no odds ratio could be estimated."
+    else:
+        from analysis.models import MIN_COMPLETE_CASES, MIN_EACH_OUTCOME
+
+        regression = (
+            f"No odds ratio could be estimated: no term had at least {MIN_COMPLETE_CASES} "
+            f"patients with a value that varied, among them at least {MIN_EACH_OUTCOME} "
+            f"responders and {MIN_EACH_OUTCOME} non-responders (the table gives the reason for "
+            "each term)."
+        )
+
+    return {
+        "responders": responders,
+        "psa50_timing": psa50_timing,
+        "psa90_timing": psa90_timing,
+        "psa50_early": psa50_early,
+        "psa90_early": psa90_early,
+        "regression": regression,
+        "toxicity": _toxicity_sentence(r),
+    }
+
+
+def _toxicity_sentence(r: StudyResults) -> str:
+    tox = {t.name: t for t in r.toxicity}
+    hb, plt = tox.get("anaemia_grade2"), tox.get("thrombocytopenia_grade2")
+    if hb is None or plt is None:
+        return ""
+    a, b = hb.on_treatment, plt.on_treatment
+    hb_below = f"below {num(r.definitions['hb_grade2_g_dl'])} g/dL"
+    plt_below = f"below {num(r.definitions['plt_grade2_10e9_l'])} ×10⁹/L"
+    if not a.denominator and not b.denominator:
+        return "No haemoglobin or platelet value was recorded after the first dose."
+    if not a.denominator:
+        return (
+            "No haemoglobin value was recorded after the first dose; platelets fell "
+            f"{plt_below} during treatment in {num(b.n)} of {_noun(b.denominator, 'patient')} "
+            f"({pct(b.pct)}%)."
+        )
+    haemoglobin = (
+        f"Haemoglobin fell {hb_below} during treatment in {num(a.n)} of "
+        f"{_noun(a.denominator, 'patient')} ({pct(a.pct)}%)"
+    )
+    if not b.denominator:
+        return f"{haemoglobin}; no platelet value was recorded after the first dose."
+    count = num(b.n) if b.denominator == a.denominator else f"{num(b.n)} of {num(b.denominator)}"
+    return f"{haemoglobin} and platelets {plt_below} in {count} ({pct(b.pct)}%)."

@@ -140,6 +140,31 @@ def test_pdf_pages_and_sizes(built):
     assert len(_pdf(report.path / "supplement.pdf").pages) >= 4
 
 
+def test_poster_starts_four_columns_at_the_top_and_fits_the_page(built):
+    """The column breaks of report/poster.qmd: each column opens with its section at
+    the same height, and the last reference line sits above the bottom margin."""
+    report, _ = built
+    page = _pdf(report.path / "poster.pdf").pages[0]
+    width = float(page.mediabox.width)
+    firsts = ("Background", "Key findings", "Response dose by dose", "Treatment course")
+    found: dict[str, tuple[float, float]] = {}
+
+    def visit(text, cm, tm, _font, _size):
+        name = text.strip()
+        if (name in firsts or "2409–2419" in name) and name not in found:
+            found[name] = (
+                tm[4] * cm[0] + tm[5] * cm[2] + cm[4],
+                tm[4] * cm[1] + tm[5] * cm[3] + cm[5],
+            )
+
+    page.extract_text(visitor_text=visit)
+    assert [int(found[h][0] // (width / 4)) for h in firsts] == [0, 1, 2, 3]
+    tops = [found[h][1] for h in firsts]
+    assert max(tops) - min(tops) < 5
+    last = next(v for k, v in found.items() if "2409–2419" in k)
+    assert last[1] > 0.9 * 72  # the last reference line is above the bottom margin
+
+
 @pytest.mark.parametrize("doc", ["abstract", "poster", "supplement"])
 def test_pdf_text_holds_the_results(built, doc):
     report, r = built

@@ -40,11 +40,23 @@ Raw HTML tables (``filters/gt-tables.lua``)
     id, ``@import`` dropped); for Typst and DOCX they become native tables
     via ``pandoc.read(html, "html")``, with the ``gt_heading`` title and
     subtitle as the caption, tfoot notes as a small paragraph below, and
-    footnote marks as superscripts.
+    footnote marks as superscripts.  Metadata ``table-notes``: ``all``
+    (default), ``footnotes`` (source notes dropped; the poster's default) or
+    ``none``, in every format.
 Callouts (``filters/callouts.lua``)
     ``.callout-note|tip|important|warning|caution`` and ``.callout``; title
     from ``title=`` or a leading heading.  A box in HTML and Typst, a bold
-    title and plain text in DOCX.
+    title and plain text in DOCX.  On the poster a callout has a title bar
+    and larger type; ``callout-important`` is a solid box in the accent
+    colour with large bold figures (key findings).
+Poster layout (``filters/layout.lua``)
+    An empty ``::: {.column-break}`` div at the top level starts the next
+    poster column (Typst ``#poster-colbreak(n)``, a break to column n that
+    is skipped when an earlier column already ran over into it; in HTML the
+    body is cut into ``div.poster-column`` cells of a CSS grid);
+    ``poster-columns="3"`` (or ``"3 4"``) limits it to posters with that
+    many columns.  Dropped in other templates and in DOCX.  A ``.small`` div
+    sets its content in smaller type (Typst and HTML).
 Figures (``filters/figures.lua``)
     Paths resolved like includes; remote images are errors.  Typst uses the
     ``.pdf`` sibling of an ``.svg`` (Typst >= 0.14 places PDF images);
@@ -56,7 +68,8 @@ Documents
     ``templates/poster.typst`` (``format-template: poster``) over
     ``typst/psma.typ``; the template headers list the metadata keys they
     read (``papersize``, ``poster-size``, ``poster-columns``,
-    ``accent-color``, ...).  DOCX: pandoc's writer, native tables, numbered
+    ``accent-color``, ``conference``/``institution``/``contact`` for the
+    poster's title band, ...).  DOCX: pandoc's writer, native tables, numbered
     captions as text.
 Plain text
     :func:`render_plain` writes the abstract as text (title, headings, body,
@@ -85,6 +98,9 @@ How a real Quarto render of the same sources would differ
   markdown inside values; we use format-independent keys and print values
   as plain text.  Quarto ignores SOURCE_DATE_EPOCH; we are byte-for-byte
   reproducible.  ``date: today`` uses SOURCE_DATE_EPOCH when set.
+* ``.column-break`` divs and ``table-notes`` are ours: Quarto has no poster
+  columns and leaves the div empty, and it keeps every great-tables note;
+  ``.small`` is styled by Quarto's HTML (Bootstrap) only.
 * No code execution (engines, ``{python}`` cells), no citations/
   bibliography processing, no other shortcodes, no ``when-meta`` /
   ``when-profile`` conditions, no Quarto extensions.

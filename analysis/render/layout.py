@@ -27,6 +27,7 @@ _CUSTOM_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[x×]\s*(\d+(?:\.\d+)?)\s*(in|
 PAPER_SIZES = {"letter": "us-letter", "us-letter": "us-letter", "a4": "a4"}
 DEFAULT_ACCENT = "#1f4e79"
 TEMPLATES = ("article", "poster")
+TABLE_NOTES = ("all", "footnotes", "none")
 _TO_PT = {"in": 72.0, "cm": 72 / 2.54, "mm": 72 / 25.4, "pt": 1.0}
 
 
@@ -78,6 +79,31 @@ def toc_depth(meta: dict) -> int:
     return depth
 
 
+def poster_layout(meta: dict) -> tuple[str, str, int]:
+    """``(width, height, columns)`` of the poster: ``poster-size`` and ``poster-columns``
+    (default 4 on landscape pages, 3 on portrait ones)."""
+    width, height = poster_size(meta.get("poster-size"))
+    portrait = length_pt(height) > length_pt(width)
+    columns = meta.get("poster-columns", 3 if portrait else 4)
+    if isinstance(columns, bool) or not isinstance(columns, int) or not 1 <= columns <= 8:
+        raise PsmaRweError(f"poster-columns: '{columns}' is not a whole number from 1 to 8")
+    return width, height, columns
+
+
+def table_notes(meta: dict) -> str:
+    """``table-notes``: which great-tables notes (the rows under a table) to keep.
+
+    ``all`` (footnotes and source notes; the default, except on the poster),
+    ``footnotes`` (footnotes only, the poster's default: source notes are
+    long small print that a poster's methods section states anyway) or ``none``.
+    """
+    default = "footnotes" if template_name(meta) == "poster" else "all"
+    value = str(meta.get("table-notes") or default).strip().lower()
+    if value not in TABLE_NOTES:
+        raise PsmaRweError(f"table-notes: '{value}' is not one of {', '.join(TABLE_NOTES)}")
+    return value
+
+
 def typst_variables(meta: dict) -> dict[str, str]:
     """``-V`` variables for the Typst templates (values are Typst literals)."""
     template = template_name(meta)
@@ -86,12 +112,7 @@ def typst_variables(meta: dict) -> dict[str, str]:
         "psma-accent": f'rgb("{accent_color(meta.get("accent-color"))}")',
     }
     if template == "poster":
-        width, height = poster_size(meta.get("poster-size"))
-        portrait = length_pt(height) > length_pt(width)
-        default_columns = 3 if portrait else 4
-        columns = meta.get("poster-columns", default_columns)
-        if isinstance(columns, bool) or not isinstance(columns, int) or not 1 <= columns <= 8:
-            raise PsmaRweError(f"poster-columns: '{columns}' is not a whole number from 1 to 8")
+        width, height, columns = poster_layout(meta)
         variables.update(
             {"psma-poster-width": width, "psma-poster-height": height, "psma-columns": str(columns)}
         )

@@ -35,6 +35,7 @@ CSS = HERE / "css" / "report.css"
 FILTERS = (
     "shortcodes.lua",
     "conditional.lua",
+    "layout.lua",
     "figures.lua",
     "gt-tables.lua",
     "crossref.lua",
@@ -246,6 +247,7 @@ def _base_args(prep: Prepared, fmt: str) -> tuple[list[str], dict[str, str], dic
     meta = _pandoc_metadata(project.format_metadata(prep.project_meta, prep.front, fmt))
     plain = prep.expander.resolve(meta)
     template = layout.template_name(plain)
+    columns = layout.poster_layout(plain)[2] if template == "poster" else 0
     meta_path = prep.work / f"{prep.stem}.{fmt}.yaml"
     meta_path.write_text(
         yaml.safe_dump(meta, sort_keys=True, allow_unicode=True, default_flow_style=False),
@@ -260,6 +262,8 @@ def _base_args(prep: Prepared, fmt: str) -> tuple[list[str], dict[str, str], dic
         "PSMA_RENDER_SOURCE": prep.rel_source,
         "PSMA_RENDER_PNG_DIR": prep.png_dir.relative_to(prep.project_dir).as_posix(),
         "PSMA_RENDER_TEMPLATE": template,
+        "PSMA_RENDER_COLUMNS": str(columns),
+        "PSMA_RENDER_TABLE_NOTES": layout.table_notes(plain),
     }
     args = [
         str(prep.md_path),

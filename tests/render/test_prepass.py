@@ -142,3 +142,19 @@ def test_layout_variables():
         layout.typst_variables({"format-template": "slides"})
     with pytest.raises(PsmaRweError, match="papersize"):
         layout.typst_variables({"papersize": "legal"})
+
+
+def test_poster_layout_and_table_notes():
+    assert layout.poster_layout({}) == ("48in", "36in", 4)
+    assert layout.poster_layout({"poster-size": "36x48in"}) == ("36in", "48in", 3)
+    assert layout.poster_layout({"poster-size": "a0"})[2] == 3  # portrait
+    assert layout.poster_layout({"poster-size": "a0", "poster-columns": 2})[2] == 2
+    with pytest.raises(PsmaRweError, match="poster-columns: 'four'"):
+        layout.poster_layout({"poster-columns": "four"})
+    # source notes are left off the poster by default, kept elsewhere
+    assert layout.table_notes({"format-template": "poster"}) == "footnotes"
+    assert layout.table_notes({}) == "all"
+    assert layout.table_notes({"format-template": "poster", "table-notes": "All"}) == "all"
+    assert layout.table_notes({"table-notes": "none"}) == "none"
+    with pytest.raises(PsmaRweError, match="table-notes: 'some'"):
+        layout.table_notes({"table-notes": "some"})

@@ -363,6 +363,189 @@ def test_invalid_poster_size_is_an_error(project, tmp_path):
         render_document(project, "report/poster.qmd", tmp_path, formats=["pdf"])
 
 
+# --- poster layout: column breaks, title band, table notes, small print -------------------
+
+
+def add_column_breaks(qmd: Path) -> None:
+    """Breaks in the fixture poster: before Methods (always), before Results (4-column
+    posters only) and before Conclusions (3- and 5-column posters only)."""
+    text = qmd.read_text(encoding="utf-8")
+    for heading, attrs in (
+        ("## Methods", ""),
+        ("## Results", ' poster-columns="4"'),
+        ("## Conclusions", ' poster-columns="3, 5"'),
+    ):
+        assert text.count(heading) == 1
+        text = text.replace(heading, f"::: {{.column-break{attrs}}}\n:::\n\n{heading}")
+    qmd.write_text(text, encoding="utf-8")
+
+
+def heading_positions(pdf: Path, names: tuple[str, ...]) -> dict[str, tuple[float, float]]:
+    """``{text: (x, y)}`` in PDF points of the first text runs equal to ``names``."""
+    found: dict[str, tuple[float, float]] = {}
+
+    def visit(text, cm, tm, _font, _size):
+        name = text.strip()
+        if name in names and name not in found:
+            found[name] = (
+                tm[4] * cm[0] + tm[5] * cm[2] + cm[4],
+                tm[4] * cm[1] + tm[5] * cm[3] + cm[5],
+            )
+
+    PdfReader(pdf).pages[0].extract_text(visitor_text=visit)
+    return found
+
+
+def test_column_breaks_start_the_next_column_in_pdf_and_html(project, tmp_path):
+    add_column_breaks(project / "report" / "poster.qmd")
+    result = render_document(project, "report/poster.qmd", tmp_path, formats=["html", "pdf"])
+
+    typ = (project / "_render" / "poster.typ").read_text(encoding="utf-8")
+    assert typ.count("#poster-colbreak(") == 2  # the 3- and 5-column break does not apply
+    assert re.search(r"#poster-colbreak\(2\)\s*== Methods", typ)
+    assert re.search(r"#poster-colbreak\(3\)\s*== Results", typ)
+    assert "column-break" not in typ.split("#show: poster.with(")[1]
+    reader = PdfReader(result["pdf"])
+    assert len(reader.pages) == 1
+    column = 3456 / 4
+    pos = heading_positions(result["pdf"], ("Background", "Methods", "Results", "Conclusions"))
+    assert [int(pos[h][0] // column) for h in ("Background", "Methods", "Results")] == [0, 1, 2]
+    assert pos["Background"][1] == pytest.approx(pos["Methods"][1], abs=1)  # both at the top
+    assert pos["Methods"][1] == pytest.approx(pos["Results"][1], abs=1)
+
+    body = result["html"].read_text(encoding="utf-8").split("<body")[1]
+    grid = body[body.index('<div class="poster-grid" style="--poster-columns: 4">') :]
+    columns = re.split(r'<div class="poster-column">\s*', grid)[1:]
+    assert len(columns) == 3
+    assert columns[0].startswith('<h2 id="background">')
+    assert columns[1].startswith('<h2 id="methods">')
+    assert columns[2].startswith('<h2 id="results">')
+    assert "column-break" not in body
+
+
+def test_column_breaks_follow_the_number_of_columns(project, tmp_path):
+    add_column_breaks(project / "report" / "poster.qmd")
+    set_front_matter(project / "report" / "poster.qmd", "poster-size: 36x48in")
+    result = render_document(project, "report/poster.qmd", tmp_path, formats=["html", "pdf"])
+    typ = (project / "_render" / "poster.typ").read_text(encoding="utf-8")
+    assert "columns: 3," in typ
+    assert typ.count("#poster-colbreak(") == 2
+    assert re.search(r"#poster-colbreak\(3\)\s*== Conclusions", typ)
+    assert not re.search(r"#poster-colbreak\(\d\)\s*== Results", typ)
+    body = result["html"].read_text(encoding="utf-8").split("<body")[1]
+    assert '<div class="poster-grid" style="--poster-columns: 3">' in body
+    assert body.count('<div class="poster-column">') == 3
+
+
+def test_poster_without_breaks_flows_and_the_article_drops_breaks(built, project, tmp_path):
+    poster = built["poster"]["html"].read_text(encoding="utf-8").split("<body")[1]
+    assert '<div class="poster-flow" style="--poster-columns: 4">' in poster
+    assert "poster-grid" not in poster
+    qmd = project / "report" / "article.qmd"
+    text = qmd.read_text(encoding="utf-8")
+    qmd.write_text(text.replace("\n## ", "\n::: {.column-break}\n:::\n\n## ", 1), encoding="utf-8")
+    result = render_document(project, "report/article.qmd", tmp_path, formats=["html", "pdf"])
+    body = result["html"].read_text(encoding="utf-8").split("<body")[1]
+    assert "column-break" not in body and "poster-" not in body
+    assert "colbreak" not in (project / "_render" / "article.typ").read_text(encoding="utf-8")
+
+
+def test_column_break_after_an_overflowing_column_is_skipped(project, tmp_path):
+    """Column 2 runs over into column 3: the break to column 3 then does nothing
+    (a plain column break would push Three to column 4)."""
+    filler = " ".join(["Filler text that runs on."] * 250)
+    (project / "report" / "cols.qmd").write_text(
+        "---\nformat-template: poster\ntitle: Columns\n---\n\n## One\n\nShort.\n\n"
+        f"::: {{.column-break}}\n:::\n\n## Two\n\n{filler}\n\n"
+        "::: {.column-break}\n:::\n\n## Three\n\nShort.\n",
+        encoding="utf-8",
+    )
+    result = render_document(project, "report/cols.qmd", tmp_path, formats=["pdf"])
+    assert len(PdfReader(result["pdf"]).pages) == 1
+    pos = heading_positions(result["pdf"], ("One", "Two", "Three"))
+    column = 3456 / 4
+    assert [int(pos[h][0] // column) for h in ("One", "Two", "Three")] == [0, 1, 2]
+    assert pos["Three"][1] < pos["Two"][1] - 500  # below the run-over, not at the top
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ("::: {.callout-note}\nText.\n\n::: {.column-break}\n:::\n:::\n", "top level"),
+        ("::: {.column-break}\nText.\n:::\n", "must be empty"),
+        ('::: {.column-break poster-columns="four"}\n:::\n', "not a list of whole numbers"),
+    ],
+)
+def test_misplaced_column_break_is_an_error(project, tmp_path, block, message):
+    qmd = project / "report" / "poster.qmd"
+    qmd.write_text(qmd.read_text(encoding="utf-8") + "\n" + block, encoding="utf-8")
+    with pytest.raises(PsmaRweError, match=message):
+        render_document(project, "report/poster.qmd", tmp_path, formats=["pdf"])
+
+
+def test_poster_title_band_shows_institution_and_contact(project, tmp_path):
+    set_front_matter(
+        project / "report" / "poster.qmd",
+        'institution: "Example Cancer Center"\ncontact: "jane.doe@example.org"',
+    )
+    result = render_document(project, "report/poster.qmd", tmp_path, formats=["html", "pdf"])
+    text = " ".join(PdfReader(result["pdf"]).pages[0].extract_text().split())
+    assert "Example Cancer Center" in text and "jane.doe@example.org" in text
+    assert "GU Cancers Symposium 2025" in text
+    markup = result["html"].read_text(encoding="utf-8")
+    event = markup[markup.index('<div class="event">') :]
+    event = event[: event.index("</div>")]
+    assert '<p class="institution">Example Cancer Center</p>' in event
+    assert '<p class="conference">GU Cancers Symposium 2025 · Abstract 123</p>' in event
+    assert '<p class="contact"><a href="mailto:jane.doe@example.org"' in event
+
+
+def test_poster_tables_keep_footnotes_and_drop_source_notes(built):
+    typ = (built["project"] / "_render" / "poster.typ").read_text(encoding="utf-8")
+    notes = typ[typ.index("#table-notes[") :][:400]
+    assert "Eastern Cooperative Oncology Group" in notes
+    assert "GTSOURCENOTE" not in typ
+    markup = built["poster"]["html"].read_text(encoding="utf-8")
+    assert "Eastern Cooperative Oncology Group" in markup
+    assert "GTSOURCENOTE" not in markup and "gt_sourcenote" not in markup.split("</style>")[-1]
+    # the table's numbers are untouched
+    assert "Visceral metastases" in markup and "Visceral metastases" in typ
+
+
+@pytest.mark.parametrize(
+    ("setting", "kept", "dropped"),
+    [("all", ["GTSOURCENOTE", "Eastern Cooperative"], []), ("none", [], ["GTSOURCENOTE"])],
+)
+def test_table_notes_setting(project, tmp_path, setting, kept, dropped):
+    set_front_matter(project / "report" / "poster.qmd", f"table-notes: {setting}")
+    result = render_document(project, "report/poster.qmd", tmp_path, formats=["html", "pdf"])
+    typ = (project / "_render" / "poster.typ").read_text(encoding="utf-8")
+    markup = result["html"].read_text(encoding="utf-8")
+    for text in kept:
+        assert text in typ and text in markup
+    for text in dropped:
+        assert text not in typ and text not in markup
+    if setting == "none":
+        assert "#table-notes[" not in typ
+        assert "Eastern Cooperative" not in typ
+        assert "<tfoot" not in markup.split("</style>")[-1]
+
+
+def test_small_div(project, tmp_path):
+    qmd = project / "report" / "poster.qmd"
+    qmd.write_text(
+        qmd.read_text(encoding="utf-8") + "\n::: {.small}\nSMALLPRINT text.\n:::\n",
+        encoding="utf-8",
+    )
+    result = render_document(project, "report/poster.qmd", tmp_path, formats=["html", "pdf"])
+    typ = (project / "_render" / "poster.typ").read_text(encoding="utf-8")
+    assert re.search(r"#small\[\s*SMALLPRINT text\.\s*\]", typ)
+    assert "SMALLPRINT text." in PdfReader(result["pdf"]).pages[0].extract_text()
+    assert '<div class="small">\n<p>SMALLPRINT text.</p>\n</div>' in result["html"].read_text(
+        encoding="utf-8"
+    )
+
+
 def test_article_is_letter_with_page_numbers(built):
     pages = pdf_text(built["article"]["pdf"])
     assert len(pages) >= 3  # the long table runs over

@@ -92,7 +92,8 @@ local function merge_captions(div_caption, table_caption)
     return table_caption
   end
   local d, t = stringify(div_caption), stringify(table_caption)
-  if t:sub(1, #d) == d then
+  local stem = d:gsub("[%s%.]+$", "") -- "PSA response." repeats a title "PSA response"
+  if t:sub(1, #stem) == stem then
     return table_caption
   end
   local out = pandoc.Inlines({})

@@ -19,7 +19,39 @@ pandoc.read(html, "html") (as Quarto >= 1.4 does), then:
     `#tbl-...` id on the table).
 Raw HTML that holds no <table>, or holds a <script> (interactive figures),
 is left alone (and dropped by the typst and docx writers, like any raw HTML).
+
+Which notes are kept is the metadata key `table-notes` (validated by
+analysis/render/layout.py, passed as $PSMA_RENDER_TABLE_NOTES): `all`
+(default), `footnotes` (source notes dropped; the poster's default) or
+`none`.  In HTML the dropped rows are removed from the fragment's <tfoot>.
 ]]
+
+local notes_mode = os.getenv("PSMA_RENDER_TABLE_NOTES") or "all"
+
+-- Is a tfoot row (class gt_footnotes / gt_sourcenotes) kept under notes_mode?
+local function keep_note_class(classes)
+  if notes_mode == "none" then
+    return false
+  elseif notes_mode == "footnotes" then
+    return not classes:match("gt_sourcenotes")
+  end
+  return true
+end
+
+-- HTML: drop the tfoot rows notes_mode leaves out (and an emptied tfoot).
+local function filter_html_notes(html)
+  if notes_mode == "all" then
+    return html
+  end
+  html = html:gsub('<tr class="([^"]*)">.-</tr>%s*', function(classes)
+    if (classes:match("gt_sourcenotes") or classes:match("gt_footnotes"))
+        and not keep_note_class(classes) then
+      return ""
+    end
+    return nil
+  end)
+  return (html:gsub("<tfoot>%s*</tfoot>", ""))
+end
 
 local stringify = pandoc.utils.stringify
 
@@ -196,7 +228,9 @@ local function convert_table(tbl)
   -- tfoot rows -> notes paragraph
   local notes = pandoc.Inlines({})
   for _, row in ipairs(tbl.foot.rows) do
-    for _, cell in ipairs(row.cells) do
+    local classes = table.concat(row.attr.classes, " ")
+    local cells = keep_note_class(classes) and row.cells or {}
+    for _, cell in ipairs(cells) do
       local text = cell_inlines(cell)
       if #text > 0 then
         if #notes > 0 then
@@ -310,7 +344,7 @@ return {
         return nil
       end
       if FORMAT:match("html") then
-        el.text = scope_fragment(el.text)
+        el.text = scope_fragment(filter_html_notes(el.text))
         return el
       end
       return native_blocks(el.text)

@@ -1,0 +1,150 @@
+--[[ layout.lua — poster column breaks and small print.
+
+Column breaks.  An empty div with class `.column-break` ends the current
+poster column; what follows starts at the top of the next one:
+
+    ::: {.column-break}
+    :::
+
+With a `poster-columns` attribute ("4", or several: "3 4" / "3,4") the break
+applies only when the poster has that many columns (metadata
+`poster-columns`, default 4 on landscape pages and 3 on portrait ones), so
+one source can hold the breaks of the landscape and of the portrait layout.
+Breaks belong at the top level of the document (not inside a list, callout or
+other div); one found elsewhere is an error.  Each format:
+
+  * Typst (poster template): `#poster-colbreak(n)` (typst/psma.typ), a
+    column break to column n (2 for the first applicable break, ...) that is
+    skipped when the flow has already reached column n because an earlier
+    column overflowed, so one overflow does not cascade onto a second page;
+  * HTML (poster template): the body is cut at the breaks into
+    `<div class="poster-column">` blocks inside one `<div class="poster-grid">`,
+    which css/report.css lays out as a grid of `--poster-columns` columns (a
+    style attribute on the grid); a poster without breaks goes into a
+    `<div class="poster-flow">` that flows through as many CSS columns;
+  * any other template or format (article, DOCX, plain text): dropped.
+
+Small print.  A `.small` div (Bootstrap's class name, which Quarto's HTML
+knows) sets its content in smaller type: `#small[...]` from typst/psma.typ
+in Typst (0.8 em), the class in HTML (css/report.css), unchanged in DOCX.
+A div with an id (a `#tbl-`/`#fig-` target) is left alone.
+
+Environment: PSMA_RENDER_TEMPLATE (article|poster), PSMA_RENDER_COLUMNS
+(the poster's number of columns), PSMA_RENDER_SOURCE (name for messages).
+]]
+
+local template = os.getenv("PSMA_RENDER_TEMPLATE") or "article"
+local columns = tonumber(os.getenv("PSMA_RENDER_COLUMNS") or "") or 0
+local source = os.getenv("PSMA_RENDER_SOURCE") or "document"
+
+local function is_break(block)
+  return block.t == "Div" and block.classes:includes("column-break")
+end
+
+-- Does this break apply to a poster of `columns` columns?
+local function applies(div)
+  local wanted = div.attributes["poster-columns"]
+  if wanted == nil then
+    return true
+  end
+  for n in wanted:gmatch("[^,%s]+") do
+    if tonumber(n) == nil then
+      error("layout.lua: " .. source .. ": poster-columns=\"" .. wanted
+        .. "\" on a .column-break is not a list of whole numbers", 0)
+    end
+    if tonumber(n) == columns then
+      return true
+    end
+  end
+  return false
+end
+
+local function check_empty(div)
+  if #div.content > 0 then
+    error("layout.lua: " .. source .. ": a .column-break div must be empty "
+      .. "(write ::: {.column-break} and ::: on two lines)", 0)
+  end
+end
+
+local function nested_break_error()
+  error("layout.lua: " .. source .. ": a .column-break must be at the top level of the "
+    .. "document, not inside a list, callout or other div", 0)
+end
+
+local poster_html = template == "poster" and FORMAT:match("html") ~= nil
+local poster_typst = template == "poster" and FORMAT == "typst"
+
+return {
+  {
+    Div = function(div)
+      if FORMAT == "typst" and div.classes:includes("small") and div.identifier == "" then
+        local blocks = pandoc.Blocks({ pandoc.RawBlock("typst", "#small[") })
+        blocks:extend(div.content)
+        blocks:insert(pandoc.RawBlock("typst", "]"))
+        return blocks
+      end
+    end,
+  },
+  {
+    Pandoc = function(doc)
+      -- breaks nested inside other blocks are errors
+      for _, block in ipairs(doc.blocks) do
+        if not is_break(block) then
+          block:walk({
+            Div = function(div)
+              if div.classes:includes("column-break") then
+                nested_break_error()
+              end
+            end,
+          })
+        end
+      end
+
+      local chunks = { pandoc.Blocks({}) }
+      local column = 1
+      local out = pandoc.Blocks({})
+      for _, block in ipairs(doc.blocks) do
+        if is_break(block) then
+          check_empty(block)
+          if applies(block) then
+            column = column + 1
+            if poster_typst then
+              out:insert(pandoc.RawBlock("typst", "#poster-colbreak(" .. column .. ")"))
+            elseif poster_html then
+              table.insert(chunks, pandoc.Blocks({}))
+            end
+          end
+        else
+          out:insert(block)
+          chunks[#chunks]:insert(block)
+        end
+      end
+
+      -- raw tags, not pandoc Divs: the HTML writer turns a Div that opens
+      -- with a heading into a <section> carrying the heading's id
+      local function open(class)
+        return pandoc.RawBlock("html", '<div class="' .. class .. '" style="--poster-columns: '
+          .. columns .. '">')
+      end
+      local close = pandoc.RawBlock("html", "</div>")
+      if poster_html and #chunks > 1 then
+        local blocks = pandoc.Blocks({ open("poster-grid") })
+        for _, chunk in ipairs(chunks) do
+          blocks:insert(pandoc.RawBlock("html", '<div class="poster-column">'))
+          blocks:extend(chunk)
+          blocks:insert(close)
+        end
+        blocks:insert(close)
+        doc.blocks = blocks
+      elseif poster_html then
+        local blocks = pandoc.Blocks({ open("poster-flow") })
+        blocks:extend(out)
+        blocks:insert(close)
+        doc.blocks = blocks
+      else
+        doc.blocks = out
+      end
+      return doc
+    end,
+  },
+}
