@@ -174,8 +174,8 @@ def _title(text: str, *subtitle: str) -> alt.Title:
     return alt.Title(text, subtitle=list(subtitle)) if subtitle else alt.Title(text)
 
 
-def _reference_lines(values: tuple[tuple[float, str], ...], width: int):
-    """Dashed horizontal lines with their labels just right of the plot."""
+def _reference_lines(values: tuple[tuple[float, str], ...]):
+    """Dashed horizontal lines with their labels just right of the plot (at x = "width")."""
     import altair as alt
     import pandas as pd
 
@@ -183,7 +183,7 @@ def _reference_lines(values: tuple[tuple[float, str], ...], width: int):
     base = alt.Chart(refs)
     rules = base.mark_rule(color=INK, strokeDash=[5, 3], strokeWidth=1.2).encode(y="y:Q")
     labels = base.mark_text(align="left", baseline="middle", dx=10, fontSize=11, color=INK).encode(
-        y="y:Q", x=alt.value(width), text="label:N"
+        y="y:Q", x=alt.value("width"), text="label:N"
     )
     return rules, labels
 
@@ -385,7 +385,7 @@ def waterfall(results: StudyResults) -> alt.LayerChart:
         angle=270, align="right", baseline="middle", dx=-6, fontSize=11, color=INK
     ).encode(x=x, y="best_change_plot:Q", text="cap_label:N", tooltip=tooltip)
     zero = alt.Chart().mark_rule(color=MUTED, strokeWidth=1).encode(y=alt.datum(0))
-    rules, labels = _reference_lines(((-50, "−50% (PSA50)"), (-90, "−90% (PSA90)")), width)
+    rules, labels = _reference_lines(((-50, "−50% (PSA50)"), (-90, "−90% (PSA90)")))
     chart = alt.layer(bars, zero, rules, labels, cap_marks, cap_labels).properties(
         width=width,
         height=320,
@@ -456,7 +456,7 @@ def psa_course(results: StudyResults) -> alt.LayerChart:
             .encode(x=x, y=y, color=colour, tooltip=tooltip)
         )
     zero = alt.Chart().mark_rule(color=MUTED, strokeWidth=1).encode(y=alt.datum(0))
-    rules, labels = _reference_lines(((-50, "−50% (PSA50)"), (-90, "−90% (PSA90)")), width)
+    rules, labels = _reference_lines(((-50, "−50% (PSA50)"), (-90, "−90% (PSA90)")))
     chart = alt.layer(zero, rules, labels, *layers).properties(
         width=width,
         height=340,
@@ -531,7 +531,7 @@ def milestones(results: StudyResults) -> alt.LayerChart:
             .mark_text(align="left", baseline="middle", dx=4, fontSize=11)
             .encode(
                 y=alt.datum(results.psa_response.psa50.pct),
-                x=alt.value(width),
+                x=alt.value("width"),
                 text=alt.value(f"All {n_resp} responders"),
             )
         )
@@ -932,11 +932,35 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+#: Charts the poster shows, drawn smaller so that their text prints large.
+POSTER_CHARTS = ("waterfall", "psa_course", "milestones", "swimmer")
+#: Plot-area scale of the poster versions: the poster stretches a chart to its
+#: column width, so a plot drawn at 0.6 × the size prints its text 1/0.6 × larger.
+POSTER_SCALE = 0.6
+
+
+def poster_spec(spec: dict[str, Any], scale: float = POSTER_SCALE) -> dict[str, Any]:
+    """The same chart with its plot area scaled by ``scale`` and every text size kept.
+
+    The title and subtitle are dropped: the poster captions each figure, and a
+    long subtitle would set the chart's width and shrink everything else.
+    """
+    out = {k: v for k, v in spec.items() if k != "title"}
+    for key in ("width", "height"):
+        value = out.get(key)
+        if isinstance(value, (int, float)):
+            out[key] = round(value * scale)
+        elif isinstance(value, dict) and "step" in value:
+            out[key] = {**value, "step": round(value["step"] * scale)}
+    return out
+
+
 def write_figures(results: StudyResults, out_dir: Path) -> dict[str, dict[str, Path]]:
     """Write every chart as SVG, PDF, Vega-Lite JSON and an HTML fragment, plus the runtime.
 
     Returns ``{name: {"svg", "pdf", "json", "html": path}}`` for each name in
-    :data:`CHART_NAMES`, and ``{"vega-runtime": {"html": path}}``.
+    :data:`CHART_NAMES` (with ``"poster_svg"``/``"poster_pdf"`` for the
+    :data:`POSTER_CHARTS`), and ``{"vega-runtime": {"html": path}}``.
     """
     out_dir = Path(out_dir)
     paths: dict[str, dict[str, Path]] = {}
@@ -952,6 +976,12 @@ def write_figures(results: StudyResults, out_dir: Path) -> dict[str, dict[str, P
         _write_atomic(files["pdf"], to_pdf(spec))
         _write_atomic(files["json"], spec_json(spec).encode("utf-8"))
         _write_atomic(files["html"], interactive_html(name, spec).encode("utf-8"))
+        if name in POSTER_CHARTS:
+            small = poster_spec(spec)
+            files["poster_svg"] = out_dir / f"{name}-poster.svg"
+            files["poster_pdf"] = out_dir / f"{name}-poster.pdf"
+            _write_atomic(files["poster_svg"], to_svg(small).encode("utf-8"))
+            _write_atomic(files["poster_pdf"], to_pdf(small))
         paths[name] = files
     runtime = out_dir / RUNTIME_FILE
     _write_atomic(runtime, runtime_html().encode("utf-8"))

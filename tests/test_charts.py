@@ -462,13 +462,17 @@ def test_write_figures_is_deterministic(built, tmp_path):
     expected_specs = {n: c.to_dict() for n, c in charts.chart_specs(built).items()}
     for name in charts.CHART_NAMES:
         files = first[name]
-        assert sorted(files) == ["html", "json", "pdf", "svg"]
+        poster = ["poster_pdf", "poster_svg"] if name in charts.POSTER_CHARTS else []
+        assert sorted(files) == sorted(["html", "json", "pdf", "svg", *poster])
         assert files["svg"].name == f"{name}.svg" and files["json"].name == f"{name}.vl.json"
         assert files["html"].name == f"{name}-interactive.html"
         for kind, path in files.items():
             assert path.read_bytes() == second[name][kind].read_bytes(), (name, kind)
         assert files["pdf"].read_bytes().startswith(b"%PDF-")
         assert files["svg"].read_text(encoding="utf-8").startswith("<svg")
+        if poster:
+            assert files["poster_svg"].name == f"{name}-poster.svg"
+            assert files["poster_pdf"].read_bytes().startswith(b"%PDF-")
         text = files["json"].read_text(encoding="utf-8")
         spec = json.loads(text)
         assert text == json.dumps(spec, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
@@ -534,3 +538,19 @@ def test_module_docstring_names_every_chart():
     doc = charts.__doc__ or ""
     for name in charts.CHART_NAMES:
         assert f"``{name}``" in doc
+
+
+def test_poster_spec_shrinks_the_plot_and_keeps_text_sizes(built):
+    spec = charts.chart_specs(built)["waterfall"].to_dict()
+    small = charts.poster_spec(spec, 0.5)
+    assert small["width"] == round(spec["width"] * 0.5)
+    assert small["height"] == round(spec["height"] * 0.5)
+    assert small["config"] == spec["config"] and small["layer"] == spec["layer"]
+    assert "title" in spec and "title" not in small
+    swimmer = charts.poster_spec(charts.chart_specs(built)["swimmer"].to_dict(), 0.5)
+    assert swimmer["height"] == {"step": 9}
+
+
+def test_reference_labels_sit_at_the_plot_edge_whatever_its_width(built):
+    layers = json.dumps(charts.chart_specs(built)["waterfall"].to_dict()["layer"])
+    assert '"x": {"value": "width"}' in layers
