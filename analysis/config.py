@@ -120,6 +120,24 @@ UNIT_FACTORS: dict[str, dict[str, float]] = {
     "weight": {"kg": 1.0, "lb": 0.45359237},
 }
 
+#: Decimals each test is recorded and reported with, in its canonical unit.
+LAB_DECIMALS: dict[str, int] = {
+    "psa": 2,
+    "hemoglobin": 1,
+    "platelets": 0,
+    "wbc": 1,
+    "anc": 2,
+    "alc": 2,
+    "creatinine": 2,
+    "alkaline_phosphatase": 0,
+    "ast": 0,
+    "alt": 0,
+    "albumin": 1,
+    "ldh": 0,
+    "total_bilirubin": 1,
+    "weight": 1,
+}
+
 #: Column names (lower-cased, any of these words as a name part) that carry direct identifiers.
 IDENTIFIER_PATTERNS = (
     "name",

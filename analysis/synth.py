@@ -203,23 +203,6 @@ OPTIONAL_AGENTS = (
 #: Patients (out of 21) with a second course of their ADT agent (a repeated row).
 REPEATED_ADT = 3
 
-#: Decimals each test is reported with, in its canonical unit.
-DECIMALS = {
-    "psa": 2,
-    "hemoglobin": 1,
-    "platelets": 0,
-    "wbc": 1,
-    "anc": 2,
-    "alc": 2,
-    "creatinine": 2,
-    "alkaline_phosphatase": 0,
-    "ast": 0,
-    "alt": 0,
-    "albumin": 1,
-    "ldh": 0,
-    "total_bilirubin": 1,
-    "weight": 1,
-}
 #: Convertible units used for the pre-treatment draws of about one patient in 21
 #: each (records from a referring laboratory): test → (unit, decimals).
 OUTSIDE_UNITS = {
@@ -546,8 +529,9 @@ def _measurements(rng, n, arche, pts, doses, draws, pids) -> dict[str, np.ndarra
     values = np.empty((nd, nt), dtype=object)
     units = np.empty((nd, nt), dtype=object)
     for j, test in enumerate(config.TESTS):
-        canonical = np.rint(labs[test] * 10 ** DECIMALS[test]) / 10 ** DECIMALS[test]
-        text = format_fixed(canonical, DECIMALS[test])
+        decimals = config.LAB_DECIMALS[test]
+        canonical = np.rint(labs[test] * 10**decimals) / 10**decimals
+        text = format_fixed(canonical, decimals)
         if test == "psa":
             text[canonical < PSA_DETECTION_LIMIT] = f"<{PSA_DETECTION_LIMIT}"
         unit = np.full(nd, config.CANONICAL_UNITS[test], dtype=object)

@@ -121,23 +121,6 @@ TABLE1_DIGITS: dict[str, int] = {
     "creatinine": 2,
 }
 
-#: Decimals of the pre-dose lab values per test (others: by magnitude).
-LAB_DIGITS: dict[str, int] = {
-    "hemoglobin": 1,
-    "platelets": 0,
-    "wbc": 1,
-    "anc": 1,
-    "alc": 2,
-    "creatinine": 2,
-    "alkaline_phosphatase": 0,
-    "ast": 0,
-    "alt": 0,
-    "albumin": 1,
-    "ldh": 0,
-    "total_bilirubin": 1,
-    "weight": 1,
-}
-
 #: Tests left out of :func:`labs` by default (PSA has its own tables; weight is not a lab).
 LABS_EXCLUDED = ("psa", "weight")
 
@@ -826,7 +809,7 @@ def labs(results: StudyResults, tests: Sequence[str] | None = None) -> GT:
         if not mine:
             continue
         first = mine[0]
-        digits = LAB_DIGITS.get(test)
+        digits = config.LAB_DECIMALS.get(test)
         if digits is None:
             digits = _auto_digits(*(p.median for p in mine))
         cells, ns = {}, {}
