@@ -117,26 +117,34 @@ def _milestones(per_patient: pd.DataFrame, max_dose: int, n: int, n_resp: int):
     return tuple(out)
 
 
-def _patient_results(per_patient: pd.DataFrame) -> tuple[PatientResult, ...]:
-    def opt_int(v):
-        return None if pd.isna(v) else int(v)
+def _column(values: pd.Series, convert) -> list:
+    """``convert(v)`` for each value as a Python object, ``None`` where missing.
 
-    rows = []
-    for i, r in enumerate(per_patient.itertuples(index=False), start=1):
-        rows.append(
-            PatientResult(
-                patient_no=i,
-                baseline_psa=finite_or_none(r.baseline_psa),
-                best_psa_change_pct=finite_or_none(r.best_psa_change_pct),
-                psa50_after_dose=opt_int(r.psa50_after_dose),
-                psa90_after_dose=opt_int(r.psa90_after_dose),
-                psa50_confirmed=None if pd.isna(r.psa50_confirmed) else bool(r.psa50_confirmed),
-                doses_received=int(r.doses_received),
-                treatment_status=str(r.treatment_status),
-                responder=bool(r.responder),
-            )
-        )
-    return tuple(rows)
+    Column-wise equivalent of ``None if pd.isna(v) else convert(v)``.
+    """
+    missing = values.isna().to_numpy().tolist()
+    items = values.to_numpy(dtype=object).tolist()
+    return [None if gone else convert(v) for v, gone in zip(items, missing, strict=True)]
+
+
+def _finite(values: pd.Series) -> list:
+    """:func:`~analysis.stats.finite_or_none` of each value."""
+    return [finite_or_none(v) for v in values.to_numpy(dtype=float).tolist()]
+
+
+def _patient_results(per_patient: pd.DataFrame) -> tuple[PatientResult, ...]:
+    columns = (
+        range(1, len(per_patient) + 1),
+        _finite(per_patient["baseline_psa"]),
+        _finite(per_patient["best_psa_change_pct"]),
+        _column(per_patient["psa50_after_dose"], int),
+        _column(per_patient["psa90_after_dose"], int),
+        _column(per_patient["psa50_confirmed"], bool),
+        [int(v) for v in per_patient["doses_received"].to_numpy().tolist()],
+        [str(v) for v in per_patient["treatment_status"].to_numpy(dtype=object).tolist()],
+        [bool(v) for v in per_patient["responder"].to_numpy().tolist()],
+    )
+    return tuple(map(PatientResult, *columns))
 
 
 def run_analysis(cohort: Cohort) -> Analysis:
@@ -187,12 +195,18 @@ def run_analysis(cohort: Cohort) -> Analysis:
     )
 
     course = psa_course(cohort, baseline["psa"])
-    number = {pid: i for i, pid in enumerate(per_patient["patient_id"], start=1)}
-    resp_set = set(per_patient.loc[per_patient["responder"], "patient_id"])
+    ids = pd.Index(per_patient["patient_id"])
+    position = ids.get_indexer(course["patient_id"])
+    if (position < 0).any():  # as the dictionary lookup it replaces
+        raise KeyError(course["patient_id"][position < 0].iloc[0])
+    responder_of = per_patient["responder"].to_numpy(dtype=bool)
     course_points = tuple(
-        PsaCoursePoint(number[pid], int(dose), float(change), pid in resp_set)
-        for pid, dose, change in zip(
-            course["patient_id"], course["after_dose"], course["pct_change"], strict=True
+        map(
+            PsaCoursePoint,
+            (position + 1).tolist(),
+            [int(v) for v in course["after_dose"].to_numpy().tolist()],
+            course["pct_change"].to_numpy(dtype=float).tolist(),
+            responder_of[position].tolist(),
         )
     )
 

@@ -17,6 +17,7 @@ Definitions (data/README.md):
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from analysis import config
@@ -58,9 +59,11 @@ def unit_label(test: str) -> str:
 def baseline_values(cohort: Cohort) -> pd.DataFrame:
     """Baseline value of every test per patient (index patient_id, a column per test)."""
     m = cohort.measurements
-    d1 = cohort.first_dose_of(m["patient_id"])
+    d1 = cohort.first_dose_of_measurements()
     lo = d1 - pd.Timedelta(days=config.BASELINE_WINDOW_DAYS)
-    window = m[(m["measured_on"] >= lo) & (m["measured_on"] <= d1)]
+    window = m.loc[
+        (m["measured_on"] >= lo) & (m["measured_on"] <= d1), ["patient_id", "test", "value"]
+    ]
     # measurements are sorted by patient, test, date (stable): last = latest, last listed.
     wide = window.groupby(["patient_id", "test"])["value"].last().unstack("test")
     wide = wide.reindex(index=cohort.patients["patient_id"], columns=list(config.TESTS))
@@ -75,6 +78,14 @@ def bmi(cohort: Cohort, baseline: pd.DataFrame) -> pd.Series:
 
 def predose_values(cohort: Cohort, tests=config.TESTS) -> pd.DataFrame:
     """Pre-dose value of each test at each dose: ``patient_id, dose_number, test, value``."""
+    return _predose(cohort, tests)[0]
+
+
+def _predose(cohort: Cohort, tests=config.TESTS) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`predose_values` and a key per row that tells (patient, test) pairs apart."""
+    fast = _predose_by_codes(cohort, tuple(tests))
+    if fast is not None:
+        return fast
     m = cohort.measurements
     m = m[m["test"].isin(tests)][["patient_id", "test", "measured_on", "value"]]
     m = m.sort_values("measured_on", kind="stable")
@@ -93,29 +104,158 @@ def predose_values(cohort: Cohort, tests=config.TESTS) -> pd.DataFrame:
         tolerance=pd.Timedelta(days=config.PREDOSE_LAB_WINDOW_DAYS),
     )
     merged = merged.dropna(subset=["value"])
-    return merged[["patient_id", "dose_number", "test", "value"]].sort_values(
+    pre = merged[["patient_id", "dose_number", "test", "value"]].sort_values(
         ["test", "dose_number", "patient_id"], kind="stable"
     )
+    pid, test = (pd.factorize(pre[col].to_numpy(dtype=object))[0] for col in ("patient_id", "test"))
+    return pre, pid.astype(np.int64) * (int(test.max(initial=0)) + 1) + test
+
+
+_DAY_US = 86_400_000_000
+
+
+def _predose_by_codes(
+    cohort: Cohort, tests: tuple[str, ...]
+) -> tuple[pd.DataFrame, np.ndarray] | None:
+    """:func:`predose_values` computed on integer codes (same rows, order and index).
+
+    The ``merge_asof`` of the plain version, by (patient, test) on the date, is a
+    binary search here: the measurements of the wanted tests are ordered by
+    (patient, test, day) — already so in a loaded cohort — and each (dose, test)
+    looks up the last value dated on or before the dose.  Returns ``None`` (use
+    the plain version) unless every date is a whole day in microseconds.
+    """
+    m = cohort.measurements
+    doses = cohort.doses
+    measured = m["measured_on"].to_numpy()
+    dose_dates = doses["dose_date"].to_numpy()
+    if measured.dtype != "M8[us]" or dose_dates.dtype != "M8[us]" or not len(tests):
+        return None
+    if np.isnat(measured).any() or np.isnat(dose_dates).any() or not len(measured):
+        return None
+    when, dose_when = measured.view(np.int64), dose_dates.view(np.int64)
+    days, dose_days = when // _DAY_US, dose_when // _DAY_US
+    if (days * _DAY_US != when).any() or (dose_days * _DAY_US != dose_when).any():
+        return None
+    pid, test = cohort.measurement_codes
+    n_tests = len(test.values)
+    want = test.values.get_indexer(list(tests))
+
+    # Measurements of the wanted tests, keyed by (patient, test, day) and ordered
+    # (in place: these arrays have one element per measurement).
+    wanted = np.zeros(n_tests + 1, dtype=bool)
+    wanted[want[want >= 0]] = True
+    keep = wanted[test.codes] & (pid.codes >= 0)
+    rows = None if keep.all() else np.flatnonzero(keep)
+
+    def pick(values: np.ndarray) -> np.ndarray:
+        return values if rows is None else values[rows]
+
+    day0 = int(min(days.min(), dose_days.min(initial=days.min())))
+    span = int(max(days.max(), dose_days.max(initial=days.max()))) - day0 + 2
+    if (len(pid.values) + 1) * n_tests * span >= 1 << 62:
+        return None
+    combined = pick(pid.codes).astype(np.int64)
+    combined *= n_tests
+    combined += pick(test.codes)
+    combined *= span
+    combined += pick(days)
+    combined -= day0
+    if not len(combined):
+        return None
+    if (combined[1:] < combined[:-1]).any():
+        order = np.argsort(combined, kind="stable")
+        rows = order if rows is None else rows[order]
+        combined = combined[order]
+    value_of = m["value"].to_numpy()
+    if rows is not None:
+        value_of = value_of[rows]
+
+    # Left side: every (dose, test) in the order of the plain version's merge.
+    n_doses, n_want = len(doses), len(tests)
+    dose_pid = pid.values.get_indexer(doses["patient_id"].to_numpy(dtype=object))
+    left_key = np.repeat(dose_pid.astype(np.int64), n_want) * n_tests + np.tile(want, n_doses)
+    left_day = np.repeat(dose_days - day0, n_want)
+    hit = np.searchsorted(combined, left_key * span + left_day, side="right") - 1
+    safe = np.maximum(hit, 0)
+    found = (
+        (hit >= 0)
+        & (np.repeat(dose_pid, n_want) >= 0)
+        & (np.tile(want, n_doses) >= 0)
+        & (combined[safe] // span == left_key)
+        & (left_day - combined[safe] % span <= config.PREDOSE_LAB_WINDOW_DAYS)
+    )
+    value = value_of[safe]
+    found &= ~np.isnan(value)
+
+    # Index = position in the plain version's merge (cross join sorted by dose date).
+    dose_rank = np.empty(n_doses, dtype=np.int64)
+    dose_rank[np.argsort(dose_when, kind="stable")] = np.arange(n_doses)
+    position = np.repeat(dose_rank, n_want) * n_want + np.tile(np.arange(n_want), n_doses)
+
+    # Rows sorted by test, dose number and patient_id (stable: then by position).
+    test_rank = _text_rank(np.asarray(tests, dtype=object))
+    patient_ids = doses["patient_id"]
+    patient_rank = _text_rank(patient_ids.to_numpy(dtype=object))
+    dose_number = doses["dose_number"].to_numpy()
+    if len(set(tests)) == n_want:
+        # (dose, test) pairs in that order without sorting them all: tests in
+        # order, and for each test the doses in order.
+        dose_order = np.lexsort((dose_rank, patient_rank, dose_number))
+        test_order = np.argsort(test_rank, kind="stable")
+        cross = (test_order[:, None] + dose_order[None, :] * n_want).reshape(-1)
+        cross = cross[found[cross]]
+    else:
+        cross = np.flatnonzero(found)
+        dose_of, test_of = cross // n_want, cross % n_want
+        order = np.lexsort(
+            (position[cross], patient_rank[dose_of], dose_number[dose_of], test_rank[test_of])
+        )
+        cross = cross[order]
+    dose_of, test_of = cross // n_want, cross % n_want
+    pre = pd.DataFrame(
+        {
+            "patient_id": patient_ids.array.take(dose_of),
+            "dose_number": dose_number[dose_of],
+            "test": pd.array(np.asarray(tests, dtype=object), dtype="str").take(test_of),
+            "value": value[cross],
+        },
+        index=pd.Index(position[cross]),
+    )
+    return pre, left_key[cross]
+
+
+def _text_rank(values: np.ndarray) -> np.ndarray:
+    """Rank of each text in sorted order (equal texts, equal ranks)."""
+    return np.unique(values, return_inverse=True)[1].reshape(-1)
 
 
 def trajectories(cohort: Cohort, tests=config.TESTS) -> tuple[LabPoint, ...]:
     """Median [IQR] and n of the pre-dose value per test and dose, with change from dose 1."""
-    pre = predose_values(cohort, tests)
-    first = pre[pre["dose_number"] == 1].set_index(["patient_id", "test"])["value"]
-    keys = pd.MultiIndex.from_frame(pre[["patient_id", "test"]])
-    pre = pre.assign(change=pre["value"].to_numpy() - first.reindex(keys).to_numpy())
+    pre, key = _predose(cohort, tests)
+    # Change from the dose-1 value of the same patient and test; the rows are
+    # sorted by test, dose and patient, so each (test, dose) is one slice.
+    test = pre["test"].to_numpy(dtype=object)
+    dose = pre["dose_number"].to_numpy()
+    value = pre["value"].to_numpy()
+    first = pd.Series(value[dose == 1], index=key[dose == 1])
+    change_all = value - first.reindex(key).to_numpy()
+    edges = np.flatnonzero((test[1:] != test[:-1]) | (dose[1:] != dose[:-1])) + 1
+    bounds = zip(np.append(0, edges), np.append(edges, len(pre)), strict=True)
     points = []
-    for (test, dose_number), group in pre.groupby(["test", "dose_number"], sort=False):
-        med, q1, q3 = quartiles(group["value"])
-        change = group["change"].dropna()
+    for start, stop in (b for b in bounds if len(pre)):
+        name, dose_number = pre["test"].iat[start], dose[start]
+        values = pd.Series(value[start:stop])
+        change = pd.Series(change_all[start:stop]).dropna()
+        med, q1, q3 = quartiles(values)
         cmed, cq1, cq3 = quartiles(change)
         points.append(
             LabPoint(
-                test=test,
-                label=LAB_LABELS[test],
-                unit=unit_label(test),
+                test=name,
+                label=LAB_LABELS[name],
+                unit=unit_label(name),
                 dose_number=int(dose_number),
-                n=len(group),
+                n=len(values),
                 median=med,
                 q1=q1,
                 q3=q3,
@@ -132,8 +272,8 @@ def trajectories(cohort: Cohort, tests=config.TESTS) -> tuple[LabPoint, ...]:
 def toxicity(cohort: Cohort, baseline: pd.DataFrame) -> tuple[ToxicityFlag, ...]:
     """Grade ≥ 2 anaemia and thrombocytopenia at baseline and on treatment."""
     m = cohort.measurements
-    d1 = cohort.first_dose_of(m["patient_id"])
-    on = m[m["measured_on"] > d1]
+    on = (m["measured_on"] > cohort.first_dose_of_measurements()).to_numpy()
+    tests = cohort.measurement_codes[1]
     flags = []
     for name, test, limit, label, threshold in (
         (
@@ -151,7 +291,7 @@ def toxicity(cohort: Cohort, baseline: pd.DataFrame) -> tuple[ToxicityFlag, ...]
             "platelets < 75 ×10⁹/L",
         ),
     ):
-        values = on[on["test"] == test]
+        values = m.loc[on & tests.rows_equal(test), ["patient_id", "value"]]
         with_values = values["patient_id"].nunique()
         below = set(values.loc[values["value"] < limit, "patient_id"])
         base = baseline[test]

@@ -13,6 +13,7 @@ import csv
 import hashlib
 import io
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ from analysis import config
 from analysis.errors import Problem, PsmaRweError
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 #: Name of the column that carries each row's line number in the file.
@@ -58,6 +60,24 @@ class Cohort:
         """Date of dose 1 for each patient_id in ``patient_ids`` (aligned with it)."""
         return lookup(patient_ids, self.patients.set_index("patient_id")["first_dose_date"])
 
+    @cached_property
+    def measurement_codes(self) -> tuple[Codes, Codes]:
+        """Integer codes of the measurements' ``patient_id`` and ``test`` (computed once).
+
+        The analysis selects and groups millions of measurement rows by patient
+        and test; comparing integers is much faster than comparing text.
+        """
+        m = self.measurements
+        return text_codes(m["patient_id"]), text_codes(m["test"])
+
+    def first_dose_of_measurements(self, rows=None) -> pd.Series:
+        """:meth:`first_dose_of` the measurements' patient_id (``rows``: a boolean mask)."""
+        first = self.patients.set_index("patient_id")["first_dose_date"]
+        index = self.measurements.index
+        if rows is not None:
+            index = index[rows]
+        return self.measurement_codes[0].spread(first, index, rows)
+
     def summary(self) -> dict[str, object]:
         """Counts and date span for a one-screen summary."""
         dates = [self.doses["dose_date"], self.measurements["measured_on"]]
@@ -76,6 +96,86 @@ class Cohort:
         }
 
 
+@dataclass(frozen=True)
+class Codes:
+    """A text column as integer codes: ``column[i] == values[codes[i]]`` (-1: missing)."""
+
+    codes: np.ndarray
+    values: pd.Index
+
+    def code(self, value: str) -> int:
+        """Code of ``value`` (-1 if it does not occur)."""
+        return int(self.values.get_indexer([value])[0])
+
+    def rows_equal(self, value: str) -> np.ndarray:
+        """Boolean mask of the rows equal to ``value`` (like ``column == value``)."""
+        import numpy as np
+
+        code = self.code(value)
+        if code < 0:
+            return np.zeros(len(self.codes), dtype=bool)
+        return self.codes == code
+
+    def spread(self, table: pd.Series, index: pd.Index, rows=None) -> pd.Series:
+        """``lookup(column, table)`` (restricted to ``rows``), one lookup per distinct value."""
+        import pandas as pd
+
+        codes = self.codes if rows is None else self.codes[rows]
+        per_value = table.reindex(self.values.to_numpy())
+        values = per_value.array.take(codes, allow_fill=True)
+        return pd.Series(values, index=index, name=table.name, dtype=table.dtype)
+
+
+def text_codes(column: pd.Series) -> Codes:
+    """:class:`Codes` of a column, found per run of equal adjacent values.
+
+    Fast when equal values sit together (as the sorted measurements do): each run
+    is looked up once.  Works in any order.
+    """
+    import numpy as np
+    import pandas as pd
+
+    values = column.to_numpy(dtype=object)
+    n = len(values)
+    if n == 0:
+        return Codes(np.zeros(0, dtype=np.intp), pd.Index(column.unique()))
+    start = np.empty(n, dtype=bool)
+    start[0] = True
+    np.not_equal(values[1:], values[:-1], out=start[1:])
+    starts = np.flatnonzero(start)
+    run_codes, uniques = pd.factorize(values[starts])
+    codes = np.repeat(run_codes, np.diff(np.append(starts, n)))
+    return Codes(codes, pd.Index(uniques))
+
+
+def sort_stable(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """``frame.sort_values(by, kind="stable")``, skipped when already in that order."""
+    if not _is_sorted(frame, by):
+        return frame.sort_values(by, kind="stable")
+    return frame
+
+
+def _is_sorted(frame: pd.DataFrame, by: list[str]) -> bool:
+    import numpy as np
+
+    tied = np.ones(max(len(frame) - 1, 0), dtype=bool)
+    for col in by:
+        column = frame[col]
+        if column.isna().any():
+            return False
+        values = column.to_numpy()
+        after, before = values[1:], values[:-1]
+        try:
+            equal = np.asarray(after == before, dtype=bool)
+            later = np.asarray(after > before, dtype=bool)
+        except TypeError:
+            return False
+        if (tied & ~equal & ~later).any():
+            return False
+        tied &= equal
+    return True
+
+
 def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
     """``table[key]`` for each key (missing where absent), aligned with ``keys``.
 
@@ -85,6 +185,11 @@ def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
     """
     import pandas as pd
 
+    if isinstance(keys.dtype, pd.CategoricalDtype):
+        # Look each distinct key up once, then spread by the codes (-1 = missing key).
+        per_key = table.reindex(keys.cat.categories.to_numpy())
+        values = per_key.array.take(keys.cat.codes.to_numpy(), allow_fill=True)
+        return pd.Series(values, index=keys.index, name=table.name, dtype=table.dtype)
     values = table.reindex(keys.to_numpy())
     return pd.Series(values.to_numpy(), index=keys.index, name=table.name, dtype=table.dtype)
 
@@ -104,19 +209,37 @@ def read_raw(path: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
     Every cell is kept as a stripped string (empty for a blank cell); the
     column ``_line`` holds the line number a person sees in an editor.  A
     byte-order mark is accepted.  Returns ``(None, problems)`` when the file
-    cannot be read as a table.
+    cannot be read as a table.  Cells are returned as categorical columns (each
+    distinct value stored once), so that the rules can work per distinct value.
     """
+    import numpy as np
     import pandas as pd
 
     name = path.name
     if not path.is_file():
         return None, [Problem(name, None, None, f"file not found in {path.parent}")]
     raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        return None, [Problem(name, line, None, "not valid UTF-8 text; save the file as UTF-8")]
+    if not raw.isascii() and not _is_utf8(raw):
+        try:
+            raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            return None, [Problem(name, line, None, "not valid UTF-8 text; save the file as UTF-8")]
+
+    fast = _read_simple(raw)
+    if fast is not None:
+        header, frame = fast
+        problems = _check_header(name, header)
+        if problems:
+            return None, problems
+        frame.columns = header
+        frame = frame[list(config.COLUMNS[name])]
+        for col in frame.columns:
+            frame[col] = _strip_categories(frame[col])
+        frame[LINE] = np.arange(2, len(frame) + 2, dtype=np.int64)
+        return frame, []
+
+    text = raw.decode("utf-8-sig")
     if not text.strip():
         return None, [Problem(name, None, None, "file is empty; expected a header row and data")]
 
@@ -127,9 +250,117 @@ def read_raw(path: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
     frame = pd.DataFrame(records, columns=header, dtype=str)
     frame = frame[list(config.COLUMNS[name])]
     for col in frame.columns:
-        frame[col] = frame[col].str.strip()
+        frame[col] = frame[col].str.strip().astype("category")
     frame[LINE] = pd.Series(lines, index=frame.index, dtype="int64")
     return frame, []
+
+
+def _is_utf8(raw: bytes, chunk: int = 1 << 24) -> bool:
+    """Whether ``raw`` is valid UTF-8, checked piece by piece (no decoded copy)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(raw)
+    try:
+        for start in range(0, len(view), chunk):
+            decoder.decode(view[start : start + chunk])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _read_simple(raw: bytes) -> tuple[list[str], pd.DataFrame] | None:
+    """Fast path of :func:`read_raw` for the common, simple file; ``None`` otherwise.
+
+    Applies when the file (UTF-8) has no NUL character, no carriage return but in
+    CRLF line ends, no cell holding a comma, a quote or a line break (cells may be
+    wrapped in quotes), and every line after the header has exactly as many fields
+    as the header: then each line is one record, its commas separate the fields,
+    pandas' C parser reads the same cells as :func:`_records` and the record on
+    line ``i`` is row ``i - 2``.  Anything else (blank lines, a field-count
+    mismatch, quotes within a cell, a very long field, header only) returns
+    ``None`` and goes through the ``csv`` module, which names the line of each
+    problem.  Cells come back as categoricals (unstripped).
+    """
+    import pandas as pd
+
+    data = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+    if b"\x00" in data:
+        return None
+    quoted = b'"' in data
+    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
+        return None  # a carriage return that does not end a line (CRLF files are fine)
+    end = data.find(b"\n")
+    if end < 0:
+        return None
+    first = data[:end].decode("utf-8")
+    fields = next(csv.reader([first])) if quoted and first.count('"') % 2 == 0 else None
+    if quoted and (fields is None or any(_special(h) for h in fields)):
+        return None
+    header = [h.strip() for h in (fields if quoted else first.split(","))]
+    start = end + 1
+    if len(header) < 2 or start >= len(data):
+        return None
+    n_lines = data.count(b"\n", start) + (0 if data.endswith(b"\n") else 1)
+    # No line has more fields than the header (the C parser raises otherwise, and
+    # the frame's width is that of the first record), and no cell holds a comma
+    # (checked below), so equal totals mean that every line has exactly
+    # len(header) fields: no blank and no short lines.
+    if data.count(b",", start) != n_lines * (len(header) - 1):
+        return None
+    options = {
+        "header": None,
+        "skiprows": 1,
+        "na_filter": False,
+        "skip_blank_lines": False,
+        "quoting": csv.QUOTE_MINIMAL,
+        "encoding": "utf-8",
+        "engine": "c",
+    }
+    try:
+        frame = pd.read_csv(io.BytesIO(data), dtype="category", **options)
+        if frame.shape != (n_lines, len(header)):
+            return None
+        # pandas turns categories that all look like numbers or booleans into
+        # numbers or booleans ("1" and "01" would both become 1): read those
+        # columns again as text.
+        numeric = [col for col in frame.columns if frame[col].cat.categories.dtype != "str"]
+        if numeric:
+            text = pd.read_csv(io.BytesIO(data), dtype=str, usecols=numeric, **options)
+            if len(text) != n_lines:
+                return None
+            for col in numeric:
+                codes, uniques = pd.factorize(text[col])
+                frame[col] = pd.Categorical.from_codes(codes, categories=uniques)
+    except (ValueError, UnicodeDecodeError):  # pandas' ParserError is a ValueError
+        return None
+    limit = csv.field_size_limit()
+    for col in frame.columns:
+        cats = frame[col].cat.categories
+        if len(cats) and int(cats.str.len().max()) >= limit:
+            return None
+        if quoted and any(_special(c) for c in cats):
+            return None
+    return header, frame
+
+
+def _special(cell: str) -> bool:
+    """A cell the fast path cannot place: it holds a comma, a quote or a line break."""
+    return any(c in cell for c in ',"\r\n')
+
+
+def _strip_categories(column: pd.Series) -> pd.Series:
+    """``str.strip`` of every cell of a categorical column, computed once per value."""
+    import pandas as pd
+
+    cat = column.array
+    stripped = cat.categories.str.strip()
+    if stripped.equals(cat.categories):
+        return column
+    codes, uniques = pd.factorize(stripped)
+    new = pd.Categorical.from_codes(codes[cat.codes], categories=uniques)
+    return pd.Series(new, index=column.index, name=column.name)
 
 
 def _records(name: str, text: str) -> tuple[list[str], list[list[str]], list[int], list[Problem]]:

@@ -34,10 +34,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from firthmodels import FirthLogisticRegression, detect_separation
 from scipy.stats import norm
+from statsmodels.discrete.discrete_model import Logit
 from statsmodels.tools.sm_exceptions import PerfectSeparationError
+from statsmodels.tools.tools import add_constant
 from threadpoolctl import threadpool_limits  # installed with scikit-learn (firthmodels)
 
 from analysis.errors import PsmaRweError
@@ -480,11 +481,11 @@ def _fit_ml(X: np.ndarray, y: np.ndarray, commons: list[dict]) -> list[Regressio
     """statsmodels ``Logit``: exp(coef), Wald CI and Wald p for each column."""
     k = X.shape[1]
     Xs, scale = _standardise(X)
-    design = sm.add_constant(Xs, has_constant="add")
+    design = add_constant(Xs, has_constant="add")
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            result = sm.Logit(y, design).fit(disp=0, maxiter=_ML_MAXITER)
+            result = Logit(y, design).fit(disp=0, maxiter=_ML_MAXITER)
     except PerfectSeparationError:  # statsmodels < 0.14 raised; now it warns
         note = "Separation reported by statsmodels; the ML estimates do not exist."
         return [_empty(ML, SEPARATION, note, c) for c in commons]

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import config
-from analysis.load import Cohort, lookup
+from analysis.load import Cohort, lookup, sort_stable
 
 #: Relative tolerance of threshold comparisons (see module docstring).
 RTOL = 1e-9
@@ -73,8 +73,9 @@ def patient_psa(cohort: Cohort) -> pd.DataFrame:
     )
     d1 = pts["first_dose_date"]
     m = cohort.measurements
-    psa = m.loc[m["test"] == "psa", ["patient_id", "measured_on", "value"]]
-    psa = psa.sort_values(["patient_id", "measured_on"], kind="stable")
+    is_psa = cohort.measurement_codes[1].rows_equal("psa")
+    psa = m.loc[is_psa, ["patient_id", "measured_on", "value"]]
+    psa = sort_stable(psa, ["patient_id", "measured_on"])
     psa_d1 = lookup(psa["patient_id"], d1)
 
     # Baseline: latest PSA in [d1 - 60 d, d1]; on a tie of dates, the row listed last.
@@ -140,8 +141,9 @@ def psa_course(cohort: Cohort, baseline: pd.Series) -> pd.DataFrame:
         holds at least one PSA value.
     """
     m = cohort.measurements
-    psa = m.loc[m["test"] == "psa", ["patient_id", "measured_on", "value"]]
-    d1 = cohort.first_dose_of(psa["patient_id"])
+    is_psa = cohort.measurement_codes[1].rows_equal("psa")
+    psa = m.loc[is_psa, ["patient_id", "measured_on", "value"]]
+    d1 = cohort.first_dose_of_measurements(is_psa)
     post = psa[psa["measured_on"] > d1].copy()
     post["baseline"] = lookup(post["patient_id"], baseline)
     post = post[post["baseline"].notna()]

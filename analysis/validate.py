@@ -63,6 +63,52 @@ def _found(value: str) -> str:
     return f"found {value!r}" if value != "" else "found an empty cell"
 
 
+# --- raw columns ------------------------------------------------------------------
+#
+# :func:`~analysis.load.read_raw` returns the cells as categorical columns: each
+# distinct text is stored once with an integer code per row.  A rule that looks at
+# one cell at a time is computed on the distinct values and spread back by the codes,
+# which gives the same result as computing it on every row, at the cost of the number
+# of distinct values (a few thousand dates and units for millions of measurements).
+
+
+def _codes(column: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """``(codes, values)`` with ``column == values[codes]``; ``values`` as ``str``."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        values = column.cat.categories.to_numpy(dtype=object)
+    else:
+        codes, values = pd.factorize(column.to_numpy(dtype=object))
+    return codes, pd.Series(pd.array(values, dtype="str"), name=column.name)
+
+
+def _spread(per_value: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """Row values from values computed per distinct value."""
+    return pd.Series(per_value.array.take(codes), index=index, name=per_value.name)
+
+
+def _text(column: pd.Series) -> pd.Series:
+    """A raw column as a ``str`` column (the cells as they were read, stripped)."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        return column
+    codes, values = _codes(column)
+    return _spread(values.rename(column.name), codes, column.index)
+
+
+def _as_text(raw: pd.DataFrame) -> pd.DataFrame:
+    return raw.assign(**{col: _text(raw[col]) for col in raw.columns if col != LINE})
+
+
+def _by_value(column: pd.Series, func: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``func(column)`` for a cell-by-cell ``func``, computed once per distinct value."""
+    codes, values = _codes(column)
+    return _spread(func(values), codes, column.index)
+
+
+def _lower(series: pd.Series) -> pd.Series:
+    return series.str.lower()
+
+
 # --- cell parsers ---------------------------------------------------------------
 
 
@@ -110,6 +156,7 @@ def check_number(probs, file, frame, col, parsed, lo=None, hi=None, integer=Fals
 
 
 def check_patients(probs: Problems, raw: pd.DataFrame) -> pd.DataFrame:
+    cells, raw = raw, _as_text(raw)
     check_required(probs, P, raw)
     out = pd.DataFrame({"patient_id": raw["patient_id"], LINE: raw[LINE]})
 
@@ -127,17 +174,17 @@ def check_patients(probs: Problems, raw: pd.DataFrame) -> pd.DataFrame:
     )
 
     for col, (lo, hi) in config.PATIENT_RANGES.items():
-        parsed = parse_numbers(raw[col])
+        parsed = _by_value(cells[col], parse_numbers)
         check_number(probs, P, raw, col, parsed, lo, hi, integer=col in config.INTEGER_COLUMNS)
         out[col] = parsed
 
     for col in config.BOOLEAN_COLUMNS:
-        low = raw[col].str.lower()
+        low = _by_value(cells[col], _lower)
         bad = ~low.isin(config.TRUE_WORDS | config.FALSE_WORDS) & (raw[col] != "")
         probs.rows(P, raw, bad, col, lambda r, c=col: f"{_found(r[c])}; expected true or false")
         out[col] = low.isin(config.TRUE_WORDS)
 
-    status = raw["treatment_status"].str.lower()
+    status = _by_value(cells["treatment_status"], _lower)
     bad = ~status.isin(config.TREATMENT_STATUSES) & (raw["treatment_status"] != "")
     allowed = " | ".join(config.TREATMENT_STATUSES)
     probs.rows(
@@ -175,14 +222,15 @@ def check_patients(probs: Problems, raw: pd.DataFrame) -> pd.DataFrame:
 
 
 def check_doses(probs: Problems, raw: pd.DataFrame) -> pd.DataFrame:
+    cells, raw = raw, _as_text(raw)
     check_required(probs, D, raw)
-    number = parse_numbers(raw["dose_number"])
+    number = _by_value(cells["dose_number"], parse_numbers)
     check_number(probs, D, raw, "dose_number", number, integer=True)
     bad = number.notna() & (number < 1)
     probs.rows(
         D, raw, bad, "dose_number", lambda r: f"{_found(r['dose_number'])}; expected 1 or more"
     )
-    date = parse_dates(raw["dose_date"])
+    date = _by_value(cells["dose_date"], parse_dates)
     check_date(probs, D, raw, "dose_date", date)
     future = date > pd.Timestamp(dt.date.today())
     probs.rows(
@@ -192,7 +240,7 @@ def check_doses(probs: Problems, raw: pd.DataFrame) -> pd.DataFrame:
         "dose_date",
         lambda r: f"{_found(r['dose_date'])}, which is in the future; expected a past date",
     )
-    activity = parse_numbers(raw["activity_gbq"])
+    activity = _by_value(cells["activity_gbq"], parse_numbers)
     check_number(probs, D, raw, "activity_gbq", activity, *config.ACTIVITY_RANGE)
 
     out = pd.DataFrame(
@@ -252,35 +300,42 @@ def check_doses(probs: Problems, raw: pd.DataFrame) -> pd.DataFrame:
 
 
 def check_measurements(probs: Problems, raw: pd.DataFrame) -> pd.DataFrame:
+    """Rules of measurements.csv, computed per distinct cell value (see :func:`_codes`).
+
+    The result keeps ``patient_id``, ``test`` and ``unit`` as categoricals;
+    :func:`_assemble` turns them into text columns.
+    """
     check_required(probs, M, raw)
-    date = parse_dates(raw["measured_on"])
+    date_codes, dates = _codes(raw["measured_on"])
+    date = _spread(parse_dates(dates), date_codes, raw.index)
     check_date(probs, M, raw, "measured_on", date)
 
-    test = raw["test"].str.lower()
-    unknown = ~test.isin(config.TESTS) & (raw["test"] != "")
+    test_codes, tests = _codes(raw["test"])
+    test_lower = tests.str.lower()
+    unknown = ~test_lower.isin(config.TESTS) & (tests != "")
     probs.rows(
         M,
         raw,
-        unknown,
+        unknown.to_numpy()[test_codes],
         "test",
         lambda r: f"unknown test {r['test']!r}; expected one of {', '.join(config.TESTS)}",
     )
 
-    text = raw["value"]
-    censored = text.str.startswith("<")
-    number = parse_numbers(text.str.lstrip("<").str.strip())
-    bad = number.isna() & (text != "")
+    value_codes, texts = _codes(raw["value"])
+    censored = texts.str.startswith("<").to_numpy()[value_codes]
+    number = parse_numbers(texts.str.lstrip("<").str.strip())
+    bad = number.isna() & (texts != "")
     probs.rows(
         M,
         raw,
-        bad,
+        bad.to_numpy()[value_codes],
         "value",
         lambda r: (
             f"{_found(r['value'])}; expected a number (or <number for a value below the"
             " detection limit)"
         ),
     )
-    negative = number < 0
+    negative = (number < 0).to_numpy()[value_codes]
     probs.rows(
         M,
         raw,
@@ -289,19 +344,22 @@ def check_measurements(probs: Problems, raw: pd.DataFrame) -> pd.DataFrame:
         lambda r: f"{_found(r['value'])} for {r['test']}; expected a value of 0 or more",
     )
 
-    unit_key = raw["unit"].str.replace("μ", "µ").str.lower()
-    factor = pd.Series(np.nan, index=raw.index)
-    for name, units in config.UNIT_FACTORS.items():
-        rows = test == name
-        if not rows.any():
-            continue
-        lookup = {u.lower(): f for u, f in units.items()}
-        factor[rows] = unit_key[rows].map(lookup)
-    bad_unit = factor.isna() & test.isin(config.TESTS) & (raw["unit"] != "")
+    # The conversion factor depends on the (test, unit) pair: compute it per pair.
+    unit_codes, units = _codes(raw["unit"])
+    pair_codes, pairs = _pair_codes(test_codes, unit_codes)
+    pair_test = test_lower.to_numpy(dtype=object)[pairs[:, 0]]
+    unit_key = units.str.replace("μ", "µ").str.lower().to_numpy(dtype=object)[pairs[:, 1]]
+    factor = np.full(len(pairs), np.nan)
+    for name, accepted in config.UNIT_FACTORS.items():
+        lookup_factor = {u.lower(): f for u, f in accepted.items()}
+        for i in np.flatnonzero(pair_test == name):
+            factor[i] = lookup_factor.get(unit_key[i], np.nan)
+    known_test = np.array([t in config.TESTS for t in pair_test], dtype=bool)
+    bad_unit = np.isnan(factor) & known_test & (units.to_numpy(dtype=object)[pairs[:, 1]] != "")
     probs.rows(
         M,
         raw,
-        bad_unit,
+        bad_unit[pair_codes],
         "unit",
         lambda r: (
             f"unit {r['unit']!r} is not accepted for {r['test'].lower()}; expected "
@@ -312,18 +370,45 @@ def check_measurements(probs: Problems, raw: pd.DataFrame) -> pd.DataFrame:
         {
             "patient_id": raw["patient_id"],
             "measured_on": date,
-            "test": test,
-            "value": number * factor,
-            "censored": censored.to_numpy(),
-            "unit": test.map(config.CANONICAL_UNITS),
+            "test": _categorical(test_lower, test_codes, raw.index),
+            "value": number.to_numpy()[value_codes] * factor[pair_codes],
+            "censored": censored,
+            "unit": _categorical(test_lower.map(config.CANONICAL_UNITS), test_codes, raw.index),
             LINE: raw[LINE],
-        }
+        },
+        copy=False,
     )
 
 
+def _pair_codes(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of the pairs ``(a[i], b[i])`` of two code arrays, and the pairs (rows).
+
+    Every combination gets a code when there are few (a small dense table);
+    otherwise only the pairs that occur.
+    """
+    n_a, n_b = int(a.max(initial=-1)) + 1, int(b.max(initial=-1)) + 1
+    if n_a * n_b <= 1 << 16:
+        key = a.astype(np.intp) * n_b + b
+        grid = np.indices((n_a, n_b)).reshape(2, -1).T
+        return key, grid
+    key = a.astype(np.int64) * n_b + b
+    uniq, codes = np.unique(key, return_inverse=True)
+    return codes.reshape(-1), np.column_stack([uniq // n_b, uniq % n_b])
+
+
+def _categorical(per_value: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """A categorical column with ``per_value[codes[i]]`` in row ``i``."""
+    new_codes, uniques = pd.factorize(per_value.to_numpy(dtype=object), use_na_sentinel=True)
+    cat = pd.Categorical.from_codes(
+        new_codes[codes], categories=pd.Index(pd.array(uniques, dtype="str"))
+    )
+    return pd.Series(cat, index=index)
+
+
 def check_prior_therapies(probs: Problems, raw: pd.DataFrame) -> pd.DataFrame:
+    cells, raw = raw, _as_text(raw)
     check_required(probs, T, raw)
-    klass = raw["therapy_class"].str.lower()
+    klass = _by_value(cells["therapy_class"], _lower)
     bad = ~klass.isin(config.THERAPY_CLASSES) & (raw["therapy_class"] != "")
     probs.rows(
         T,
@@ -335,18 +420,22 @@ def check_prior_therapies(probs: Problems, raw: pd.DataFrame) -> pd.DataFrame:
             + ", ".join(config.THERAPY_CLASSES)
         ),
     )
-    date = parse_dates(raw["start_date"])
+    date = _by_value(cells["start_date"], parse_dates)
     check_date(probs, T, raw, "start_date", date)
     return pd.DataFrame(
         {
             "patient_id": raw["patient_id"],
             "agent": raw["agent"],
-            "agent_key": raw["agent"].str.lower().str.split().str.join(" "),
+            "agent_key": _by_value(cells["agent"], _agent_key),
             "therapy_class": klass,
             "start_date": date,
             LINE: raw[LINE],
         }
     )
+
+
+def _agent_key(agent: pd.Series) -> pd.Series:
+    return agent.str.lower().str.split().str.join(" ")
 
 
 # --- cross-file rules -------------------------------------------------------------
@@ -382,7 +471,7 @@ def check_first_doses(probs: Problems, patients: pd.DataFrame, doses: pd.DataFra
 
 def check_measurement_dates(probs: Problems, meas: pd.DataFrame, first: pd.Series) -> None:
     d1 = lookup(meas["patient_id"], first)
-    earliest = d1 - pd.DateOffset(years=config.MAX_LOOKBACK_YEARS)
+    earliest = lookup(meas["patient_id"], first - pd.DateOffset(years=config.MAX_LOOKBACK_YEARS))
     early = meas["measured_on"].notna() & d1.notna() & (meas["measured_on"] < earliest)
     probs.rows(
         M,
@@ -483,11 +572,44 @@ def _assemble(typed: dict[str, pd.DataFrame], source: Path) -> Cohort:
     patients = typed[P].drop(columns=LINE).reset_index(drop=True)
     patients["first_dose_date"] = lookup(patients["patient_id"], first)
     patients["ecog"] = patients["ecog"].astype(np.int64)
-    meas = (
-        typed[M]
-        .drop(columns=LINE)
-        .sort_values(["patient_id", "test", "measured_on"], kind="stable")
-        .reset_index(drop=True)
-    )
+    meas = _sorted_measurements(typed[M].drop(columns=LINE))
     prior = typed[T].drop(columns=LINE).reset_index(drop=True)
     return Cohort(patients, doses, meas, prior, source)
+
+
+def _sorted_measurements(meas: pd.DataFrame) -> pd.DataFrame:
+    """Rows sorted by patient_id, test and date (stable), categoricals as ``str``.
+
+    The same order as ``sort_values(["patient_id", "test", "measured_on"],
+    kind="stable")`` on text columns, computed from the codes: each category's
+    rank in the sorted distinct values stands for its text.
+    """
+    group = np.zeros(len(meas), dtype=np.int64)
+    for col in ("patient_id", "test"):
+        codes, values = _codes(meas[col])
+        rank = np.empty(len(values), dtype=np.int64)
+        rank[np.argsort(values.to_numpy(dtype=object), kind="stable")] = np.arange(len(values))
+        group = group * len(values) + rank[codes]
+    dates = meas["measured_on"].to_numpy()
+    when = np.where(np.isnat(dates), np.iinfo(np.int64).max, dates.view(np.int64))
+    day = np.int64(86_400_000_000 if dates.dtype == "M8[us]" else 0)
+    if len(when) and day and not np.isnat(dates).any() and not (when % day).any():
+        # Dates at midnight (always, from YYYY-MM-DD): one integer key, one sort.
+        days = (when - when.min()) // day
+        span = int(days.max()) + 1
+        if int(group.max()) < np.iinfo(np.int64).max // span - 1:
+            order = np.argsort(group * span + days, kind="stable")
+        else:
+            order = np.lexsort((when, group))
+    else:
+        order = np.lexsort((when, group))
+    del group, when, dates  # free the sort keys before the columns are copied
+    out = {}
+    for col in meas.columns:
+        column = meas[col]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            codes, values = _codes(column)
+            out[col] = values.array.take(codes[order], allow_fill=True)
+        else:
+            out[col] = column.to_numpy()[order]
+    return pd.DataFrame(out, copy=False)
