@@ -10,7 +10,6 @@ written.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 from dataclasses import dataclass
 from functools import cached_property
@@ -192,15 +191,6 @@ def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
         return pd.Series(values, index=keys.index, name=table.name, dtype=table.dtype)
     values = table.reindex(keys.to_numpy())
     return pd.Series(values.to_numpy(), index=keys.index, name=table.name, dtype=table.dtype)
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_raw(path: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
