@@ -27,7 +27,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -373,16 +372,6 @@ def _check_label(label: str) -> None:
         )
 
 
-def _warm_vega_runtime() -> None:
-    """Fill vl-convert's cache of the Vega bundle; failures surface later, in write_figures."""
-    try:
-        from analysis.charts import runtime_html
-
-        runtime_html()
-    except Exception:  # the same call is repeated, and reported, in write_figures
-        pass
-
-
 def _build_into(
     tmp: Path,
     inputs: BuildInputs,
@@ -398,10 +387,6 @@ def _build_into(
     from analysis.analyze import run_analysis, write_analysis
 
     report = BuildReport(label=label, path=tmp)
-    # vl-convert builds its offline Vega bundle (~1.5 s of Rust/JS work that
-    # releases the GIL) while the analysis runs; write_figures then reuses it.
-    warm = threading.Thread(target=_warm_vega_runtime, name="vega-runtime", daemon=True)
-    warm.start()
     say("analysing")
     analysis = run_analysis(cohort)
     write_analysis(analysis, tmp)
@@ -412,8 +397,6 @@ def _build_into(
     write_tables(analysis.results, tmp / "tables")
     say("figures")
     from analysis.charts import write_figures
-
-    warm.join()
 
     write_figures(analysis.results, tmp / "figures")
 

@@ -253,6 +253,10 @@ def test_bad_data_fails_before_any_output(tmp_path):
     assert not outputs.exists() or not any(outputs.iterdir())
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_interrupted_build_leaves_nothing(tmp_path, sig):
     outputs = tmp_path / "outputs"
@@ -270,6 +274,9 @@ def test_interrupted_build_leaves_nothing(tmp_path, sig):
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # A shell without job control starts background jobs with SIGINT ignored, and
+        # children inherit that (CI may run us so); give the build Ctrl-C back.
+        preexec_fn=_default_sigint,
     )
     # wait until the temporary folder exists, then interrupt mid-build
     deadline = time.time() + 60
@@ -282,8 +289,8 @@ def test_interrupted_build_leaves_nothing(tmp_path, sig):
         pytest.fail("the build never started")
     time.sleep(0.5)
     proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode != 0
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0, (out.decode(), err.decode())
     assert b"interrupted" in err
     assert list(outputs.iterdir()) == []
 
