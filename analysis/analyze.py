@@ -8,8 +8,6 @@ atomically (each file is written beside its target and renamed into place).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import pandas as pd
 
 from analysis import config
 from analysis.cohort import cohort_summary, prior_therapy_counts, prior_therapy_summary, table1
+from analysis.files import write_text_atomic
 from analysis.labs import baseline_values, bmi, toxicity, trajectories
 from analysis.load import Cohort
 from analysis.psa import patient_psa, psa_course
@@ -272,19 +271,6 @@ def lab_frame(results: StudyResults) -> pd.DataFrame:
     from dataclasses import asdict
 
     return pd.DataFrame([asdict(p) for p in results.labs])
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_analysis(analysis: Analysis, out_dir: Path) -> list[Path]:

@@ -47,13 +47,12 @@ Outputs (:func:`write_figures`)
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from analysis.files import write_atomic
 
 if TYPE_CHECKING:
     import altair as alt
@@ -905,33 +904,6 @@ def runtime_html() -> str:
     return f'<script id="vega-runtime">\n{bundle}\n</script>\n'
 
 
-@functools.cache
-def _umask() -> int:
-    """The process umask (read from /proc where possible; os.umask has to set it)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 #: Charts the poster shows, drawn smaller so that their text prints large.
 POSTER_CHARTS = ("waterfall", "psa_course", "milestones", "swimmer")
 #: Plot-area scale of the poster versions: the poster stretches a chart to its
@@ -972,18 +944,18 @@ def write_figures(results: StudyResults, out_dir: Path) -> dict[str, dict[str, P
             "json": out_dir / f"{name}.vl.json",
             "html": out_dir / f"{name}-interactive.html",
         }
-        _write_atomic(files["svg"], to_svg(spec).encode("utf-8"))
-        _write_atomic(files["pdf"], to_pdf(spec))
-        _write_atomic(files["json"], spec_json(spec).encode("utf-8"))
-        _write_atomic(files["html"], interactive_html(name, spec).encode("utf-8"))
+        write_atomic(files["svg"], to_svg(spec).encode("utf-8"))
+        write_atomic(files["pdf"], to_pdf(spec))
+        write_atomic(files["json"], spec_json(spec).encode("utf-8"))
+        write_atomic(files["html"], interactive_html(name, spec).encode("utf-8"))
         if name in POSTER_CHARTS:
             small = poster_spec(spec)
             files["poster_svg"] = out_dir / f"{name}-poster.svg"
             files["poster_pdf"] = out_dir / f"{name}-poster.pdf"
-            _write_atomic(files["poster_svg"], to_svg(small).encode("utf-8"))
-            _write_atomic(files["poster_pdf"], to_pdf(small))
+            write_atomic(files["poster_svg"], to_svg(small).encode("utf-8"))
+            write_atomic(files["poster_pdf"], to_pdf(small))
         paths[name] = files
     runtime = out_dir / RUNTIME_FILE
-    _write_atomic(runtime, runtime_html().encode("utf-8"))
+    write_atomic(runtime, runtime_html().encode("utf-8"))
     paths[RUNTIME_NAME] = {"html": runtime}
     return paths

@@ -1006,7 +1006,7 @@ def write_tables(results: StudyResults, out_dir: Path) -> dict[str, Path]:
 
     The same results always give the same bytes.  Returns the paths by name.
     """
-    from analysis.analyze import write_text_atomic
+    from analysis.files import write_text_atomic
 
     out_dir = Path(out_dir)
     paths = {}

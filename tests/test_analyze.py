@@ -213,3 +213,12 @@ def test_synthetic_cohort_reproduces_the_published_figures(tmp_path):
         sorted(row["doses_received"] for row in rows if row["treatment_status"] == "completed")
         == ["6"] * 6
     )
+
+
+def test_written_files_have_the_permissions_of_a_plain_write(analysed, tmp_path):
+    _, out, _ = analysed
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    expected = plain.stat().st_mode & 0o777
+    for name in ("results.json", "patient_summary.csv", "lab_trajectories.csv"):
+        assert (out / name).stat().st_mode & 0o777 == expected, name
