@@ -55,8 +55,11 @@ class BuildInputs:
 
     @property
     def digest(self) -> str:
+        from analysis.fonts import bundled_fonts
+
         blob = "\n".join(f"{k} {v}" for k, v in sorted(self.hashes.items()))
         blob += f"\npsma-rwe {__version__}\n"
+        blob += "".join(f"font {f.path.name} {f.sha256}\n" for f in bundled_fonts())
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -82,12 +85,16 @@ def _sha256(path: Path) -> str:
 
 
 def project_files(project_dir: Path = config.PROJECT_DIR) -> dict[str, Path]:
-    """The report sources and Quarto project file a build renders."""
+    """The report sources, the Quarto project file and the project's fonts a build uses."""
+    from analysis.fonts import project_fonts
+
     files = {"_quarto.yml": project_dir / "_quarto.yml"}
     report = project_dir / "report"
     for path in sorted(report.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
             files[f"report/{path.relative_to(report).as_posix()}"] = path
+    for font in project_fonts(project_dir):
+        files[font.path.relative_to(project_dir).as_posix()] = font.path
     return files
 
 
@@ -222,6 +229,9 @@ def tool_versions() -> dict[str, str]:
         "vl-convert-python",
         "typst",
         "pypandoc-binary",
+        "fontpkg-lato",
+        "fontpkg-ibm-plex-serif",
+        "fontpkg-ibm-plex-mono",
     ):
         try:
             out[dist] = version(dist)
@@ -426,7 +436,7 @@ def _build_into(
     shutil.rmtree(work)
 
     say("manifest")
-    _write_manifest(tmp, inputs, label, report, analysis)
+    _write_manifest(tmp, inputs, label, report, analysis, project_dir)
     return report
 
 
@@ -434,10 +444,13 @@ def _prepare_project(work: Path, project_dir: Path, tmp: Path, analysis, cohort)
     """A Quarto project to render: sources, computed variables, tables and figures."""
     import yaml
 
+    from analysis.fonts import PROJECT_FONTS_DIR
     from analysis.variables import document_variables
 
     shutil.copytree(project_dir / "report", work / "report")
     shutil.copy2(project_dir / "_quarto.yml", work / "_quarto.yml")
+    if (project_dir / PROJECT_FONTS_DIR).is_dir():
+        shutil.copytree(project_dir / PROJECT_FONTS_DIR, work / PROJECT_FONTS_DIR)
     span = (cohort.patients["first_dose_date"].min(), cohort.patients["first_dose_date"].max())
     study = _study_settings(work)
     planned = study.get("planned-doses")
@@ -499,7 +512,10 @@ def _quarto_render(work: Path, source: str, out: Path, formats) -> dict[str, Pat
     return paths
 
 
-def _write_manifest(tmp: Path, inputs: BuildInputs, label: str, report: BuildReport, analysis):
+def _write_manifest(
+    tmp: Path, inputs: BuildInputs, label: str, report: BuildReport, analysis, project_dir: Path
+):
+    from analysis.fonts import font_set, manifest_entries
     from analysis.results import dumps
 
     outputs = {}
@@ -517,6 +533,7 @@ def _write_manifest(tmp: Path, inputs: BuildInputs, label: str, report: BuildRep
         "data_dir": str(inputs.data_dir),
         "renderer": report.renderer,
         "tools": tool_versions(),
+        "fonts": manifest_entries(font_set(project_dir)),
         "abstract_length": report.abstract_length,
         "warnings": report.warnings,
         "outputs": outputs,

@@ -9,7 +9,7 @@ Charts (names are the keys of :func:`chart_specs` and :func:`write_figures`):
 ``waterfall``
     Best PSA change per PSA-evaluable patient, largest increase to largest
     decrease, coloured by response (PSA90 / PSA50 only / no PSA50); bars above
-    +100 % are drawn at +100 % and marked with ▲ and their true value.
+    +100 % are drawn at +100 % and marked with ↑ and their true value.
 ``psa_course``
     Lowest PSA of each dose interval relative to baseline, one line per
     patient (responders in colour, non-responders grey), clipped at +200 %.
@@ -24,14 +24,12 @@ Charts (names are the keys of :func:`chart_specs` and :func:`write_figures`):
     Median and IQR of pre-dose laboratory values by dose, one panel per test.
 
 Theme
-    Text is set in Liberation Sans, the font vl-convert ships inside its
-    binary (its fallback for "sans-serif"), named first in the font list so
-    that SVG → PDF/PNG conversion gives the same glyphs and text widths on
-    every machine; browsers showing the SVG fall back to the metric-compatible
-    Arial/Helvetica.  Only characters that Liberation Sans has are used (units
-    such as ×10⁹/L are written ×10^9/L).  Colours are Okabe–Ito hues chosen
-    with clearly different lightness, so every category also reads in
-    greyscale; response is never coded by red against green.
+    Text is set in Lato, a bundled font (:mod:`analysis.fonts`): vl-convert
+    sees only the bundled and project fonts, never the machine's, so SVG →
+    PDF/PNG conversion gives the same glyphs and text widths on every machine;
+    browsers showing the SVG use Lato where installed, else Helvetica/Arial.
+    Colours are Okabe–Ito hues chosen with clearly different lightness, so
+    every category also reads in greyscale; response is never coded by red against green.
 
 Outputs (:func:`write_figures`)
     ``<name>.svg``, ``<name>.pdf``, ``<name>.vl.json`` (sorted keys) and
@@ -52,6 +50,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from analysis import fonts
 from analysis.files import write_atomic
 
 if TYPE_CHECKING:
@@ -69,8 +68,8 @@ VL_VERSION = "6.4"
 
 # --- theme -------------------------------------------------------------------
 
-#: Liberation Sans is bundled with vl-convert; the rest are for browsers.
-FONT = "Liberation Sans, Arial, Helvetica, sans-serif"
+#: Lato is bundled (analysis.fonts); the rest are for browsers without it.
+FONT = f"{fonts.SANS}, Helvetica, Arial, sans-serif"
 INK = "#222222"
 MUTED = "#555555"
 
@@ -344,7 +343,7 @@ def waterfall(results: StudyResults) -> alt.LayerChart:
         + (f"{n_out} not PSA-evaluable, not shown." if n_out else "all patients PSA-evaluable.")
     ]
     if bool(data["capped"].any()):
-        sub.append(f"▲ Bar capped at {signed_pct(WATERFALL_CAP)}; the true value is printed.")
+        sub.append(f"↑ Bar capped at {signed_pct(WATERFALL_CAP)}; the true value is printed.")
 
     x = alt.X(
         "patient_no:O",
@@ -377,7 +376,7 @@ def waterfall(results: StudyResults) -> alt.LayerChart:
         tooltip=tooltip,
     )
     capped = base.transform_filter("datum.capped")
-    cap_marks = capped.mark_text(text="▲", baseline="bottom", dy=-2, fontSize=12).encode(
+    cap_marks = capped.mark_text(text="↑", baseline="bottom", dy=-2, fontSize=12).encode(
         x=x, y="best_change_plot:Q", tooltip=tooltip
     )
     cap_labels = capped.mark_text(
@@ -464,7 +463,7 @@ def psa_course(results: StudyResults) -> alt.LayerChart:
             f"Lowest PSA in each dose interval vs baseline; {n_lines} patients, "
             f"{n_resp} responders.",
             f"Values above {signed_pct(PSA_COURSE_CAP)} are drawn at "
-            f"{signed_pct(PSA_COURSE_CAP)} (▲).",
+            f"{signed_pct(PSA_COURSE_CAP)} (↑).",
         ),
     )
     return _finish(chart)
@@ -836,19 +835,19 @@ def stable_pdf(data: bytes) -> bytes:
 
 
 def to_svg(spec: dict[str, Any]) -> str:
-    import vl_convert as vlc
+    vlc = fonts.vl_convert()
 
     return vlc.vegalite_to_svg(spec, vl_version=VL_VERSION)
 
 
 def to_pdf(spec: dict[str, Any]) -> bytes:
-    import vl_convert as vlc
+    vlc = fonts.vl_convert()
 
     return stable_pdf(vlc.vegalite_to_pdf(spec, vl_version=VL_VERSION))
 
 
 def to_png(spec: dict[str, Any], scale: float = 2.0) -> bytes:
-    import vl_convert as vlc
+    vlc = fonts.vl_convert()
 
     return vlc.vegalite_to_png(spec, vl_version=VL_VERSION, scale=scale)
 
@@ -897,8 +896,7 @@ def runtime_html() -> str:
     or export statements) that assigns ``vegaEmbed``, ``vega`` and
     ``vegaLite`` to ``window``.
     """
-    import vl_convert as vlc
-
+    vlc = fonts.vl_convert()
     bundle = vlc.javascript_bundle(vl_version=VL_VERSION)
     bundle = re.sub(r"</(script)", r"<\\/\1", bundle, flags=re.IGNORECASE)
     return f'<script id="vega-runtime">\n{bundle}\n</script>\n'

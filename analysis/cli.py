@@ -20,7 +20,8 @@ app = typer.Typer(
     "computed from the data.",
     no_args_is_help=True,
     add_completion=False,
-    rich_markup_mode="rich",
+    # Plain Click help: typer's rich panels (0.29) print flags as "--strict <bool>".
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
 

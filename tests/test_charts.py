@@ -186,7 +186,7 @@ def test_chart_names_titles_and_theme(specs):
             text, subtitle = _title_text(spec)
             assert text and subtitle, name
             assert spec["config"]["font"] == charts.FONT
-            assert spec["config"]["font"].startswith("Liberation Sans")
+            assert spec["config"]["font"].startswith("Lato,")
     for layer in _layers(specs["built", "waterfall"]):
         assert "tooltip" in layer["encoding"] or _mark(layer) in {"rule", "text"}
 
@@ -266,6 +266,22 @@ def test_waterfall_caps_bars_above_100(specs):
 # --- PSA course ------------------------------------------------------------------
 
 
+def assert_rows_close(got: list[tuple], expected: list[tuple]) -> None:
+    """Rows equal field by field, floats to pytest.approx's default tolerance.
+
+    ``pytest.approx`` compares flat sequences only (pytest 9 refuses tuples
+    nested in a list), so each row is compared on its own.
+    """
+    assert len(got) == len(expected), (got, expected)
+    for g, e in zip(got, expected, strict=True):
+        assert len(g) == len(e), (g, e)
+        for a, b in zip(g, e, strict=True):
+            if isinstance(b, float):
+                assert a == pytest.approx(b), (g, e)
+            else:
+                assert a == b, (g, e)
+
+
 def test_psa_course_lines(specs, handmade):
     spec = specs["handmade", "psa_course"]
     lines = _find(spec, "line", x="after_dose", y="pct_change_plot", color="group")
@@ -276,8 +292,8 @@ def test_psa_course_lines(specs, handmade):
     course = sorted(
         (r["patient_no"], r["after_dose"], r["pct_change"]) for r in rows if r["after_dose"]
     )
-    assert course == pytest.approx(
-        sorted((c.patient_no, c.after_dose, c.pct_change) for c in handmade.psa_course)
+    assert_rows_close(
+        course, sorted((c.patient_no, c.after_dose, c.pct_change) for c in handmade.psa_course)
     )
     baselines = sorted((r["patient_no"], r["pct_change"]) for r in rows if r["baseline"])
     assert baselines == [(1, 0.0), (3, 0.0), (4, 0.0), (5, 0.0)]
@@ -373,7 +389,7 @@ def test_swimmer_markers(specs, built):
             expected.append((p.patient_no, charts.MARK_PSA90, p.psa90_after_dose - 0.3))
         if p.treatment_status == "ongoing":
             expected.append((p.patient_no, charts.MARK_ONGOING, p.doses_received + 0.2))
-    assert got == pytest.approx(sorted(expected))
+    assert_rows_close(got, sorted(expected))
     shapes = points["encoding"]["shape"]["scale"]
     assert dict(zip(shapes["domain"], shapes["range"], strict=True))[charts.MARK_ONGOING] == (
         "triangle-right"
@@ -496,13 +512,13 @@ def test_pdf_bytes_are_stable_and_valid(specs):
         str(f.get_object()["/BaseFont"]).split("+")[-1]
         for f in reader.pages[0]["/Resources"]["/Font"].values()
     }
-    assert fonts <= {"LiberationSans", "LiberationSans-Bold"}
+    assert fonts <= {"Lato-Regular", "Lato-Bold"}
 
 
 def test_svg_bytes_are_stable(specs):
     spec = specs["built", "swimmer"]
     assert charts.to_svg(spec) == charts.to_svg(spec)
-    assert 'font-family="Liberation Sans' in charts.to_svg(spec)
+    assert 'font-family="Lato,' in charts.to_svg(spec)
 
 
 # --- in a browser (slow) ---------------------------------------------------------

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from analysis import fonts
 from analysis.errors import PsmaRweError
 from analysis.render import layout, project
 from analysis.render.shortcodes import ShortcodeExpander, split_front_matter
@@ -120,7 +121,7 @@ def _pandoc_metadata(meta: dict) -> dict:
 
 def _svg_pngs(body: str, source_dir: Path, project_dir: Path, png_dir: Path) -> None:
     """PNG copies of the SVG figures the document mentions (for Word)."""
-    import vl_convert
+    vl_convert = fonts.vl_convert(fonts.project_fonts(project_dir))
 
     for ref in sorted(set(re.findall(r"[\w./-]+\.svg\b", body))):
         if ref.startswith("/"):
@@ -160,7 +161,12 @@ def _compile_typst(typ: Path, project_dir: Path, pdf: Path, source: str) -> None
     import typst
 
     try:
-        data = typst.compile(str(typ), root=str(project_dir), timestamp=_epoch())
+        data = typst.compile(
+            str(typ),
+            root=str(project_dir),
+            timestamp=_epoch(),
+            font_paths=fonts.typst_fonts(fonts.font_set(project_dir), typ.parent / "fonts"),
+        )
     except typst.TypstError as exc:
         detail = getattr(exc, "diagnostic", "") or ""
         hints = "\n".join(f"hint: {h}" for h in (getattr(exc, "hints", None) or []))

@@ -55,7 +55,9 @@ def build_project(dest: Path, svg: str, pdf: bytes) -> Path:
 
 def chart_files() -> tuple[str, bytes]:
     """``(svg_text, pdf_bytes)`` of the 3-bar chart."""
-    import vl_convert
+    from analysis.fonts import vl_convert as configured
+
+    vl_convert = configured()
 
     spec = json.dumps(BAR_CHART, sort_keys=True)
     return vl_convert.vegalite_to_svg(spec), vl_convert.vegalite_to_pdf(spec)

@@ -453,7 +453,7 @@ def test_poster_without_breaks_flows_and_the_article_drops_breaks(built, project
 def test_column_break_after_an_overflowing_column_is_skipped(project, tmp_path):
     """Column 2 runs over into column 3: the break to column 3 then does nothing
     (a plain column break would push Three to column 4)."""
-    filler = " ".join(["Filler text that runs on."] * 250)
+    filler = " ".join(["Filler text that runs on."] * 180)
     (project / "report" / "cols.qmd").write_text(
         "---\nformat-template: poster\ntitle: Columns\n---\n\n## One\n\nShort.\n\n"
         f"::: {{.column-break}}\n:::\n\n## Two\n\n{filler}\n\n"
