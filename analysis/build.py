@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analysis import __version__, config
-from analysis.errors import PsmaRweError
+from analysis.errors import PsmaRweError, os_error_message
 
 MANIFEST = "manifest.json"
 TMP_PREFIX = ".building-"
@@ -125,7 +125,7 @@ def collect_inputs(data_dir: Path, project_dir: Path = config.PROJECT_DIR) -> Bu
 
             raise PsmaRweError(
                 f"cannot read {path}",
-                [Problem(path.name, None, None, f"cannot be read: {_os_error(exc)}")],
+                [Problem(path.name, None, None, f"cannot be read: {os_error_message(exc)}")],
             ) from None
     return BuildInputs(data_dir=data_dir, files=files, hashes=hashes)
 
@@ -156,29 +156,75 @@ def find_version_with_inputs(outputs: Path, digest: str) -> Path | None:
     return None
 
 
+#: Marker file inside a temporary build folder, locked (flock) by the build that owns it.
+LOCK_FILE = ".psma-rwe-build.lock"
+
+
+class BuildLock:
+    """A temporary build folder and the lock that says its build is running.
+
+    The folder is created exclusively with a random suffix and holds
+    ``LOCK_FILE`` (host, pid, start time), on which the build keeps an
+    exclusive ``flock`` until it ends.  The kernel drops the lock when the
+    process dies however it dies, and the lock is seen by processes in other
+    PID namespaces (containers) and, on NFS, on other hosts, where a pid alone
+    means nothing.
+    """
+
+    def __init__(self, outputs: Path, label: str):
+        import fcntl
+        import secrets
+        import socket
+        import time
+
+        self.path = outputs / f"{TMP_PREFIX}{label}-{secrets.token_hex(4)}"
+        self.path.mkdir()
+        self._fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        owner = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
+        os.write(self._fd, json.dumps(owner).encode())
+
+    def drop_marker(self) -> None:
+        """Remove the lock file from the folder (the lock itself lasts until :meth:`close`)."""
+        (self.path / LOCK_FILE).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _abandoned(folder: Path) -> bool:
+    """Whether ``folder`` is a temporary build folder of psma-rwe whose build has ended."""
+    import fcntl
+
+    marker = folder / LOCK_FILE
+    try:
+        fd = os.open(marker, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:  # no marker: not made by psma-rwe (or not yet complete): never touched
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held: a build is running (here, in another container or host)
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
 def clean_stale_builds(outputs: Path) -> None:
-    """Remove temporary build folders left by processes that no longer run."""
+    """Remove temporary build folders left by builds that no longer run.
+
+    Only folders that carry psma-rwe's lock file, and whose lock no process
+    holds, are removed; anything else (a user's ``.building-notes/``, a build
+    running in another container) is left alone.
+    """
     if not outputs.is_dir():
         return
     for child in outputs.iterdir():
-        if not child.name.startswith(TMP_PREFIX):
-            continue
-        pid = child.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and _alive(int(pid)):
-            continue
-        shutil.rmtree(child, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        ours = child.name.startswith(TMP_PREFIX) and child.is_dir() and not child.is_symlink()
+        if ours and _abandoned(child):
+            shutil.rmtree(child, ignore_errors=True)
 
 
 @contextmanager
@@ -290,6 +336,12 @@ def build(
     started = time.perf_counter()
     say = progress or (lambda stage: None)
     outputs = Path(outputs)
+    if renderer == "quarto" and not quarto_available():
+        raise PsmaRweError(
+            "--renderer quarto: quarto is not on PATH; install Quarto "
+            "(https://quarto.org) or use --renderer embedded"
+        )
+    _check_outputs_place(outputs, project_dir)
     say("hashing inputs")
     inputs = collect_inputs(Path(data_dir), project_dir)
     digest = inputs.digest
@@ -301,10 +353,16 @@ def build(
         label = default_label(inputs)
     _check_label(label)
     target = outputs / label
-    if target.exists():
+    if target.exists() or target.is_symlink():
+        if not target.is_dir() or not (target / MANIFEST).is_file():
+            kind = "a folder that is not a version" if target.is_dir() else "a file"
+            raise PsmaRweError(
+                f"{target} exists and is {kind} (no {MANIFEST}); it is left as it is: "
+                "choose another --label or --outputs"
+            )
         try:
             previous = read_manifest(target).get("inputs_digest")
-        except (OSError, json.JSONDecodeError):
+        except (OSError, json.JSONDecodeError, AttributeError):
             previous = None
         if previous == digest:
             return BuildReport(label=label, path=target, up_to_date=True)
@@ -325,41 +383,74 @@ def build(
         clean_stale_builds(outputs)
     except OSError as exc:
         raise PsmaRweError(
-            f"cannot create the outputs folder {outputs}: {_os_error(exc)}"
+            f"cannot create the outputs folder {outputs}: {os_error_message(exc)}"
         ) from None
-    tmp = outputs / f"{TMP_PREFIX}{label}-{os.getpid()}"
+    lock = None
     try:
         with _terminate_as_interrupt():
-            # Same label and PID as ours but not ours: left by an earlier process that had
-            # the same PID (PIDs repeat, e.g. in fresh containers) and was killed.
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir()
+            lock = BuildLock(outputs, label)
+            tmp = lock.path
             report = _build_into(
                 tmp, inputs, cohort, label, project_dir, strict=strict, renderer=renderer, say=say
             )
             say("finishing")
-            if target.exists():
-                raise PsmaRweError(f"version {label!r} appeared at {target} during the build")
-            os.rename(tmp, target)
+            lock.drop_marker()
+            done = _finish(tmp, target, digest)
+            if done is not None:  # the same version was built meanwhile by another build
+                return done
     except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _discard(lock)
         raise PsmaRweError(
-            f"cannot build version {label!r} in {outputs}: {_os_error(exc)}; nothing was "
+            f"cannot build version {label!r} in {outputs}: {os_error_message(exc)}; nothing was "
             "kept and earlier versions are untouched"
         ) from None
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _discard(lock)
         raise
+    finally:
+        if lock is not None:
+            lock.close()
     report.path = target
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _os_error(exc: OSError) -> str:
-    """``Permission denied: '/path'`` — an OSError in one line, without the errno prefix."""
-    what = exc.strerror or str(exc) or type(exc).__name__
-    where = [str(f) for f in (exc.filename, exc.filename2) if f is not None]
-    return f"{what}: {' → '.join(repr(w) for w in where)}" if where else what
+def _check_outputs_place(outputs: Path, project_dir: Path) -> None:
+    """Refuse an outputs folder inside the sources a build copies (it would copy itself)."""
+    where = outputs.resolve()
+    for name in ("report", "fonts", "_extensions"):
+        source = (project_dir / name).resolve()
+        if where == source or where.is_relative_to(source):
+            raise PsmaRweError(
+                f"--outputs {outputs} is inside the project's {name}/ folder, which every "
+                "build copies; choose a folder outside it (default: outputs/)"
+            )
+
+
+def _discard(lock: BuildLock | None) -> None:
+    if lock is not None:
+        shutil.rmtree(lock.path, ignore_errors=True)
+
+
+def _finish(tmp: Path, target: Path, digest: str) -> BuildReport | None:
+    """Rename the finished build into place; a report if the same version appeared meanwhile."""
+    try:
+        os.rename(tmp, target)
+        return None
+    except OSError:
+        if not target.exists():
+            raise
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        same = read_manifest(target).get("inputs_digest") == digest
+    except (OSError, json.JSONDecodeError, AttributeError):
+        same = False
+    if same:
+        return BuildReport(label=target.name, path=target, up_to_date=True)
+    raise PsmaRweError(
+        f"version {target.name!r} appeared at {target} during the build, from different inputs; "
+        "nothing was kept: choose another --label"
+    )
 
 
 #: Longest label in UTF-8 bytes: the temporary folder adds a prefix and a PID to it
@@ -512,6 +603,17 @@ def _quarto_render(work: Path, source: str, out: Path, formats) -> dict[str, Pat
     return paths
 
 
+def _portable(path: Path, project_dir: Path, outside: str) -> str:
+    """``path`` relative to the project, or ``outside`` for a path outside it.
+
+    A version folder is shared; absolute paths would carry a person's folder names.
+    """
+    try:
+        return Path(path).resolve().relative_to(Path(project_dir).resolve()).as_posix()
+    except ValueError:
+        return outside
+
+
 def _write_manifest(
     tmp: Path, inputs: BuildInputs, label: str, report: BuildReport, analysis, project_dir: Path
 ):
@@ -520,17 +622,17 @@ def _write_manifest(
 
     outputs = {}
     for path in sorted(tmp.rglob("*")):
-        if path.is_file() and path.name != MANIFEST:
+        if path.is_file() and path.name not in (MANIFEST, LOCK_FILE):
             outputs[path.relative_to(tmp).as_posix()] = _sha256(path)
     manifest = {
         "label": label,
         "package": {"name": "psma-rwe", "version": __version__, "git_commit": git_commit()},
         "inputs": {
-            key: {"sha256": digest, "path": str(inputs.files[key])}
+            key: {"sha256": digest, "path": _portable(inputs.files[key], project_dir, key)}
             for key, digest in sorted(inputs.hashes.items())
         },
         "inputs_digest": inputs.digest,
-        "data_dir": str(inputs.data_dir),
+        "data_dir": _portable(inputs.data_dir, project_dir, inputs.data_dir.resolve().name),
         "renderer": report.renderer,
         "tools": tool_versions(),
         "fonts": manifest_entries(font_set(project_dir)),

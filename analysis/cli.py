@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from analysis import __version__
-from analysis.errors import PsmaRweError
+from analysis.errors import PsmaRweError, os_error_message
 
 app = typer.Typer(
     name="psma-rwe",
@@ -95,9 +95,10 @@ def validate(data_dir: DataDir) -> None:
     except PsmaRweError as exc:
         _fail(exc)
     s = cohort.summary()
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"{data_dir}: valid", show_header=False, title_justify="left")
+    table = Table(title=f"{escape(str(data_dir))}: valid", show_header=False, title_justify="left")
     table.add_row("patients", f"{s['patients']:,}")
     table.add_row("doses", f"{s['doses']:,}")
     table.add_row("measurements", f"{s['measurements']:,} ({s['tests']} tests)")
@@ -120,7 +121,11 @@ def synth(
         paths = write_synthetic(out, n_patients=patients, seed=seed, overwrite=force)
     except PsmaRweError as exc:
         _fail(exc)
-    _console().print(f"wrote {len(paths)} files to {out} ({patients:,} patients, seed {seed})")
+    from rich.markup import escape
+
+    _console().print(
+        f"wrote {len(paths)} files to {escape(str(out))} ({patients:,} patients, seed {seed})"
+    )
 
 
 @app.command()
@@ -140,7 +145,14 @@ def analyze(
 
             analysis = run_analysis(cohort)
             status.update("writing")
-            paths = write_analysis(analysis, out)
+            try:
+                paths = write_analysis(analysis, out)
+            except OSError as exc:
+                raise PsmaRweError(
+                    f"cannot write the analysis to {out}: {os_error_message(exc)}"
+                ) from None
+    except KeyboardInterrupt:
+        _interrupted(console)
     except PsmaRweError as exc:
         _fail(exc)
     r = analysis.results
@@ -148,8 +160,10 @@ def analyze(
         f"{r.cohort.n_patients:,} patients, {r.psa_response.psa50.n:,} PSA50 responders "
         f"({r.psa_response.psa50.pct}%)"
     )
+    from rich.markup import escape
+
     for path in paths:
-        _console().print(str(path))
+        _console().print(escape(str(path)))
 
 
 @app.command()
@@ -216,11 +230,14 @@ def build(
         if isinstance(exc, OSError):  # one the build did not word itself: still one line
             _fail(PsmaRweError(f"build failed: {exc}"))
         raise
+    from rich.markup import escape
+
     out = _console()
+    where = escape(str(report.path))
     if report.up_to_date:
-        out.print(f"up to date: {report.path} (same inputs, nothing to do)")
+        out.print(f"up to date: {where} (same inputs, nothing to do)")
         return
-    out.print(f"[bold green]built[/] {report.label} in {report.seconds:.1f} s → {report.path}")
+    out.print(f"[bold green]built[/] {escape(report.label)} in {report.seconds:.1f} s → {where}")
     out.print(f"renderer: {report.renderer}")
     length = report.abstract_length or {}
     if length:
@@ -231,7 +248,7 @@ def build(
             f"{length['words']:,} words"
         )
     for warning in report.warnings:
-        out.print(f"[bold yellow]warning:[/] {warning}")
+        out.print(f"[bold yellow]warning:[/] {escape(warning)}")
 
 
 @app.command()
@@ -251,9 +268,9 @@ def diff(
     outputs = outputs or config.OUTPUTS_DIR
     try:
         a, b = resolve_version(old, outputs), resolve_version(new, outputs)
+        d = diff_versions(a, b)
     except PsmaRweError as exc:
         _fail(exc)
-    d = diff_versions(a, b)
     out = _console()
     out.print(f"[bold]{escape(a.name)} → {escape(b.name)}[/]")
     out.print("\n[bold]Inputs[/]")

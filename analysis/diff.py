@@ -8,11 +8,16 @@ two version folders and reports
   path names the place in the JSON (``psa_response.psa50.n``, list items by
   their identifying key when they have one, e.g. ``labs[hemoglobin/dose 2]``);
 * a unified diff of abstract.txt.
+
+Both versions are checked first against their manifests: a version whose
+manifest is damaged, or one of whose files was altered, removed or cannot be
+read after the build, is an error naming the file, never a reported change.
 """
 
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,16 +39,85 @@ class VersionDiff:
 
 
 def resolve_version(ref: str | Path, outputs: Path = config.OUTPUTS_DIR) -> Path:
-    """A version folder from a label or a path; error if it is not a built version."""
-    path = Path(ref)
-    candidates = [path] if path.is_dir() else [outputs / str(ref)]
+    """A version folder from a label or a path; error if it is not a built version.
+
+    A bare name (no ``/``) is a label under ``outputs`` first, and a folder of
+    the current directory only when no such label exists; anything with a
+    ``/`` is a path.
+    """
+    text = str(ref)
+    as_path = Path(text)
+    bare = "/" not in text and "\\" not in text
+    candidates = [outputs / text, as_path] if bare else [as_path]
     for candidate in candidates:
-        if (candidate / "manifest.json").is_file():
+        if candidate.is_dir() and (candidate / MANIFEST).is_file():
             return candidate
-    raise PsmaRweError(
-        f"{ref}: no built version found (looked for {candidates[0]}/manifest.json); "
-        f"give a label under {outputs} or a version folder"
+    first = candidates[0]
+    if first.exists() and not first.is_dir():
+        why = f"{first} is a file, not a version folder"
+    elif first.is_dir():
+        why = f"{first} is a folder but not a built version (it has no {MANIFEST})"
+    else:
+        why = f"no built version found (looked for {first}/{MANIFEST})"
+    raise PsmaRweError(f"{ref}: {why}; give a label under {outputs} or a version folder")
+
+
+MANIFEST = "manifest.json"
+
+
+def _damaged(version: Path, what: str) -> PsmaRweError:
+    return PsmaRweError(
+        f"version {version.name} ({version}) is damaged: {what}; rebuild it or restore it "
+        "from a copy: a damaged version cannot be compared"
     )
+
+
+def load_manifest(version: Path) -> dict:
+    """``manifest.json`` of a version, checked for the fields a comparison relies on."""
+    try:
+        data = json.loads((version / MANIFEST).read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise _damaged(version, f"{MANIFEST} cannot be read ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _damaged(version, f"{MANIFEST} is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise _damaged(version, f"{MANIFEST} holds a {type(data).__name__}, expected an object")
+    for key in ("inputs", "outputs"):
+        entries = data.get(key)
+        if not isinstance(entries, dict):
+            raise _damaged(version, f"{MANIFEST} has no {key!r} table")
+    for name, entry in data["inputs"].items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
+            raise _damaged(version, f"{MANIFEST}: input {name!r} has no sha256")
+    for name, digest in data["outputs"].items():
+        if not isinstance(digest, str):
+            raise _damaged(version, f"{MANIFEST}: output {name!r} has no sha256")
+    return data
+
+
+def verify_version(version: Path, manifest: dict) -> None:
+    """Every output the manifest lists is present with its SHA-256; error naming the others."""
+    altered, missing = [], []
+    for name, digest in sorted(manifest["outputs"].items()):
+        path = version / name
+        try:
+            got = hashlib.sha256(path.read_bytes()).hexdigest()
+        except FileNotFoundError:
+            missing.append(name)
+            continue
+        except OSError as exc:
+            raise _damaged(version, f"{name} cannot be read ({exc.strerror or exc})") from None
+        if got != digest:
+            altered.append(name)
+    if altered or missing:
+        parts = []
+        if altered:
+            parts.append(
+                f"changed after the build (SHA-256 differs from the manifest): {', '.join(altered)}"
+            )
+        if missing:
+            parts.append(f"missing: {', '.join(missing)}")
+        raise _damaged(version, "; ".join(parts))
 
 
 def _item_name(item: dict, index: int) -> str:
@@ -73,12 +147,12 @@ def flatten(data, prefix: str = "") -> dict[str, object]:
 
 
 def diff_versions(old: Path, new: Path) -> VersionDiff:
-    def manifest(p: Path) -> dict:
-        return json.loads((p / "manifest.json").read_text(encoding="utf-8"))
-
-    m_old, m_new = manifest(old), manifest(new)
+    """What changed from ``old`` to ``new``; both are verified against their manifests first."""
+    m_old, m_new = load_manifest(old), load_manifest(new)
+    verify_version(old, m_old)
+    verify_version(new, m_new)
     inputs = []
-    a, b = m_old.get("inputs", {}), m_new.get("inputs", {})
+    a, b = m_old["inputs"], m_new["inputs"]
     for name in sorted(set(a) | set(b)):
         if name not in a:
             inputs.append((name, "added"))
@@ -88,7 +162,12 @@ def diff_versions(old: Path, new: Path) -> VersionDiff:
             inputs.append((name, "changed"))
 
     def results(p: Path) -> dict:
-        return flatten(json.loads((p / "results.json").read_text(encoding="utf-8")))
+        try:
+            return flatten(json.loads((p / "results.json").read_bytes().decode("utf-8")))
+        except FileNotFoundError:
+            raise _damaged(p, "results.json is missing") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise _damaged(p, f"results.json is not valid JSON ({exc})") from None
 
     r_old, r_new = results(old), results(new)
     missing = object()
@@ -100,7 +179,12 @@ def diff_versions(old: Path, new: Path) -> VersionDiff:
 
     def abstract(p: Path) -> list[str]:
         f = p / "abstract.txt"
-        return f.read_text(encoding="utf-8").splitlines() if f.is_file() else []
+        if not f.is_file():
+            return []
+        try:
+            return f.read_bytes().decode("utf-8").splitlines()
+        except UnicodeDecodeError as exc:
+            raise _damaged(p, f"abstract.txt is not UTF-8 text ({exc})") from None
 
     text = list(
         difflib.unified_diff(

@@ -65,3 +65,10 @@ class PsmaRweError(Exception):
         if more > 0:
             lines.append(f"  ... and {more} more problem{'s' if more != 1 else ''}")
         return "\n".join(lines)
+
+
+def os_error_message(exc: OSError) -> str:
+    """``Permission denied: '/path'`` — an OSError in one line, without the errno prefix."""
+    what = exc.strerror or str(exc) or type(exc).__name__
+    where = [str(f) for f in (exc.filename, exc.filename2) if f is not None]
+    return f"{what}: {' → '.join(repr(w) for w in where)}" if where else what

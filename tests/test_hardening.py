@@ -58,7 +58,7 @@ from test_validate import (
 from typer.testing import CliRunner
 
 from analysis import config
-from analysis.build import TMP_PREFIX, BuildReport, build, clean_stale_builds
+from analysis.build import LOCK_FILE, TMP_PREFIX, BuildLock, BuildReport, build, clean_stale_builds
 from analysis.cli import app
 
 pytestmark = pytest.mark.slow
@@ -223,7 +223,7 @@ def _cases():
         yield pytest.param("synthetic", *param.values, id=f"synthetic-{param.id}")
 
 
-@pytest.mark.parametrize(("start", "change", "file", "row", "column", "phrase"), _cases())
+@pytest.mark.parametrize(("start", "change", "file", "row", "column", "phrase"), list(_cases()))
 def test_bad_input_fails_the_build_and_writes_nothing(
     earlier, tmp_path, start, change, file, row, column, phrase
 ):
@@ -806,7 +806,7 @@ def test_killed_build_leaves_a_temporary_folder_that_the_next_build_removes(tmp_
     proc.send_signal(signal.SIGKILL)  # no handler runs: the temporary folder stays
     proc.wait(timeout=30)
     left = [p.name for p in outputs.iterdir()]
-    assert left == [f"{TMP_PREFIX}killed-{proc.pid}"]
+    assert len(left) == 1 and left[0].startswith(f"{TMP_PREFIX}killed-")
 
     monkeypatch.setattr("analysis.build._build_into", _fake_build_into())
     result = run_build(data, outputs, label="next")
@@ -814,35 +814,80 @@ def test_killed_build_leaves_a_temporary_folder_that_the_next_build_removes(tmp_
     assert sorted(p.name for p in outputs.iterdir()) == ["next"]
 
 
-def test_clean_stale_builds_keeps_folders_of_live_processes(tmp_path):
+def _lock_holder(folder: Path) -> subprocess.Popen:
+    """Another process that holds a build lock on ``folder`` (like a running build)."""
+    code = (
+        "import fcntl, os, sys, time\n"
+        f"fd = os.open({str(folder / LOCK_FILE)!r}, os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        "print('locked', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_clean_stale_builds_removes_only_abandoned_folders_of_its_own(tmp_path):
     outputs = tmp_path / "outputs"
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    for name in (
-        f"{TMP_PREFIX}a-{dead.pid}",  # its process has ended
-        f"{TMP_PREFIX}b-{os.getpid()}",  # ours: a build in progress in this process
-        f"{TMP_PREFIX}c-{os.getppid()}",  # a live process
-        f"{TMP_PREFIX}d-notapid",  # not ours to judge: removed
-        "v1",  # a version: never touched
-    ):
+    names = {
+        "dead": f"{TMP_PREFIX}a-1234abcd",  # lock file, nobody holds it: a killed build
+        "running": f"{TMP_PREFIX}b-5678abcd",  # lock held by another process (container)
+        "mine": f"{TMP_PREFIX}c-9999abcd",  # lock held by this process
+        "user": f"{TMP_PREFIX}notes",  # a user's folder: no lock file, never touched
+        "version": "v1",
+    }
+    for name in names.values():
         (outputs / name).mkdir(parents=True)
-    clean_stale_builds(outputs)
-    kept = sorted(p.name for p in outputs.iterdir())
-    assert kept == [f"{TMP_PREFIX}b-{os.getpid()}", f"{TMP_PREFIX}c-{os.getppid()}", "v1"]
+    (outputs / names["dead"] / LOCK_FILE).write_text('{"pid": 1}')
+    (outputs / names["user"] / "todo.txt").write_text("keep me")
+    holder = _lock_holder(outputs / names["running"])
+    mine = BuildLock.__new__(BuildLock)  # a lock as a running build holds it
+    import fcntl
+
+    mine.path = outputs / names["mine"]
+    mine._fd = os.open(mine.path / LOCK_FILE, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(mine._fd, fcntl.LOCK_EX)
+    try:
+        clean_stale_builds(outputs)
+        kept = sorted(p.name for p in outputs.iterdir())
+        assert kept == sorted(n for k, n in names.items() if k != "dead")
+        assert (outputs / names["user"] / "todo.txt").read_text() == "keep me"
+    finally:
+        holder.kill()
+        holder.wait()
+        mine.close()
+    clean_stale_builds(outputs)  # both locks released: both folders are abandoned now
+    assert sorted(p.name for p in outputs.iterdir()) == [names["user"], "v1"]
 
 
-def test_leftover_with_our_own_pid_does_not_block_the_build(earlier, tmp_path, monkeypatch):
-    # A process killed earlier had the PID this process has now (PIDs repeat, e.g. in
-    # fresh containers) and was building the same label.
+def test_a_build_never_deletes_a_folder_it_did_not_create(earlier, tmp_path, monkeypatch):
     outputs = tmp_path / "outputs"
-    leftover = outputs / f"{TMP_PREFIX}again-{os.getpid()}"
-    leftover.mkdir(parents=True)
-    (leftover / "half-written.pdf").write_bytes(b"%PDF-1.7 truncated")
+    notes = outputs / f"{TMP_PREFIX}notes"
+    notes.mkdir(parents=True)
+    (notes / "todo.txt").write_text("keep me")
     monkeypatch.setattr("analysis.build._build_into", _fake_build_into())
     result = run_build(minimal_cohort(tmp_path / "data"), outputs, label="again")
     assert result.exit_code == 0, (result.output, result.exception)
-    assert sorted(p.name for p in outputs.iterdir()) == ["again"]
+    assert sorted(p.name for p in outputs.iterdir()) == [f"{TMP_PREFIX}notes", "again"]
     assert sorted(p.name for p in (outputs / "again").iterdir()) == ["results.json"]
+
+
+def test_a_build_holds_its_lock_while_it_runs(tmp_path, monkeypatch):
+    outputs = tmp_path / "outputs"
+    seen = {}
+
+    def fake(tmp, inputs, cohort, label, *args, **kwargs):
+        clean_stale_builds(outputs)  # e.g. a second build starting meanwhile
+        seen["kept"] = tmp.is_dir() and (tmp / LOCK_FILE).is_file()
+        (tmp / "results.json").write_text("{}\n", encoding="utf-8")
+        return BuildReport(label=label, path=tmp)
+
+    monkeypatch.setattr("analysis.build._build_into", fake)
+    result = run_build(minimal_cohort(tmp_path / "data"), outputs, label="v")
+    assert result.exit_code == 0, result.output
+    assert seen["kept"]
+    assert not (outputs / "v" / LOCK_FILE).exists()
 
 
 @pytest.mark.parametrize(
