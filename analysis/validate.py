@@ -6,7 +6,7 @@ together), marks the offending rows with a vectorised mask and records one
 found and what was expected.  All rules run, so one run reports every
 problem; :func:`validate_frames` then raises a single
 :class:`~analysis.errors.PsmaRweError` or returns the typed
-:class:`~analysis.load.Cohort`.
+:class:`~analysis.records.Cohort`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pandas as pd
 
 from analysis import config
 from analysis.errors import Problem, PsmaRweError
-from analysis.load import LINE, Cohort, lookup
+from analysis.records import LINE, Cohort, lookup
 
 P, D, M, T = config.PATIENTS, config.DOSES, config.MEASUREMENTS, config.PRIOR_THERAPIES
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
