@@ -84,7 +84,8 @@ _MRN = re.compile(
     r"(mrn|medical[\W_]*record([\W_]*(number|num|no))?)[\W_]*\d.*", re.IGNORECASE | re.DOTALL
 )
 
-_ID_REASONS = (
+#: ``(pattern, reason)``: a ``patient_id`` that the whole pattern matches is refused.
+ID_VALUE_PATTERNS = (
     (_SSN, "is shaped like a social security number (ddd-dd-dddd or 9 digits)"),
     (_EMAIL, "is shaped like an e-mail address"),
     (_MRN, "starts like a medical record number (MRN followed by digits)"),
@@ -97,7 +98,7 @@ def id_value_reason(value: str) -> str | None:
     Tested on the whole (stripped) value; the value itself is never repeated in
     the message, so that the identifier does not end up in a terminal or a log.
     """
-    for pattern, reason in _ID_REASONS:
+    for pattern, reason in ID_VALUE_PATTERNS:
         if pattern.fullmatch(value):
             return reason
     return None

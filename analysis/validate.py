@@ -12,6 +12,7 @@ problem; :func:`validate_frames` then raises a single
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pandas as pd
 
 from analysis import config
 from analysis.errors import Problem, PsmaRweError
-from analysis.identifiers import id_value_reason
+from analysis.identifiers import ID_VALUE_PATTERNS, id_value_reason
 from analysis.records import LINE, Cohort, lookup
 
 P, D, M, T = config.PATIENTS, config.DOSES, config.MEASUREMENTS, config.PRIOR_THERAPIES
@@ -185,28 +186,42 @@ def check_control_characters(probs: Problems, file: str, raw: pd.DataFrame) -> p
     return bad_rows
 
 
-def check_id_values(probs: Problems, file: str, raw: pd.DataFrame) -> np.ndarray:
-    """``patient_id`` values shaped like an SSN, an e-mail address or an MRN; the bad rows.
+_ANY_ID_VALUE = re.compile(
+    "|".join(f"(?:{p.pattern})" for p, _ in ID_VALUE_PATTERNS), re.IGNORECASE | re.DOTALL
+)
+
+
+def _id_reasons(values: pd.Series) -> pd.Series:
+    """Per distinct ``patient_id``: why it looks like a direct identifier ("" if not)."""
+    reasons = pd.Series("", index=values.index, dtype=object)
+    # One pass with all patterns, then only the (rare) hits are told apart.
+    any_hit = values.str.fullmatch(_ANY_ID_VALUE).fillna(False).to_numpy(dtype=bool)
+    if any_hit.any():
+        reasons[any_hit] = [id_value_reason(v) or "" for v in values[any_hit]]
+    return reasons
+
+
+def check_id_values(probs: Problems, file: str, raw: pd.DataFrame) -> None:
+    """``patient_id`` values shaped like an SSN, an e-mail address or an MRN.
 
     The value is not repeated in the message (it may be a real identifier), nor in
     the messages of the cross-file rules (see :func:`_identifier_like`).
     """
     codes, values = _codes(raw["patient_id"])
-    reasons = pd.Series([id_value_reason(v) or "" for v in values], dtype=object)
+    reasons = _id_reasons(values)
     bad = (reasons != "").to_numpy()
-    rows = bad[codes] & (codes >= 0)
-    why = _spread(reasons, codes, raw.index) if bad.any() else reasons
+    if not bad.any():
+        return
     probs.rows(
         file,
-        raw.assign(_why=why) if bad.any() else raw,
-        rows,
+        raw.assign(_why=_spread(reasons, codes, raw.index)),
+        bad[codes] & (codes >= 0),
         "patient_id",
         lambda r: (
             f"the value {r['_why']}; expected a study code (such as PT-0001), not a direct"
             " identifier"
         ),
     )
-    return rows
 
 
 def check_patients(probs: Problems, raw: pd.DataFrame) -> pd.DataFrame:
@@ -510,7 +525,7 @@ def _agent_key(agent: pd.Series) -> pd.Series:
 def _identifier_like(ids: pd.Series) -> np.ndarray:
     """Rows whose ``patient_id`` :func:`check_id_values` refuses (other rules skip them)."""
     codes, values = _codes(ids)
-    flags = np.array([id_value_reason(v) is not None for v in values], dtype=bool)
+    flags = (_id_reasons(values) != "").to_numpy(dtype=bool)
     return flags[codes] & (codes >= 0) if len(flags) else np.zeros(len(ids), dtype=bool)
 
 
