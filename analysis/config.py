@@ -138,22 +138,213 @@ LAB_DECIMALS: dict[str, int] = {
     "weight": 1,
 }
 
-#: Column names (lower-cased, any of these words as a name part) that carry direct identifiers.
-IDENTIFIER_PATTERNS = (
-    "name",
-    "mrn",
-    "medical_record",
-    "dob",
-    "date_of_birth",
-    "birth_date",
-    "ssn",
-    "address",
-    "phone",
-    "email",
+# --- direct identifiers (HIPAA Safe Harbor, 45 CFR 164.514(b)(2)) -------------------
+#
+# A header name is normalised to words before it is compared: Unicode NFKC, camelCase
+# split into words ("DateOfBirth" -> date of birth, "MRNNumber" -> mrn number), letters
+# and digits split ("address1" -> address 1), lower case, and every other character
+# ("_", "-", ".", space, ...) a separator.  A rule term (written with "_") matches when
+# its words occur in that order, side by side, in the header's words: "name" matches
+# "Patient Name" and "name_2" but not "surname_flag"'s "surname" (a term of its own)
+# nor "rename".  When several terms match, the longest decides the category
+# ("ip_address" is an IP address, not a street address).
+
+#: Safe Harbor category -> terms whose whole words in a header name mark the column as
+#: that identifier.  Columns of the contract (COLUMNS) and IDENTIFIER_EXEMPT_COLUMNS
+#: are never refused.  Death dates are not listed: the contract is to carry
+#: ``death_date`` for survival (see IDENTIFIER_EXEMPT_COLUMNS).
+IDENTIFIER_RULES: dict[str, tuple[str, ...]] = {
+    "names": (
+        "name",
+        "names",
+        "first_name",
+        "firstname",
+        "last_name",
+        "lastname",
+        "middle_name",
+        "given_name",
+        "family_name",
+        "maiden_name",
+        "full_name",
+        "fullname",
+        "surname",
+        "forename",
+        "nickname",
+        "initials",
+    ),
+    "geographic subdivisions smaller than a state": (
+        "address",
+        "addr",
+        "street",
+        "city",
+        "town",
+        "county",
+        "zip",
+        "zipcode",
+        "zip_code",
+        "postcode",
+        "postal",
+        "postal_code",
+        "post_code",
+        "census_tract",
+        "latitude",
+        "longitude",
+        "geocode",
+        "geolocation",
+        "gps",
+    ),
+    "dates directly related to the individual": (
+        "dob",
+        "birth_date",
+        "birthdate",
+        "birthday",
+        "date_of_birth",
+        "admission_date",
+        "admitted_on",
+        "admit_date",
+        "date_of_admission",
+        "discharge_date",
+        "date_of_discharge",
+    ),
+    "telephone numbers": (
+        "phone",
+        "phones",
+        "telephone",
+        "phone_number",
+        "phonenumber",
+        "tel",
+        "mobile",
+        "cellphone",
+        "cell_phone",
+    ),
+    "fax numbers": ("fax", "telefax"),
+    "e-mail addresses": ("email", "e_mail", "emailaddress", "email_address", "e_mail_address"),
+    "social security numbers": (
+        "ssn",
+        "social_security",
+        "social_security_number",
+        "national_insurance",
+        "national_id",
+    ),
+    "medical record numbers": (
+        "mrn",
+        "medical_record",
+        "medical_record_number",
+        "med_rec",
+        "chart_number",
+        "hospital_number",
+        "nhs_number",
+    ),
+    "health plan beneficiary numbers": (
+        "health_plan",
+        "beneficiary",
+        "insurance_id",
+        "insurance_number",
+        "member_id",
+        "subscriber_id",
+        "policy_number",
+        "medicare_number",
+        "medicaid_number",
+    ),
+    "account numbers": (
+        "account",
+        "account_number",
+        "acct",
+        "iban",
+        "credit_card",
+    ),
+    "certificate/license numbers": (
+        "license",
+        "licence",
+        "license_number",
+        "licence_number",
+        "certificate",
+        "certificate_number",
+        "passport",
+    ),
+    "vehicle identifiers": (
+        "vehicle",
+        "vin",
+        "license_plate",
+        "licence_plate",
+        "number_plate",
+        "plate_number",
+    ),
+    "device identifiers and serial numbers": (
+        "device_id",
+        "device_serial",
+        "device_identifier",
+        "serialnumber",
+        "serial_number",
+        "serial_no",
+        "udi",
+        "imei",
+        "mac_address",
+    ),
+    "web URLs": ("url", "urls", "uri", "website", "web_address", "homepage"),
+    "IP addresses": ("ip_address", "ipaddress", "ip_addr", "ipv4", "ipv6"),
+    "biometric identifiers": (
+        "biometric",
+        "biometrics",
+        "fingerprint",
+        "finger_print",
+        "voiceprint",
+        "voice_print",
+        "retina_scan",
+        "iris_scan",
+    ),
+    "full-face photographs and comparable images": (
+        "photo",
+        "photograph",
+        "photo_id",
+        "picture",
+        "face_image",
+        "facial_image",
+        "headshot",
+    ),
+}
+
+#: Words that, directly before "name"/"names", make it the name of a thing, not of a
+#: person ("agent_name", "test_name" are accepted; "patient_name" is refused).
+NON_PERSON_NAME_WORDS = frozenset(
+    {
+        "agent",
+        "drug",
+        "medication",
+        "medicine",
+        "product",
+        "brand",
+        "generic",
+        "regimen",
+        "therapy",
+        "treatment",
+        "class",
+        "test",
+        "lab",
+        "analyte",
+        "unit",
+        "file",
+        "study",
+        "trial",
+        "site",
+        "centre",
+        "center",
+        "column",
+        "variable",
+    }
+)
+
+#: Date and other columns the analysis needs (or will need) although their names match a
+#: rule: never refused.  Written as normalised words joined by "_".
+IDENTIFIER_EXEMPT_COLUMNS = frozenset(
+    {"last_contact_date", "death_date", "radiographic_progression_date"}
 )
 
 #: Measurements may go back this many calendar years before dose 1 (inclusive).
 MAX_LOOKBACK_YEARS = 10
+
+#: Earliest accepted dose date: the first human use of 177Lu-PSMA-617 was in 2014.
+EARLIEST_DOSE_DATE = "2014-01-01"
 
 #: Problems listed in one error before "... and N more".
 MAX_PROBLEMS = 50

@@ -7,6 +7,20 @@ from dataclasses import dataclass
 from analysis.config import MAX_PROBLEMS
 
 
+def printable(text: str) -> str:
+    """``text`` with every non-printable character escaped (``\\x07``, ``\\u202e``).
+
+    Header names and cells can hold control characters (a bell, an escape sequence,
+    a right-to-left override); printed as they are they would act on the terminal
+    or reorder the line.  Spaces stay; tabs and line breaks are escaped too.
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
+
+
 @dataclass(frozen=True, order=True)
 class Problem:
     """One thing wrong with the input.
@@ -31,12 +45,12 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        parts = [self.file]
+        parts = [printable(self.file)]
         if self.row is not None:
             parts.append(f"row {self.row}")
         if self.column is not None:
-            parts.append(f"column {self.column}")
-        return f"{', '.join(parts)}: {self.message}"
+            parts.append(f"column {printable(self.column)}")
+        return f"{', '.join(parts)}: {printable(self.message)}"
 
 
 class PsmaRweError(Exception):
@@ -58,7 +72,8 @@ class PsmaRweError(Exception):
         super().__init__(self.render())
 
     def render(self, limit: int = MAX_PROBLEMS) -> str:
-        lines = [self.summary]
+        # The summary may span lines; every other character is made printable.
+        lines = ["\n".join(printable(line) for line in self.summary.split("\n"))]
         shown = self.problems[:limit]
         lines += [f"  - {p}" for p in shown]
         more = self.total - len(shown)

@@ -11,238 +11,320 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
-from functools import cached_property
+import os
+import re
+import stat
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from analysis import config
 from analysis.errors import Problem, PsmaRweError
 
+# Re-exported: the rest of the package imports these from here.
+from analysis.records import LINE, Codes, Cohort, lookup, sort_stable, text_codes
+
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
 
-#: Name of the column that carries each row's line number in the file.
-LINE = "_line"
+__all__ = [
+    "CONTROL_CHARACTERS",
+    "LINE",
+    "Codes",
+    "Cohort",
+    "load_cohort",
+    "lookup",
+    "parse_raw",
+    "read_file_bytes",
+    "read_input_bytes",
+    "read_raw",
+    "sort_stable",
+    "text_codes",
+]
 
 
-@dataclass(frozen=True)
-class Cohort:
-    """Validated, typed input frames.
+BOM = b"\xef\xbb\xbf"
 
-    Attributes
-    ----------
-    patients : pandas.DataFrame
-        One row per patient, in file order, with typed columns (booleans,
-        numbers, lower-case ``treatment_status``) and ``first_dose_date``.
-    doses : pandas.DataFrame
-        ``patient_id, dose_number, dose_date, activity_gbq`` sorted by
-        patient and dose number.
-    measurements : pandas.DataFrame
-        ``patient_id, measured_on, test, value, censored, unit`` with every
-        value in the canonical unit of its test.
-    prior_therapies : pandas.DataFrame
-        ``patient_id, agent, agent_key, therapy_class, start_date``;
-        ``agent_key`` is the agent name folded for counting distinct agents.
-    source : pathlib.Path
-        The folder the files were read from.
+#: What :func:`str.strip` removes, less the control characters (which are refused,
+#: see :data:`CONTROL_CHARACTERS`, and so must stay in the cell to be seen).
+STRIP_CHARACTERS = (
+    " \t\n\r\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+
+#: Characters refused in cells and header names: C0 and C1 control characters other
+#: than tab and line ends, DEL, and the bidirectional embeddings, overrides and
+#: isolates (which make text display in another order than it is stored).
+CONTROL_CHARACTERS = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+
+_SEPARATOR_NAMES = {";": "';'", "\t": "a tab", "|": "'|'"}
+
+
+def read_input_bytes(data_dir: Path | str) -> dict[str, bytes]:
+    """The bytes of each of :data:`config.INPUT_FILES` in ``data_dir``, each read once.
+
+    Hash these bytes and pass them to :func:`load_cohort` (``contents=``): the
+    cohort is then parsed from exactly the bytes that were hashed, even if a file
+    is replaced in between.
+
+    Raises
+    ------
+    PsmaRweError
+        When ``data_dir`` is not a folder, or a file is missing, is a folder, a FIFO
+        or another non-regular file, or cannot be read (one problem per file).
     """
-
-    patients: pd.DataFrame
-    doses: pd.DataFrame
-    measurements: pd.DataFrame
-    prior_therapies: pd.DataFrame
-    source: Path
-
-    def first_dose_of(self, patient_ids: pd.Series) -> pd.Series:
-        """Date of dose 1 for each patient_id in ``patient_ids`` (aligned with it)."""
-        return lookup(patient_ids, self.patients.set_index("patient_id")["first_dose_date"])
-
-    @cached_property
-    def measurement_codes(self) -> tuple[Codes, Codes]:
-        """Integer codes of the measurements' ``patient_id`` and ``test`` (computed once).
-
-        The analysis selects and groups millions of measurement rows by patient
-        and test; comparing integers is much faster than comparing text.
-        """
-        m = self.measurements
-        return text_codes(m["patient_id"]), text_codes(m["test"])
-
-    def first_dose_of_measurements(self, rows=None) -> pd.Series:
-        """:meth:`first_dose_of` the measurements' patient_id (``rows``: a boolean mask)."""
-        first = self.patients.set_index("patient_id")["first_dose_date"]
-        index = self.measurements.index
-        if rows is not None:
-            index = index[rows]
-        return self.measurement_codes[0].spread(first, index, rows)
-
-    def summary(self) -> dict[str, object]:
-        """Counts and date span for a one-screen summary."""
-        dates = [self.doses["dose_date"], self.measurements["measured_on"]]
-        if len(self.prior_therapies):
-            dates.append(self.prior_therapies["start_date"])
-        lo = min(d.min() for d in dates)
-        hi = max(d.max() for d in dates)
-        return {
-            "patients": len(self.patients),
-            "doses": len(self.doses),
-            "measurements": len(self.measurements),
-            "prior_therapy_rows": len(self.prior_therapies),
-            "tests": int(self.measurements["test"].nunique()),
-            "first_date": lo.date().isoformat(),
-            "last_date": hi.date().isoformat(),
-        }
+    data_dir = _folder(data_dir)
+    contents, problems = _read_inputs(data_dir)
+    if problems:
+        n = len(problems)
+        raise PsmaRweError(
+            f"{data_dir}: {n} problem{'s' if n != 1 else ''} found; the data do not meet the"
+            " contract in data/README.md",
+            problems,
+        )
+    return contents
 
 
-@dataclass(frozen=True)
-class Codes:
-    """A text column as integer codes: ``column[i] == values[codes[i]]`` (-1: missing)."""
-
-    codes: np.ndarray
-    values: pd.Index
-
-    def code(self, value: str) -> int:
-        """Code of ``value`` (-1 if it does not occur)."""
-        return int(self.values.get_indexer([value])[0])
-
-    def rows_equal(self, value: str) -> np.ndarray:
-        """Boolean mask of the rows equal to ``value`` (like ``column == value``)."""
-        import numpy as np
-
-        code = self.code(value)
-        if code < 0:
-            return np.zeros(len(self.codes), dtype=bool)
-        return self.codes == code
-
-    def spread(self, table: pd.Series, index: pd.Index, rows=None) -> pd.Series:
-        """``lookup(column, table)`` (restricted to ``rows``), one lookup per distinct value."""
-        import pandas as pd
-
-        codes = self.codes if rows is None else self.codes[rows]
-        per_value = table.reindex(self.values.to_numpy())
-        values = per_value.array.take(codes, allow_fill=True)
-        return pd.Series(values, index=index, name=table.name, dtype=table.dtype)
+def _folder(data_dir: Path | str) -> Path:
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise PsmaRweError(f"{data_dir}: not a folder; expected a folder with the four CSV files")
+    return data_dir
 
 
-def text_codes(column: pd.Series) -> Codes:
-    """:class:`Codes` of a column, found per run of equal adjacent values.
+def _read_inputs(data_dir: Path) -> tuple[dict[str, bytes], list[Problem]]:
+    contents: dict[str, bytes] = {}
+    problems: list[Problem] = []
+    for name in config.INPUT_FILES:
+        raw, problem = read_file_bytes(data_dir / name)
+        if raw is not None:
+            contents[name] = raw
+        if problem is not None:
+            problems.append(problem)
+    return contents, problems
 
-    Fast when equal values sit together (as the sorted measurements do): each run
-    is looked up once.  Works in any order.
+
+def read_file_bytes(path: Path) -> tuple[bytes | None, Problem | None]:
+    """The bytes of one input file, or the problem that stops reading it.
+
+    The file is opened without blocking and checked to be a regular file before it
+    is read, so that a FIFO in its place is reported rather than waited on.
     """
-    import numpy as np
-    import pandas as pd
-
-    values = column.to_numpy(dtype=object)
-    n = len(values)
-    if n == 0:
-        return Codes(np.zeros(0, dtype=np.intp), pd.Index(column.unique()))
-    start = np.empty(n, dtype=bool)
-    start[0] = True
-    np.not_equal(values[1:], values[:-1], out=start[1:])
-    starts = np.flatnonzero(start)
-    run_codes, uniques = pd.factorize(values[starts])
-    codes = np.repeat(run_codes, np.diff(np.append(starts, n)))
-    return Codes(codes, pd.Index(uniques))
-
-
-def sort_stable(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """``frame.sort_values(by, kind="stable")``, skipped when already in that order."""
-    if not _is_sorted(frame, by):
-        return frame.sort_values(by, kind="stable")
-    return frame
-
-
-def _is_sorted(frame: pd.DataFrame, by: list[str]) -> bool:
-    import numpy as np
-
-    tied = np.ones(max(len(frame) - 1, 0), dtype=bool)
-    for col in by:
-        column = frame[col]
-        if column.isna().any():
-            return False
-        values = column.to_numpy()
-        after, before = values[1:], values[:-1]
-        try:
-            equal = np.asarray(after == before, dtype=bool)
-            later = np.asarray(after > before, dtype=bool)
-        except TypeError:
-            return False
-        if (tied & ~equal & ~later).any():
-            return False
-        tied &= equal
-    return True
+    name = path.name
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return None, Problem(name, None, None, f"file not found in {path.parent}")
+    except OSError as exc:
+        if path.is_dir():  # Windows cannot open a folder
+            return None, Problem(
+                name, None, None, f"is a folder in {path.parent}; expected a CSV file"
+            )
+        return None, Problem(name, None, None, f"cannot be read ({exc.strerror or exc})")
+    try:
+        mode = os.fstat(fd).st_mode
+        kind = _not_a_file(mode)
+        if kind:
+            return None, Problem(
+                name, None, None, f"is {kind} in {path.parent}; expected a CSV file"
+            )
+        with open(fd, "rb", closefd=False) as fh:
+            return fh.read(), None
+    except OSError as exc:
+        return None, Problem(name, None, None, f"cannot be read ({exc.strerror or exc})")
+    finally:
+        os.close(fd)
 
 
-def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
-    """``table[key]`` for each key (missing where absent), aligned with ``keys``.
-
-    Like ``keys.map(table)`` but keeps ``table``'s dtype when either side is
-    empty (``Series.map`` with an empty datetime mapper fails in pandas 3).
-    ``table`` must have a unique index.
-    """
-    import pandas as pd
-
-    if isinstance(keys.dtype, pd.CategoricalDtype):
-        # Look each distinct key up once, then spread by the codes (-1 = missing key).
-        per_key = table.reindex(keys.cat.categories.to_numpy())
-        values = per_key.array.take(keys.cat.codes.to_numpy(), allow_fill=True)
-        return pd.Series(values, index=keys.index, name=table.name, dtype=table.dtype)
-    values = table.reindex(keys.to_numpy())
-    return pd.Series(values.to_numpy(), index=keys.index, name=table.name, dtype=table.dtype)
+def _not_a_file(mode: int) -> str | None:
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
 
 
 def read_raw(path: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
-    """Read one CSV file as text cells.
+    """Read one CSV file as text cells (:func:`parse_raw` of its bytes)."""
+    raw, problem = read_file_bytes(path)
+    if raw is None:
+        return None, [problem]
+    return parse_raw(path.name, raw)
 
-    Every cell is kept as a stripped string (empty for a blank cell); the
+
+def parse_raw(name: str, raw: bytes) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """Parse the bytes of one CSV file (named ``name``) into text cells.
+
+    Every cell is kept as a stripped string (empty for a blank cell) in Unicode
+    NFC, so that composed and decomposed spellings of one id are equal; the
     column ``_line`` holds the line number a person sees in an editor.  A
-    byte-order mark is accepted.  Returns ``(None, problems)`` when the file
-    cannot be read as a table.  Cells are returned as categorical columns (each
-    distinct value stored once), so that the rules can work per distinct value.
+    byte-order mark is accepted, and so is a first line ``sep=,`` as Excel writes
+    it (skipped; line numbers still count it).  Returns ``(None, problems)`` when
+    the bytes cannot be read as a comma-separated UTF-8 table.  Cells are returned
+    as categorical columns (each distinct value stored once), so that the rules
+    can work per distinct value.
     """
     import numpy as np
     import pandas as pd
 
-    name = path.name
-    if not path.is_file():
-        return None, [Problem(name, None, None, f"file not found in {path.parent}")]
-    raw = path.read_bytes()
+    problem = _encoding_problem(name, raw)
+    if problem is not None:
+        return None, [problem]
+    data = raw[len(BOM) :] if raw.startswith(BOM) else raw
+    data, offset, problem = _skip_sep_line(name, data)
+    if problem is not None:
+        return None, [problem]
+
+    fast = _read_simple(data)
+    if fast is not None:
+        header, frame = fast
+        lines = np.arange(2 + offset, len(frame) + 2 + offset, dtype=np.int64)
+        problems = _check_header(name, header, 1 + offset)
+        if problems:
+            return None, problems
+        return _finish(name, header, frame, lines)
+
+    text = data.decode("utf-8")
+    if not text.strip():
+        return None, [Problem(name, None, None, "file is empty; expected a header row and data")]
+
+    header, records, lines, problems = _records(name, text)
+    lines = [line + offset for line in lines]
+    problems = [
+        Problem(p.file, p.row + offset if p.row else p.row, p.column, p.message) for p in problems
+    ]
+    header_problems = _separator_problem(name, header, 1 + offset) or _check_header(
+        name, header, 1 + offset
+    )
+    if header_problems or problems:
+        return None, header_problems or problems
+    frame = pd.DataFrame(records, columns=range(len(header)), dtype=str)
+    return _finish(name, header, frame, np.asarray(lines, dtype=np.int64))
+
+
+def _encoding_problem(name: str, raw: bytes) -> Problem | None:
+    """UTF-16 (with or without a byte-order mark), two byte-order marks, invalid UTF-8."""
+    save = "save the file as UTF-8 (in Excel: CSV UTF-8)"
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        mark = raw[:2].hex(" ").upper()
+        return Problem(name, None, None, f"is UTF-16 text (byte-order mark {mark}); {save}")
+    if b"\x00" in raw[:4096] and _looks_like_utf16(raw[:4096]):
+        return Problem(
+            name,
+            None,
+            None,
+            f"looks like UTF-16 text without a byte-order mark (every other byte is 0); {save}",
+        )
+    if raw.startswith(BOM + BOM):
+        return Problem(
+            name,
+            1,
+            None,
+            "starts with two byte-order marks (EF BB BF EF BB BF); expected at most one:"
+            f" {save} again",
+        )
     if not raw.isascii() and not _is_utf8(raw):
         try:
             raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
-            return None, [Problem(name, line, None, "not valid UTF-8 text; save the file as UTF-8")]
+            return Problem(name, line, None, "not valid UTF-8 text; save the file as UTF-8")
+    return None
 
-    fast = _read_simple(raw)
-    if fast is not None:
-        header, frame = fast
-        problems = _check_header(name, header)
-        if problems:
-            return None, problems
-        frame.columns = header
-        frame = frame[list(config.COLUMNS[name])]
-        for col in frame.columns:
-            frame[col] = _strip_categories(frame[col])
-        frame[LINE] = np.arange(2, len(frame) + 2, dtype=np.int64)
-        return frame, []
 
-    text = raw.decode("utf-8-sig")
-    if not text.strip():
-        return None, [Problem(name, None, None, "file is empty; expected a header row and data")]
+def _looks_like_utf16(sample: bytes) -> bool:
+    """Most even or most odd bytes are 0 while the others are not (ASCII in UTF-16)."""
+    even, odd = sample[0::2], sample[1::2]
+    if len(odd) < 2:
+        return False
+    zero_even, zero_odd = even.count(0) / len(even), odd.count(0) / len(odd)
+    return max(zero_even, zero_odd) > 0.6 and min(zero_even, zero_odd) < 0.2
 
-    header, records, lines, problems = _records(name, text)
-    problems = _check_header(name, header) or problems
+
+def _skip_sep_line(name: str, data: bytes) -> tuple[bytes, int, Problem | None]:
+    """Drop a first line ``sep=,`` (Excel's separator hint); refuse another separator."""
+    if data[:4].lower() != b"sep=":
+        return data, 0, None
+    end = data.find(b"\n")
+    first = data[: end if end >= 0 else len(data)].rstrip(b"\r")
+    if first == b"sep=,":
+        return (data[end + 1 :] if end >= 0 else b""), 1, None
+    hint = first.decode("utf-8", "replace")
+    shown = _SEPARATOR_NAMES.get(hint[4:], repr(hint[4:]))
+    return (
+        data,
+        0,
+        Problem(
+            name,
+            1,
+            None,
+            f"starts with Excel's separator line {hint!r}: the file is separated by {shown},"
+            " expected ',' (save it as CSV with commas)",
+        ),
+    )
+
+
+def _separator_problem(name: str, header: list[str], line: int) -> list[Problem]:
+    """One problem when the header is one field holding another separator."""
+    if len(header) != 1:
+        return []
+    for sep, shown in _SEPARATOR_NAMES.items():
+        if sep in header[0]:
+            return [
+                Problem(
+                    name,
+                    line,
+                    None,
+                    f"the header is separated by {shown}, expected ',' (save the file as"
+                    " CSV with commas)",
+                )
+            ]
+    return []
+
+
+def _finish(
+    name: str, header: list[str], frame: pd.DataFrame, lines
+) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """Contract columns of a frame with positional columns, cleaned, with ``_line``."""
+    problems = _unnamed_columns(name, header, frame, lines)
     if problems:
         return None, problems
-    frame = pd.DataFrame(records, columns=header, dtype=str)
-    frame = frame[list(config.COLUMNS[name])]
-    for col in frame.columns:
-        frame[col] = frame[col].str.strip().astype("category")
-    frame[LINE] = pd.Series(lines, index=frame.index, dtype="int64")
+    wanted = list(config.COLUMNS[name])
+    frame = frame.iloc[:, [header.index(col) for col in wanted]]
+    frame.columns = wanted
+    frame = frame.assign(**{col: _clean_categories(frame[col]) for col in wanted})
+    frame[LINE] = lines
     return frame, []
+
+
+def _unnamed_columns(name: str, header: list[str], frame: pd.DataFrame, lines) -> list[Problem]:
+    """Columns without a name are accepted when empty (Excel's trailing ``,,``)."""
+    import numpy as np
+
+    problems = []
+    for i, col in enumerate(header):
+        if col != "":
+            continue
+        filled = np.flatnonzero(_clean_categories(frame.iloc[:, i]).to_numpy() != "")
+        if len(filled):
+            problems.append(
+                Problem(
+                    name,
+                    int(lines[filled[0]]),
+                    None,
+                    f"column number {i + 1} has no name in the header but holds data"
+                    f" (in {len(filled)} row{'s' if len(filled) != 1 else ''}); expected a"
+                    " name for every column with data",
+                )
+            )
+    return problems
 
 
 def _is_utf8(raw: bytes, chunk: int = 1 << 24) -> bool:
@@ -340,15 +422,19 @@ def _special(cell: str) -> bool:
     return any(c in cell for c in ',"\r\n')
 
 
-def _strip_categories(column: pd.Series) -> pd.Series:
-    """``str.strip`` of every cell of a categorical column, computed once per value."""
+def _clean_categories(column: pd.Series) -> pd.Series:
+    """Cells stripped (not of control characters) and in NFC, computed once per value."""
     import pandas as pd
 
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        column = column.astype("category")
     cat = column.array
-    stripped = cat.categories.str.strip()
-    if stripped.equals(cat.categories):
+    clean = cat.categories.str.strip(STRIP_CHARACTERS)
+    if not clean.str.isascii().all():
+        clean = clean.str.normalize("NFC")
+    if clean.equals(cat.categories):
         return column
-    codes, uniques = pd.factorize(stripped)
+    codes, uniques = pd.factorize(clean)
     new = pd.Categorical.from_codes(codes[cat.codes], categories=uniques)
     return pd.Series(new, index=column.index, name=column.name)
 
@@ -394,37 +480,63 @@ def _records(name: str, text: str) -> tuple[list[str], list[list[str]], list[int
     return header or [], records, lines, problems
 
 
-def _check_header(name: str, header: list[str]) -> list[Problem]:
+def _check_header(name: str, header: list[str], line: int = 1) -> list[Problem]:
+    """Identifier columns, control characters, duplicate and missing columns."""
+    from analysis.identifiers import identifier_category
+
     problems = []
     for col in header:
-        key = col.lower().replace(" ", "_").replace("-", "_")
-        hits = [p for p in config.IDENTIFIER_PATTERNS if p in key]
-        if hits and col not in config.COLUMNS[name]:
+        control = re.search(CONTROL_CHARACTERS, col)
+        if control:
             problems.append(
                 Problem(
                     name,
-                    1,
+                    line,
                     col,
-                    f"looks like a direct identifier ({hits[0]}); remove this column: "
-                    "the pipeline accepts de-identified data only",
+                    f"the column name holds the control character {control[0]!r};"
+                    " expected plain text",
+                )
+            )
+        found = identifier_category(col) if col not in config.COLUMNS[name] else None
+        if found:
+            category, term = found
+            problems.append(
+                Problem(
+                    name,
+                    line,
+                    col,
+                    f"looks like a direct identifier ({term!r}: HIPAA Safe Harbor category"
+                    f" {category}); remove this column: the pipeline accepts de-identified"
+                    " data only",
                 )
             )
     seen = set()
     for col in header:
-        if col in seen:
-            problems.append(Problem(name, 1, col, "column appears twice in the header"))
+        if col in seen and col != "":
+            problems.append(Problem(name, line, col, "column appears twice in the header"))
         seen.add(col)
     for col in config.COLUMNS[name]:
         if col not in header:
             expected = ", ".join(config.COLUMNS[name])
             problems.append(
-                Problem(name, 1, col, f"required column is missing; expected columns: {expected}")
+                Problem(
+                    name, line, col, f"required column is missing; expected columns: {expected}"
+                )
             )
     return problems
 
 
-def load_cohort(data_dir: Path | str) -> Cohort:
+def load_cohort(data_dir: Path | str, contents: Mapping[str, bytes] | None = None) -> Cohort:
     """Read, validate and type the four files of a cohort folder.
+
+    Parameters
+    ----------
+    data_dir : path
+        The cohort folder (recorded as :attr:`Cohort.source`).
+    contents : mapping of file name to bytes, optional
+        The files' bytes as :func:`read_input_bytes` returned them: parsed instead of
+        reading the files again, so that the cohort is exactly what was hashed.  A
+        file missing from it is a problem, as a missing file is.
 
     Raises
     ------
@@ -433,13 +545,22 @@ def load_cohort(data_dir: Path | str) -> Cohort:
     """
     from analysis.validate import validate_frames
 
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise PsmaRweError(f"{data_dir}: not a folder; expected a folder with the four CSV files")
+    if contents is None:
+        data_dir = _folder(data_dir)
+        contents, problems = _read_inputs(data_dir)
+    else:
+        data_dir = Path(data_dir)
+        problems = [
+            Problem(name, None, None, "no bytes given for this file; expected its contents")
+            for name in config.INPUT_FILES
+            if name not in contents
+        ]
     frames = {}
-    problems: list[Problem] = []
     for name in config.INPUT_FILES:
-        frame, found = read_raw(data_dir / name)
+        if name not in contents:
+            frames[name] = None
+            continue
+        frame, found = parse_raw(name, contents[name])
         frames[name] = frame
         problems += found
     return validate_frames(frames, data_dir, problems)

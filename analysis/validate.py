@@ -6,12 +6,13 @@ together), marks the offending rows with a vectorised mask and records one
 found and what was expected.  All rules run, so one run reports every
 problem; :func:`validate_frames` then raises a single
 :class:`~analysis.errors.PsmaRweError` or returns the typed
-:class:`~analysis.load.Cohort`.
+:class:`~analysis.records.Cohort`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,10 +21,15 @@ import pandas as pd
 
 from analysis import config
 from analysis.errors import Problem, PsmaRweError
-from analysis.load import LINE, Cohort, lookup
+from analysis.identifiers import ID_VALUE_PATTERNS, id_value_reason
+from analysis.records import LINE, Cohort, lookup
 
 P, D, M, T = config.PATIENTS, config.DOSES, config.MEASUREMENTS, config.PRIOR_THERAPIES
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+
+#: Refused in cells: as :data:`analysis.load.CONTROL_CHARACTERS` (not imported from
+#: there, so that imports flow one way; a test checks that the two are equal).
+CONTROL_CHARACTERS = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
 
 
 class Problems:
@@ -155,12 +161,76 @@ def check_number(probs, file, frame, col, parsed, lo=None, hi=None, integer=Fals
 # --- per-file rules -------------------------------------------------------------
 
 
+def check_control_characters(probs: Problems, file: str, raw: pd.DataFrame) -> pd.Series:
+    """Cells holding a control character (tab and line breaks are fine); the bad rows."""
+    bad_rows = pd.Series(False, index=raw.index)
+    for col in config.COLUMNS[file]:
+        codes, values = _codes(raw[col])
+        found = values.str.extract(f"({CONTROL_CHARACTERS})", expand=False)
+        bad = found.notna().to_numpy()
+        if not bad.any():
+            continue
+        rows = bad[codes] & (codes >= 0)
+        bad_rows |= rows
+        char = _spread(found.fillna(""), codes, raw.index)
+        probs.rows(
+            file,
+            raw.assign(_char=char),
+            rows,
+            col,
+            lambda r: (
+                f"holds the control character {r['_char']!r}; expected plain text (remove"
+                " it, e.g. by saving the file again from a spreadsheet)"
+            ),
+        )
+    return bad_rows
+
+
+_ANY_ID_VALUE = re.compile(
+    "|".join(f"(?:{p.pattern})" for p, _ in ID_VALUE_PATTERNS), re.IGNORECASE | re.DOTALL
+)
+
+
+def _id_reasons(values: pd.Series) -> pd.Series:
+    """Per distinct ``patient_id``: why it looks like a direct identifier ("" if not)."""
+    reasons = pd.Series("", index=values.index, dtype=object)
+    # One pass with all patterns, then only the (rare) hits are told apart.
+    any_hit = values.str.fullmatch(_ANY_ID_VALUE).fillna(False).to_numpy(dtype=bool)
+    if any_hit.any():
+        reasons[any_hit] = [id_value_reason(v) or "" for v in values[any_hit]]
+    return reasons
+
+
+def check_id_values(probs: Problems, file: str, raw: pd.DataFrame) -> None:
+    """``patient_id`` values shaped like an SSN, an e-mail address or an MRN.
+
+    The value is not repeated in the message (it may be a real identifier), nor in
+    the messages of the cross-file rules (see :func:`_identifier_like`).
+    """
+    codes, values = _codes(raw["patient_id"])
+    reasons = _id_reasons(values)
+    bad = (reasons != "").to_numpy()
+    if not bad.any():
+        return
+    probs.rows(
+        file,
+        raw.assign(_why=_spread(reasons, codes, raw.index)),
+        bad[codes] & (codes >= 0),
+        "patient_id",
+        lambda r: (
+            f"the value {r['_why']}; expected a study code (such as PT-0001), not a direct"
+            " identifier"
+        ),
+    )
+
+
 def check_patients(probs: Problems, raw: pd.DataFrame) -> pd.DataFrame:
     cells, raw = raw, _as_text(raw)
     check_required(probs, P, raw)
     out = pd.DataFrame({"patient_id": raw["patient_id"], LINE: raw[LINE]})
 
     dup = raw["patient_id"].duplicated(keep="first") & (raw["patient_id"] != "")
+    dup &= ~_identifier_like(raw["patient_id"])
     first_line = raw.drop_duplicates("patient_id").set_index("patient_id")[LINE]
     probs.rows(
         P,
@@ -239,6 +309,17 @@ def check_doses(probs: Problems, raw: pd.DataFrame) -> pd.DataFrame:
         future,
         "dose_date",
         lambda r: f"{_found(r['dose_date'])}, which is in the future; expected a past date",
+    )
+    early = date < pd.Timestamp(config.EARLIEST_DOSE_DATE)
+    probs.rows(
+        D,
+        raw,
+        early,
+        "dose_date",
+        lambda r: (
+            f"{_found(r['dose_date'])}, before {config.EARLIEST_DOSE_DATE}, the first human use"
+            " of 177Lu-PSMA-617; expected a later date (check the year)"
+        ),
     )
     activity = _by_value(cells["activity_gbq"], parse_numbers)
     check_number(probs, D, raw, "activity_gbq", activity, *config.ACTIVITY_RANGE)
@@ -441,8 +522,16 @@ def _agent_key(agent: pd.Series) -> pd.Series:
 # --- cross-file rules -------------------------------------------------------------
 
 
+def _identifier_like(ids: pd.Series) -> np.ndarray:
+    """Rows whose ``patient_id`` :func:`check_id_values` refuses (other rules skip them)."""
+    codes, values = _codes(ids)
+    flags = (_id_reasons(values) != "").to_numpy(dtype=bool)
+    return flags[codes] & (codes >= 0) if len(flags) else np.zeros(len(ids), dtype=bool)
+
+
 def check_orphans(probs: Problems, file: str, frame: pd.DataFrame, ids: pd.Index) -> None:
     orphan = ~frame["patient_id"].isin(ids) & (frame["patient_id"] != "")
+    orphan &= ~_identifier_like(frame["patient_id"])
     probs.rows(
         file,
         frame,
@@ -460,7 +549,7 @@ def check_first_doses(probs: Problems, patients: pd.DataFrame, doses: pd.DataFra
     probs.rows(
         P,
         patients,
-        ~has_first & (patients["patient_id"] != ""),
+        ~has_first & (patients["patient_id"] != "") & ~_identifier_like(patients["patient_id"]),
         "patient_id",
         lambda r: (
             f"patient {r['patient_id']!r} has no dose 1 in doses.csv; expected every"
@@ -532,6 +621,8 @@ def validate_frames(
             probs.add(Problem(name, None, None, "header only, no data rows; expected data"))
             typed[name] = None
             continue
+        check_control_characters(probs, name, raw)
+        check_id_values(probs, name, raw)
         typed[name] = check(probs, raw)
 
     patients = typed[P]
