@@ -47,11 +47,17 @@ DOC_FORMATS = {
 
 @dataclass(frozen=True)
 class BuildInputs:
-    """The files a build depends on and their SHA-256, keyed by a stable name."""
+    """The files a build depends on and their SHA-256, keyed by a stable name.
+
+    ``contents`` holds the bytes of the four data files as they were hashed:
+    the build parses exactly these bytes, so a file replaced after hashing
+    cannot give results under the old file's hash.
+    """
 
     data_dir: Path
     files: dict[str, Path]
     hashes: dict[str, str]
+    contents: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def digest(self) -> str:
@@ -100,24 +106,16 @@ def project_files(project_dir: Path = config.PROJECT_DIR) -> dict[str, Path]:
 
 def collect_inputs(data_dir: Path, project_dir: Path = config.PROJECT_DIR) -> BuildInputs:
     """Hash the four data files, the report sources and ``_quarto.yml``."""
-    data_dir = Path(data_dir)
-    files: dict[str, Path] = {}
-    missing = []
-    for name in config.INPUT_FILES:
-        path = data_dir / name
-        if not path.is_file():
-            missing.append(name)
-        files[f"data/{name}"] = path
-    if missing:
-        from analysis.errors import Problem
+    from analysis.load import read_input_bytes
 
-        raise PsmaRweError(
-            f"{data_dir}: cannot build, input files are missing",
-            [Problem(name, None, None, f"file not found in {data_dir}") for name in missing],
-        )
+    data_dir = Path(data_dir)
+    contents = read_input_bytes(data_dir)  # one problem per missing / unreadable file
+    files: dict[str, Path] = {f"data/{name}": data_dir / name for name in config.INPUT_FILES}
     files.update(project_files(project_dir))
-    hashes = {}
+    hashes = {f"data/{name}": hashlib.sha256(raw).hexdigest() for name, raw in contents.items()}
     for key, path in files.items():
+        if key in hashes:
+            continue
         try:
             hashes[key] = _sha256(path)
         except OSError as exc:
@@ -127,7 +125,7 @@ def collect_inputs(data_dir: Path, project_dir: Path = config.PROJECT_DIR) -> Bu
                 f"cannot read {path}",
                 [Problem(path.name, None, None, f"cannot be read: {os_error_message(exc)}")],
             ) from None
-    return BuildInputs(data_dir=data_dir, files=files, hashes=hashes)
+    return BuildInputs(data_dir=data_dir, files=files, hashes=hashes, contents=contents)
 
 
 def default_label(inputs: BuildInputs, today: dt.date | None = None) -> str:
@@ -376,7 +374,7 @@ def build(
     from analysis.load import load_cohort
 
     say("validating data")
-    cohort = load_cohort(inputs.data_dir)
+    cohort = load_cohort(inputs.data_dir, contents=inputs.contents)
 
     try:
         outputs.mkdir(parents=True, exist_ok=True)

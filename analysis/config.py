@@ -53,6 +53,16 @@ OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {
     PRIOR_THERAPIES: frozenset(),
 }
 
+#: Columns a file may have or lack altogether (read when present, see data/README.md):
+#: the follow-up dates of patients.csv.  A cohort without them builds as before.
+FOLLOW_UP_COLUMNS = ("last_contact_date", "death_date", "radiographic_progression_date")
+OPTIONAL_PRESENT_COLUMNS: dict[str, tuple[str, ...]] = {
+    PATIENTS: FOLLOW_UP_COLUMNS,
+    DOSES: (),
+    MEASUREMENTS: (),
+    PRIOR_THERAPIES: (),
+}
+
 BOOLEAN_COLUMNS = ("de_novo_metastatic", "bone_mets", "lymph_node_mets", "visceral_mets")
 TRUE_WORDS = frozenset({"true"})
 FALSE_WORDS = frozenset({"false"})

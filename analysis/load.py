@@ -297,6 +297,7 @@ def _finish(
     if problems:
         return None, problems
     wanted = list(config.COLUMNS[name])
+    wanted += [c for c in config.OPTIONAL_PRESENT_COLUMNS[name] if c in header]
     frame = frame.iloc[:, [header.index(col) for col in wanted]]
     frame.columns = wanted
     frame = frame.assign(**{col: _clean_categories(frame[col]) for col in wanted})

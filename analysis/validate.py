@@ -21,6 +21,7 @@ import pandas as pd
 
 from analysis import config
 from analysis.errors import Problem, PsmaRweError
+from analysis.followup_rules import check_follow_up
 from analysis.identifiers import ID_VALUE_PATTERNS, id_value_reason
 from analysis.records import LINE, Cohort, lookup
 
@@ -164,7 +165,8 @@ def check_number(probs, file, frame, col, parsed, lo=None, hi=None, integer=Fals
 def check_control_characters(probs: Problems, file: str, raw: pd.DataFrame) -> pd.Series:
     """Cells holding a control character (tab and line breaks are fine); the bad rows."""
     bad_rows = pd.Series(False, index=raw.index)
-    for col in config.COLUMNS[file]:
+    optional = [c for c in config.OPTIONAL_PRESENT_COLUMNS[file] if c in raw.columns]
+    for col in (*config.COLUMNS[file], *optional):
         codes, values = _codes(raw[col])
         found = values.str.extract(f"({CONTROL_CHARACTERS})", expand=False)
         bad = found.notna().to_numpy()
@@ -288,6 +290,11 @@ def check_patients(probs: Problems, raw: pd.DataFrame) -> pd.DataFrame:
     out["discontinuation_reason"] = reason
     for col in ("race", "ethnicity"):
         out[col] = raw[col].where(raw[col] != "", "Unknown")
+    for col in config.FOLLOW_UP_COLUMNS:
+        if col in raw.columns:
+            parsed = _by_value(cells[col], parse_dates)
+            check_date(probs, P, raw, col, parsed)
+            out[col] = parsed
     return out
 
 
@@ -641,6 +648,8 @@ def validate_frames(
             check_measurement_dates(probs, typed[M], first)
         if typed[T] is not None:
             check_therapy_dates(probs, typed[T], first)
+        if patients is not None:
+            check_follow_up(probs, patients, first, d, typed[M])
 
     if probs:
         order = {name: i for i, name in enumerate(config.INPUT_FILES)}

@@ -295,3 +295,27 @@ def test_paths_with_brackets_print_literally(tmp_path, name):
     result = _analyze(data, tmp_path / name / "out")
     assert result.exit_code == 0, (result.output, result.exception)
     assert str(tmp_path / name / "out" / "results.json") in result.output.replace("\n", "")
+
+
+def test_the_build_parses_the_very_bytes_it_hashed(tmp_path, monkeypatch):
+    """A data file replaced between hashing and parsing cannot give results under the old hash."""
+    import hashlib
+
+    import analysis.build as builder
+
+    data = minimal_cohort(tmp_path / "data")
+    original = (data / "patients.csv").read_bytes()
+    real = builder.collect_inputs
+
+    def collect_then_replace(data_dir, project_dir=config.PROJECT_DIR):
+        inputs = real(data_dir, project_dir)
+        lines = original.decode("utf-8").splitlines()
+        (data / "patients.csv").write_text("\n".join(lines[:2]) + "\n", encoding="utf-8")
+        return inputs
+
+    monkeypatch.setattr(builder, "collect_inputs", collect_then_replace)
+    report = build(data, label="v", outputs=tmp_path / "outputs")
+    results = json.loads((report.path / "results.json").read_text(encoding="utf-8"))
+    assert results["cohort"]["n_patients"] == 2  # the hashed file had two patients
+    manifest = json.loads((report.path / MANIFEST).read_text(encoding="utf-8"))
+    assert manifest["inputs"]["data/patients.csv"]["sha256"] == hashlib.sha256(original).hexdigest()
