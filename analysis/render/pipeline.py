@@ -56,6 +56,9 @@ DEFAULT_EPOCH = 0
 #: (96 px per inch) in Word, and 192 ppi gives twice the screen resolution.
 PNG_SCALE = 0.75
 PNG_PPI = 192.0
+#: Placeholder nonces tried before giving up (each collides only with inputs
+#: that hold it).
+NONCE_ATTEMPTS = 10
 
 _REMOTE_LOAD = re.compile(
     r"""<(?:script|img|iframe|source|video|audio|embed)\b[^>]*\bsrc\s*=\s*["']?(?:https?:)?//"""
@@ -219,19 +222,31 @@ def prepare(project_dir: Path, source: str) -> Prepared:
     project_meta = project.load_yaml(project_dir / "_quarto.yml", "_quarto.yml")
     variables = project.load_yaml(project_dir / "_variables.yml", "_variables.yml")
     yaml_text, body = split_front_matter(src.read_text(encoding="utf-8"))
-    expander = ShortcodeExpander(
-        project_dir, variables, project.shortcode_metadata(project_meta, {})
-    )
-    front = project.parse_yaml(expander.expand(yaml_text, src), rel_source) if yaml_text else {}
-    expander.metadata = project.shortcode_metadata(project_meta, front)
-    markdown = expander.expand(body, src)
+    for _attempt in range(NONCE_ATTEMPTS):
+        expander = ShortcodeExpander(
+            project_dir, variables, project.shortcode_metadata(project_meta, {})
+        )
+        front = (
+            project.parse_yaml(expander.expand(yaml_text, src), rel_source) if yaml_text else {}
+        )
+        expander.metadata = project.shortcode_metadata(project_meta, front)
+        markdown = expander.expand(body, src)
+        # a nonce found in the inputs could make a data string pass for a token
+        # (the sources and includes as read; the YAML files as parsed)
+        if not expander.nonce_collides(project_meta, variables):
+            break
+    else:  # pragma: no cover - 26**20 nonces
+        raise PsmaRweError(f"{rel_source}: no placeholder nonce absent from the inputs")
 
     work = project_dir / WORK_DIR_NAME
     work.mkdir(parents=True, exist_ok=True)
     md_path = work / f"{src.stem}.md"
     md_path.write_text(markdown, encoding="utf-8")
     values_path = work / f"{src.stem}.values.json"
-    values_path.write_text(json.dumps(expander.values, ensure_ascii=False), encoding="utf-8")
+    values_path.write_text(
+        json.dumps({"nonce": expander.nonce, "values": expander.values}, ensure_ascii=False),
+        encoding="utf-8",
+    )
     return Prepared(
         project_dir=project_dir,
         src=src,

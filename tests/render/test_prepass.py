@@ -8,7 +8,7 @@ import pytest
 
 from analysis.errors import PsmaRweError
 from analysis.render import layout, project
-from analysis.render.shortcodes import PLACEHOLDER, ShortcodeExpander, split_front_matter
+from analysis.render.shortcodes import ShortcodeExpander, split_front_matter
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_html_include_fence_outlasts_backticks_in_content(tree):
 def test_markdown_include_is_expanded_recursively(tree):
     exp = expander(tree)
     out = exp.expand('{{< include "../tables/note.md" >}}\n', tree / "report" / "x.qmd")
-    assert out == f"Note with {PLACEHOLDER.format(0)}.\n"
+    assert out == f"Note with {exp.placeholder(0)}.\n"
     assert exp.values == ["AB"]
 
 
@@ -65,7 +65,7 @@ def test_var_and_meta_become_placeholders_with_text_values(tree):
         " again {{< var n >}} `{{< var x.y >}}` {{{< var kept >}}}",
         tree / "report" / "x.qmd",
     )
-    tokens = [PLACEHOLDER.format(i) for i in range(5)]
+    tokens = [exp.placeholder(i) for i in range(5)]
     assert out == (
         f"N={tokens[0]} {tokens[1]} {tokens[2]} {tokens[3]} {tokens[4]}"
         f" again {tokens[0]} `{tokens[2]}` {{{{< var kept >}}}}"
