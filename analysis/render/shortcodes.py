@@ -133,13 +133,13 @@ class ShortcodeExpander:
     metadata : dict
         Metadata ``{{< meta >}}`` looks keys up in.
     nonce : str
-        Capital letters in every placeholder token (random by default).
+        Capital letters in every placeholder token (default: :func:`new_nonce`).
     """
 
     project_dir: Path
     variables: dict
     metadata: dict
-    nonce: str = field(default_factory=new_nonce)
+    nonce: str = ""
     values: list[str] = field(default_factory=list)
     #: Text of every file :meth:`expand` was given (sources and includes).
     inputs: list[str] = field(default_factory=list)
@@ -147,6 +147,7 @@ class ShortcodeExpander:
     _escapes: int = 0
 
     def __post_init__(self) -> None:
+        self.nonce = self.nonce or new_nonce()
         if not re.fullmatch(r"[A-Z]+", self.nonce):
             raise ValueError(f"placeholder nonce must be capital letters, got {self.nonce!r}")
         self._token_re = re.compile(rf"QSCX{self.nonce}(\d+)XQSC")

@@ -158,3 +158,33 @@ def test_poster_layout_and_table_notes():
     assert layout.table_notes({"table-notes": "none"}) == "none"
     with pytest.raises(PsmaRweError, match="table-notes: 'some'"):
         layout.table_notes({"table-notes": "some"})
+
+
+def test_a_nonce_found_in_the_inputs_is_drawn_again(tree, monkeypatch):
+    import json
+
+    from analysis.render import pipeline, shortcodes
+
+    first, second = "A" * shortcodes.NONCE_LENGTH, "B" * shortcodes.NONCE_LENGTH
+    draws = iter([first, first, first, second])
+    monkeypatch.setattr(shortcodes, "new_nonce", lambda: next(draws))
+    (tree / "_variables.yml").write_text(f"a: x\nb: QSCX{first}00000XQSC\n")
+    (tree / "tables" / "t.html").write_text(f"<p>QSCX{first}00001XQSC</p>\n")
+    (tree / "report" / "x.qmd").write_text(
+        "{{< var a >}}\n\n{{< include ../tables/t.html >}}\n\n{{< var b >}}\n"
+    )
+    prep = pipeline.prepare(tree, "report/x.qmd")
+    assert prep.expander.nonce == second
+    saved = json.loads(prep.values_path.read_text())
+    assert saved == {"nonce": second, "values": ["x", f"QSCX{first}00000XQSC"]}
+    markdown = prep.md_path.read_text()
+    assert f"QSCX{first}00001XQSC" in markdown  # the included text, untouched
+    assert markdown.startswith(prep.expander.placeholder(0))
+
+
+def test_escape_marks_in_included_text_are_not_restored(tree):
+    exp = expander(tree)
+    (tree / "tables" / "m.md").write_text(f"\x00PSMAESC{exp.nonce}0\x00 and \x00PSMA-ESCAPED-0\x00\n")
+    out = exp.expand("{{{< var a.b >}}} {{< include ../tables/m.md >}}\n", tree / "report" / "x.qmd")
+    assert out.startswith("{{< var a.b >}} ")
+    assert "\x00PSMA-ESCAPED-0\x00" in out
