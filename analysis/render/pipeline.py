@@ -17,6 +17,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
 
 import yaml
@@ -60,12 +61,20 @@ PNG_PPI = 192.0
 #: that hold it).
 NONCE_ATTEMPTS = 10
 
-_REMOTE_LOAD = re.compile(
-    r"""<(?:script|img|iframe|source|video|audio|embed)\b[^>]*\bsrc\s*=\s*["']?(?:https?:)?//"""
-    r"""|<link\b[^>]*\bhref\s*=\s*["']?(?:https?:)?//"""
-    r"""|@import\s+(?:url\()?\s*["']?(?:https?:)?//""",
+#: Elements whose attributes load a resource when the page opens, and those attributes
+#: (``<a href>`` is a link, not a load).
+_LOADING_TAGS = frozenset(
+    "link script img iframe frame source video audio track embed object input image".split()
+)
+_LOADING_ATTRS = frozenset(["src", "href", "xlink:href", "srcset", "data", "poster"])
+#: A URL that leaves the file: scheme-relative ``//host`` or any ``scheme://``.
+_REMOTE_URL = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:)?//", re.IGNORECASE)
+#: ``@import`` and ``url(`` of CSS, and the URL they hold.
+_CSS_LOAD = re.compile(
+    r"""@import\s*(?:url\(\s*)?["']?([^"')\s;]*)|url\(\s*["']?([^"')\s]*)""",
     re.IGNORECASE,
 )
+_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 
 
 @dataclass
@@ -184,14 +193,64 @@ def _compile_typst(typ: Path, project_dir: Path, pdf: Path, source: str) -> None
     pdf.write_bytes(data)
 
 
-def _check_offline(html: Path) -> None:
-    text = html.read_text(encoding="utf-8")
-    m = _REMOTE_LOAD.search(text)
-    if m:
-        start = max(0, m.start() - 60)
+class _RemoteLoads(HTMLParser):
+    """Collects the resource loads of an HTML page that would go to the network.
+
+    Only what a browser loads counts: the loading attributes of the elements in
+    ``_LOADING_TAGS``, and CSS ``@import`` / ``url(`` inside ``<style>`` elements
+    and ``style`` attributes.  Text (data printed in a table, say) and scripts'
+    code are not looked at.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[int, str]] = []
+        self._in_style = False
+
+    def _css(self, css: str, what: str) -> None:
+        for m in _CSS_LOAD.finditer(_CSS_COMMENT.sub("", css)):
+            url = m.group(1) if m.group(1) is not None else m.group(2)
+            if _REMOTE_URL.match(url):
+                self.found.append((self.getpos()[0], f"{what}: {m.group(0)}"))
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if value is None:
+                continue
+            if name == "style":
+                self._css(value, f'<{tag} style="...">')
+            elif tag in _LOADING_TAGS and name in _LOADING_ATTRS:
+                urls = [u.split()[0] for u in value.split(",") if u.split()]
+                if name != "srcset":
+                    urls = [value]
+                if any(_REMOTE_URL.match(u) for u in urls):
+                    self.found.append((self.getpos()[0], f'<{tag} {name}="{value[:80]}">'))
+        self._in_style = tag == "style"
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        self._in_style = False
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self._css(data, "<style>")
+
+
+def _check_offline(html: Path, source: str = "") -> None:
+    """Refuse an HTML page that would load anything from the network."""
+    parser = _RemoteLoads()
+    parser.feed(html.read_text(encoding="utf-8"))
+    parser.close()
+    if parser.found:
+        line, what = parser.found[0]
+        more = f" (and {len(parser.found) - 1} more)" if len(parser.found) > 1 else ""
+        origin = f" rendered from {source}" if source else ""
         raise PsmaRweError(
-            f"{html.name} would load a resource from the network: "
-            f"...{text[start : m.end() + 60]}..."
+            f"{html.name}{origin} would load a resource from the network: "
+            f"line {line}: {what}{more}"
         )
 
 
@@ -340,7 +399,7 @@ def render(
                 f"--output={target}",
             ]
             _run_pandoc(args, prep.project_dir, env, f"{what} HTML")
-            _check_offline(target)
+            _check_offline(target, prep.rel_source)
         elif fmt == "docx":
             target = out_dir / f"{prep.stem}.docx"
             args += ["--to=docx", f"--output={target}"]

@@ -617,3 +617,77 @@ def test_render_plain_abstract_text(built, tmp_path):
     assert "---" not in text and "{#tbl" not in text
     assert "Figure 2: Best PSA change per patient." in lines
     assert pandoc_version().startswith("3.")
+
+
+# --- data shaped like internal markers or resource loads ----------------------------------
+
+#: Text that looks like the renderer's own markers or like a resource load.
+LOOKALIKES = (
+    "QSCX00000XQSC",
+    "QSCX99999XQSC",
+    "QSCXABCDEFGHIJKLMNOPQRST00001XQSC",
+    "qscx00000xqsc",
+    "PSMAESC0",
+    "#poster-colbreak(2)",
+    "@import url(//example.org/x.css)",
+    '<link href="//x">',
+    "src=//example.org/y.js",
+    'style="background:url(//x)"',
+)
+
+
+def test_marker_and_load_lookalikes_print_as_written(project, tmp_path):
+    (project / "_variables.yml").write_text(
+        (project / "_variables.yml").read_text()
+        + "odd:\n"
+        + "".join(f"  v{i}: {value!r}\n".replace("'", '"') if '"' not in value else
+                  f"  v{i}: '{value}'\n" for i, value in enumerate(LOOKALIKES))
+    )
+    cells = "".join(f"<tr><td>{html_lib.escape(v)}</td></tr>\n" for v in LOOKALIKES)
+    (project / "tables" / "odd.html").write_text(
+        f'<div id="odd">\n<table class="gt_table">\n<tbody>\n{cells}</tbody>\n</table>\n</div>\n'
+    )
+    qmd = project / "report" / "article.qmd"
+    qmd.write_text(
+        qmd.read_text()
+        + "\n## Heading with {{< var counts.patients >}} patients\n\n"
+        + "".join(f"Value {i}: {{{{< var odd.v{i} >}}}}.\n\n" for i in range(len(LOOKALIKES)))
+        + "{{< include ../tables/odd.html >}}\n"
+    )
+    first = render_document(project, "report/article.qmd", tmp_path / "a")
+    again = render_document(project, "report/article.qmd", tmp_path / "b")
+    for fmt, path in first.items():
+        assert again[fmt].read_bytes() == path.read_bytes(), fmt  # no nonce in the output
+    markup = first["html"].read_text(encoding="utf-8")
+    assert 'id="heading-with-120-patients"' in markup
+    text = html_text(markup)
+    pdf = re.sub(r"\s+", " ", "\n".join(pdf_text(first["pdf"])))
+    docx = docx_text(first["docx"])
+    for i, value in enumerate(LOOKALIKES):
+        assert f"Value {i}: {value}." in text, value
+        assert text.count(value) >= 2, value  # the paragraph and the table cell
+        assert f"Value {i}: {value}." in pdf, value
+        assert pdf.count(value) >= 2, value
+        assert docx.count(value) >= 2, value
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '<script src="//cdn.example.org/x.js"></script>',
+        '<script src="https://cdn.example.org/x.js"></script>',
+        '<link rel="stylesheet" href="//example.org/x.css">',
+        "<style>@import url(//example.org/x.css);</style>",
+        '<style>@import "https://example.org/x.css";</style>',
+        '<div style="background:url(//example.org/x.png)">x</div>',
+        '<img srcset="a.png 1x, //example.org/b.png 2x">',
+    ],
+)
+def test_real_remote_loads_are_refused(project, tmp_path, raw):
+    qmd = project / "report" / "article.qmd"
+    qmd.write_text(qmd.read_text() + f"\n```{{=html}}\n{raw}\n```\n")
+    with pytest.raises(PsmaRweError) as err:
+        render_document(project, "report/article.qmd", tmp_path, formats=["html"])
+    message = str(err.value)
+    assert "article.html rendered from report/article.qmd would load a resource" in message
+    assert re.search(r"line \d+: <(script|link|style|div|img)", message), message
