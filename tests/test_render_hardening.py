@@ -136,3 +136,104 @@ def test_no_nonce_reaches_an_output(markers):
             text = path.read_text(encoding="utf-8")
             for token in re.findall(r"QSCX[A-Z]*\d+XQSC", text, re.I):
                 assert token.upper() in known, (path.name, token)
+
+
+# --- formula injection ----------------------------------------------------------------------
+
+FORMULA_IDS = (
+    '=HYPERLINK("http://x","y")',
+    "+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(A1)",
+    "=1+1",
+)
+
+
+def formula_cohort(folder: Path) -> Path:
+    """One patient per id in FORMULA_IDS: PSA 100 -> 40 (change -60) or 100 -> 125 (+25)."""
+    patients, doses, measurements = [], [], []
+    for i, pid in enumerate(FORMULA_IDS):
+        patients.append(patient(pid))
+        doses += [dose(pid, 1, "2023-01-10"), dose(pid, 2, "2023-02-21")]
+        measurements += [
+            meas(pid, "2023-01-05", "psa", 100),
+            meas(pid, "2023-03-15", "psa", 40 if i % 2 == 0 else 125),
+            meas(pid, "2023-01-05", "hemoglobin", "12.5"),
+            meas(pid, "2023-02-10", "hemoglobin", "9.5"),
+        ]
+    return write_cohort(folder, patients, doses, measurements)
+
+
+@pytest.fixture(scope="module")
+def formulas(tmp_path_factory) -> Version:
+    return build_version(tmp_path_factory, "formulas", formula_cohort)
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
+
+
+def test_every_csv_the_build_writes_neutralises_formulas(formulas):
+    from analysis.files import FORMULA_TRIGGERS, _NUMBER
+
+    paths = sorted(formulas.path.rglob("*.csv"))
+    assert {p.name for p in paths} >= {"patient_summary.csv", "lab_trajectories.csv"}
+    for path in paths:
+        for row in _rows(path):
+            for column, cell in row.items():
+                assert not cell.startswith(FORMULA_TRIGGERS) or _NUMBER.fullmatch(cell), (
+                    path.name,
+                    column,
+                    cell,
+                )
+    summary = _rows(formulas.path / "patient_summary.csv")
+    assert [r["patient_id"] for r in summary] == [f"'{pid}" for pid in FORMULA_IDS]
+    # numbers are written as numbers: a fall of 60% is -60, not '-60
+    assert [r["best_psa_change_pct"] for r in summary] == ["-60", "25", "-60", "25", "-60"]
+    labs = _rows(formulas.path / "lab_trajectories.csv")
+    assert labs and any(cell.startswith("-") for row in labs for cell in row.values())
+
+
+@pytest.mark.parametrize(
+    ("cell", "written"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("-37.2", "-37.2"),
+        ("+5", "+5"),
+        ("-1e-05", "-1e-05"),
+        ("P-1", "P-1"),
+        ("", ""),
+        (-37.2, -37.2),
+        (None, None),
+    ],
+)
+def test_neutralise_cell(cell, written):
+    from analysis.files import neutralise_cell
+
+    assert neutralise_cell(cell) == written
+
+
+def test_csv_text_leaves_numeric_columns_alone():
+    import pandas as pd
+
+    from analysis.files import csv_text
+
+    frame = pd.DataFrame(
+        {"id": ["=A1", "@x", "P3"], "change": [-37.2, -0.5, 12.0], "flag": [True, False, True]}
+    )
+    assert csv_text(frame, float_format="%.6g") == (
+        "id,change,flag\n'=A1,-37.2,True\n'@x,-0.5,False\nP3,12,True\n"
+    )
+
+
+def test_every_csv_writer_goes_through_csv_text():
+    from analysis import config
+
+    for path in sorted((config.PROJECT_DIR / "analysis").rglob("*.py")):
+        if path.name != "files.py":
+            assert ".to_csv(" not in path.read_text(encoding="utf-8"), path
