@@ -68,9 +68,9 @@ def neutralise_cell(value):
     prefixed, unless it is a plain number (a negative change such as ``-37.2``
     written as text); anything else, numbers included, is returned unchanged.
     """
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        if not _NUMBER.fullmatch(value):
-            return "'" + value
+    formula = isinstance(value, str) and value.startswith(FORMULA_TRIGGERS)
+    if formula and not _NUMBER.fullmatch(value):
+        return "'" + value
     return value
 
 

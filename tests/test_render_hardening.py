@@ -174,7 +174,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def test_every_csv_the_build_writes_neutralises_formulas(formulas):
-    from analysis.files import FORMULA_TRIGGERS, _NUMBER
+    from analysis.files import _NUMBER, FORMULA_TRIGGERS
 
     paths = sorted(formulas.path.rglob("*.csv"))
     assert {p.name for p in paths} >= {"patient_summary.csv", "lab_trajectories.csv"}
