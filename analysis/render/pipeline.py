@@ -44,6 +44,7 @@ FILTERS = (
     "callouts.lua",
     "docx-title.lua",
     "plain-text.lua",
+    "long-words.lua",
 )
 FORMATS = ("html", "pdf", "docx")
 WORK_DIR_NAME = "_render"
@@ -64,7 +65,21 @@ NONCE_ATTEMPTS = 10
 #: Elements whose attributes load a resource when the page opens, and those attributes
 #: (``<a href>`` is a link, not a load).
 _LOADING_TAGS = frozenset(
-    "link script img iframe frame source video audio track embed object input image".split()
+    [
+        "link",
+        "script",
+        "img",
+        "iframe",
+        "frame",
+        "source",
+        "video",
+        "audio",
+        "track",
+        "embed",
+        "object",
+        "input",
+        "image",
+    ]
 )
 _LOADING_ATTRS = frozenset(["src", "href", "xlink:href", "srcset", "data", "poster"])
 #: A URL that leaves the file: scheme-relative ``//host`` or any ``scheme://``.
@@ -74,6 +89,10 @@ _CSS_LOAD = re.compile(
     r"""@import\s*(?:url\(\s*)?["']?([^"')\s;]*)|url\(\s*["']?([^"')\s]*)""",
     re.IGNORECASE,
 )
+#: An SVG file named in the markdown.  The look-behind starts a match only where
+#: a path can start: without it a long run of word characters (a 100 KB data
+#: string in an included table) made this search quadratic (70 s).
+_SVG_REF = re.compile(r"(?<![\w./-])[\w./-]+\.svg\b")
 _CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 
 
@@ -135,7 +154,7 @@ def _svg_pngs(body: str, source_dir: Path, project_dir: Path, png_dir: Path) -> 
     """PNG copies of the SVG figures the document mentions (for Word)."""
     vl_convert = fonts.vl_convert(fonts.project_fonts(project_dir))
 
-    for ref in sorted(set(re.findall(r"[\w./-]+\.svg\b", body))):
+    for ref in sorted(set(_SVG_REF.findall(body))):
         if ref.startswith("/"):
             candidates = [project_dir / ref.lstrip("/")]
         else:
@@ -249,8 +268,7 @@ def _check_offline(html: Path, source: str = "") -> None:
         more = f" (and {len(parser.found) - 1} more)" if len(parser.found) > 1 else ""
         origin = f" rendered from {source}" if source else ""
         raise PsmaRweError(
-            f"{html.name}{origin} would load a resource from the network: "
-            f"line {line}: {what}{more}"
+            f"{html.name}{origin} would load a resource from the network: line {line}: {what}{more}"
         )
 
 
@@ -285,9 +303,7 @@ def prepare(project_dir: Path, source: str) -> Prepared:
         expander = ShortcodeExpander(
             project_dir, variables, project.shortcode_metadata(project_meta, {})
         )
-        front = (
-            project.parse_yaml(expander.expand(yaml_text, src), rel_source) if yaml_text else {}
-        )
+        front = project.parse_yaml(expander.expand(yaml_text, src), rel_source) if yaml_text else {}
         expander.metadata = project.shortcode_metadata(project_meta, front)
         markdown = expander.expand(body, src)
         # a nonce found in the inputs could make a data string pass for a token

@@ -184,7 +184,22 @@ def test_a_nonce_found_in_the_inputs_is_drawn_again(tree, monkeypatch):
 
 def test_escape_marks_in_included_text_are_not_restored(tree):
     exp = expander(tree)
-    (tree / "tables" / "m.md").write_text(f"\x00PSMAESC{exp.nonce}0\x00 and \x00PSMA-ESCAPED-0\x00\n")
-    out = exp.expand("{{{< var a.b >}}} {{< include ../tables/m.md >}}\n", tree / "report" / "x.qmd")
+    (tree / "tables" / "m.md").write_text(
+        f"\x00PSMAESC{exp.nonce}0\x00 and \x00PSMA-ESCAPED-0\x00\n"
+    )
+    out = exp.expand(
+        "{{{< var a.b >}}} {{< include ../tables/m.md >}}\n", tree / "report" / "x.qmd"
+    )
     assert out.startswith("{{< var a.b >}} ")
     assert "\x00PSMA-ESCAPED-0\x00" in out
+
+
+def test_svg_scan_is_linear_in_a_long_word():
+    import time
+
+    from analysis.render.pipeline import _SVG_REF
+
+    body = "![](../figures/a.svg) /figures/b-c.svg " + "x" * 100_000 + " y.svg"
+    start = time.perf_counter()
+    assert sorted(set(_SVG_REF.findall(body))) == ["../figures/a.svg", "/figures/b-c.svg", "y.svg"]
+    assert time.perf_counter() - start < 1
