@@ -16,7 +16,7 @@ import pandas as pd
 
 from analysis import config
 from analysis.cohort import cohort_summary, prior_therapy_counts, prior_therapy_summary, table1
-from analysis.files import write_text_atomic
+from analysis.files import csv_text, write_text_atomic
 from analysis.labs import baseline_values, bmi, toxicity, trajectories
 from analysis.load import Cohort
 from analysis.psa import patient_psa, psa_course
@@ -278,7 +278,7 @@ def write_analysis(analysis: Analysis, out_dir: Path) -> list[Path]:
     out_dir = Path(out_dir)
     paths = [out_dir / RESULTS_JSON, out_dir / PATIENT_SUMMARY, out_dir / LAB_TRAJECTORIES]
     write_text_atomic(paths[0], analysis.results.to_json())
-    write_text_atomic(paths[1], analysis.patient_summary.to_csv(index=False, lineterminator="\n"))
+    write_text_atomic(paths[1], csv_text(analysis.patient_summary))
     labs = lab_frame(analysis.results)
-    write_text_atomic(paths[2], labs.to_csv(index=False, lineterminator="\n", float_format="%.6g"))
+    write_text_atomic(paths[2], csv_text(labs, float_format="%.6g"))
     return paths

@@ -1,11 +1,26 @@
-"""Writing output files atomically, with the permissions a plain write would give."""
+"""Writing output files atomically, with the permissions a plain write would give.
+
+CSV files go through :func:`csv_text`, which neutralises cells a spreadsheet
+would run as a formula.
+"""
 
 from __future__ import annotations
 
 import functools
 import os
+import re
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Leading characters that make a spreadsheet read a cell as a formula (OWASP,
+#: "CSV Injection"): such a text cell is written with a leading single quote.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+#: A plain decimal number ("-37.2", "1e-05"): data, never a formula, left as it is.
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 @functools.cache
@@ -44,3 +59,33 @@ def write_atomic(path: Path, data: bytes) -> None:
 def write_text_atomic(path: Path, text: str) -> None:
     """:func:`write_atomic` of ``text`` as UTF-8."""
     write_atomic(path, text.encode("utf-8"))
+
+
+def neutralise_cell(value):
+    """``value`` with a ``'`` in front if it is text a spreadsheet would run as a formula.
+
+    Text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is
+    prefixed, unless it is a plain number (a negative change such as ``-37.2``
+    written as text); anything else, numbers included, is returned unchanged.
+    """
+    formula = isinstance(value, str) and value.startswith(FORMULA_TRIGGERS)
+    if formula and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def csv_text(frame: pd.DataFrame, **to_csv) -> str:
+    """``frame`` as CSV text (no index, ``\\n`` line ends) with every text cell neutralised.
+
+    The one way the tool writes CSV.  Numeric and boolean columns are written
+    as pandas writes them; ``to_csv`` are further :meth:`pandas.DataFrame.to_csv`
+    options (e.g. ``float_format``).
+    """
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    safe = frame.copy()
+    for column in safe.columns:
+        values = safe[column]
+        if not (is_numeric_dtype(values) or is_bool_dtype(values)):
+            safe[column] = values.map(neutralise_cell)
+    return safe.to_csv(index=False, lineterminator="\n", **to_csv)

@@ -71,6 +71,10 @@ Documents
     ``accent-color``, ``conference``/``institution``/``contact`` for the
     poster's title band, ...).  DOCX: pandoc's writer, native tables, numbered
     captions as text.
+Long words (``filters/long-words.lua``)
+    For Typst a word over 2,000 bytes is cut into adjacent pieces between two
+    letters (same ``.typ`` text): pandoc's Typst writer is quadratic in the
+    length of one word.
 Plain text
     :func:`render_plain` writes the abstract as text (title, headings, body,
     tables as tab-separated rows) for submission systems and length checks.

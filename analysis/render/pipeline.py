@@ -17,6 +17,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
 
 import yaml
@@ -43,6 +44,7 @@ FILTERS = (
     "callouts.lua",
     "docx-title.lua",
     "plain-text.lua",
+    "long-words.lua",
 )
 FORMATS = ("html", "pdf", "docx")
 WORK_DIR_NAME = "_render"
@@ -56,13 +58,42 @@ DEFAULT_EPOCH = 0
 #: (96 px per inch) in Word, and 192 ppi gives twice the screen resolution.
 PNG_SCALE = 0.75
 PNG_PPI = 192.0
+#: Placeholder nonces tried before giving up (each collides only with inputs
+#: that hold it).
+NONCE_ATTEMPTS = 10
 
-_REMOTE_LOAD = re.compile(
-    r"""<(?:script|img|iframe|source|video|audio|embed)\b[^>]*\bsrc\s*=\s*["']?(?:https?:)?//"""
-    r"""|<link\b[^>]*\bhref\s*=\s*["']?(?:https?:)?//"""
-    r"""|@import\s+(?:url\()?\s*["']?(?:https?:)?//""",
+#: Elements whose attributes load a resource when the page opens, and those attributes
+#: (``<a href>`` is a link, not a load).
+_LOADING_TAGS = frozenset(
+    [
+        "link",
+        "script",
+        "img",
+        "iframe",
+        "frame",
+        "source",
+        "video",
+        "audio",
+        "track",
+        "embed",
+        "object",
+        "input",
+        "image",
+    ]
+)
+_LOADING_ATTRS = frozenset(["src", "href", "xlink:href", "srcset", "data", "poster"])
+#: A URL that leaves the file: scheme-relative ``//host`` or any ``scheme://``.
+_REMOTE_URL = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:)?//", re.IGNORECASE)
+#: ``@import`` and ``url(`` of CSS, and the URL they hold.
+_CSS_LOAD = re.compile(
+    r"""@import\s*(?:url\(\s*)?["']?([^"')\s;]*)|url\(\s*["']?([^"')\s]*)""",
     re.IGNORECASE,
 )
+#: An SVG file named in the markdown.  The look-behind starts a match only where
+#: a path can start: without it a long run of word characters (a 100 KB data
+#: string in an included table) made this search quadratic (70 s).
+_SVG_REF = re.compile(r"(?<![\w./-])[\w./-]+\.svg\b")
+_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 
 
 @dataclass
@@ -123,7 +154,7 @@ def _svg_pngs(body: str, source_dir: Path, project_dir: Path, png_dir: Path) -> 
     """PNG copies of the SVG figures the document mentions (for Word)."""
     vl_convert = fonts.vl_convert(fonts.project_fonts(project_dir))
 
-    for ref in sorted(set(re.findall(r"[\w./-]+\.svg\b", body))):
+    for ref in sorted(set(_SVG_REF.findall(body))):
         if ref.startswith("/"):
             candidates = [project_dir / ref.lstrip("/")]
         else:
@@ -181,14 +212,63 @@ def _compile_typst(typ: Path, project_dir: Path, pdf: Path, source: str) -> None
     pdf.write_bytes(data)
 
 
-def _check_offline(html: Path) -> None:
-    text = html.read_text(encoding="utf-8")
-    m = _REMOTE_LOAD.search(text)
-    if m:
-        start = max(0, m.start() - 60)
+class _RemoteLoads(HTMLParser):
+    """Collects the resource loads of an HTML page that would go to the network.
+
+    Only what a browser loads counts: the loading attributes of the elements in
+    ``_LOADING_TAGS``, and CSS ``@import`` / ``url(`` inside ``<style>`` elements
+    and ``style`` attributes.  Text (data printed in a table, say) and scripts'
+    code are not looked at.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[int, str]] = []
+        self._in_style = False
+
+    def _css(self, css: str, what: str) -> None:
+        for m in _CSS_LOAD.finditer(_CSS_COMMENT.sub("", css)):
+            url = m.group(1) if m.group(1) is not None else m.group(2)
+            if _REMOTE_URL.match(url):
+                self.found.append((self.getpos()[0], f"{what}: {m.group(0)}"))
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if value is None:
+                continue
+            if name == "style":
+                self._css(value, f'<{tag} style="...">')
+            elif tag in _LOADING_TAGS and name in _LOADING_ATTRS:
+                urls = [u.split()[0] for u in value.split(",") if u.split()]
+                if name != "srcset":
+                    urls = [value]
+                if any(_REMOTE_URL.match(u) for u in urls):
+                    self.found.append((self.getpos()[0], f'<{tag} {name}="{value[:80]}">'))
+        self._in_style = tag == "style"
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        self._in_style = False
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self._css(data, "<style>")
+
+
+def _check_offline(html: Path, source: str = "") -> None:
+    """Refuse an HTML page that would load anything from the network."""
+    parser = _RemoteLoads()
+    parser.feed(html.read_text(encoding="utf-8"))
+    parser.close()
+    if parser.found:
+        line, what = parser.found[0]
+        more = f" (and {len(parser.found) - 1} more)" if len(parser.found) > 1 else ""
+        origin = f" rendered from {source}" if source else ""
         raise PsmaRweError(
-            f"{html.name} would load a resource from the network: "
-            f"...{text[start : m.end() + 60]}..."
+            f"{html.name}{origin} would load a resource from the network: line {line}: {what}{more}"
         )
 
 
@@ -219,19 +299,29 @@ def prepare(project_dir: Path, source: str) -> Prepared:
     project_meta = project.load_yaml(project_dir / "_quarto.yml", "_quarto.yml")
     variables = project.load_yaml(project_dir / "_variables.yml", "_variables.yml")
     yaml_text, body = split_front_matter(src.read_text(encoding="utf-8"))
-    expander = ShortcodeExpander(
-        project_dir, variables, project.shortcode_metadata(project_meta, {})
-    )
-    front = project.parse_yaml(expander.expand(yaml_text, src), rel_source) if yaml_text else {}
-    expander.metadata = project.shortcode_metadata(project_meta, front)
-    markdown = expander.expand(body, src)
+    for _attempt in range(NONCE_ATTEMPTS):
+        expander = ShortcodeExpander(
+            project_dir, variables, project.shortcode_metadata(project_meta, {})
+        )
+        front = project.parse_yaml(expander.expand(yaml_text, src), rel_source) if yaml_text else {}
+        expander.metadata = project.shortcode_metadata(project_meta, front)
+        markdown = expander.expand(body, src)
+        # a nonce found in the inputs could make a data string pass for a token
+        # (the sources and includes as read; the YAML files as parsed)
+        if not expander.nonce_collides(project_meta, variables):
+            break
+    else:  # pragma: no cover - 26**20 nonces
+        raise PsmaRweError(f"{rel_source}: no placeholder nonce absent from the inputs")
 
     work = project_dir / WORK_DIR_NAME
     work.mkdir(parents=True, exist_ok=True)
     md_path = work / f"{src.stem}.md"
     md_path.write_text(markdown, encoding="utf-8")
     values_path = work / f"{src.stem}.values.json"
-    values_path.write_text(json.dumps(expander.values, ensure_ascii=False), encoding="utf-8")
+    values_path.write_text(
+        json.dumps({"nonce": expander.nonce, "values": expander.values}, ensure_ascii=False),
+        encoding="utf-8",
+    )
     return Prepared(
         project_dir=project_dir,
         src=src,
@@ -325,7 +415,7 @@ def render(
                 f"--output={target}",
             ]
             _run_pandoc(args, prep.project_dir, env, f"{what} HTML")
-            _check_offline(target)
+            _check_offline(target, prep.rel_source)
         elif fmt == "docx":
             target = out_dir / f"{prep.stem}.docx"
             args += ["--to=docx", f"--output={target}"]

@@ -29,29 +29,46 @@ back as plain text (escaped by pandoc's writers), wherever the token ended up:
 prose, code, link targets, attributes, metadata, or raw HTML (HTML-escaped).
 An unknown key is a :class:`~analysis.errors.PsmaRweError` naming the key and
 the file.
+
+The tokens carry a random nonce drawn for each render (:func:`new_nonce`), and
+the pipeline draws another one while the nonce occurs in anything the render
+reads (:meth:`ShortcodeExpander.nonce_collides`): a data string shaped like a
+token (a race value ``QSCX00000XQSC`` in an included table) is never taken for
+one and prints as written.  Every token is replaced, so the nonce never
+reaches an output and the outputs stay byte-identical from render to render.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import re
+import secrets
 import shlex
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from analysis.errors import PsmaRweError
 
-#: Placeholder token for the n-th value; letters and digits only, so no
-#: markdown extension splits or rewrites it.
-PLACEHOLDER = "QSCX{:05d}XQSC"
-PLACEHOLDER_RE = re.compile(r"QSCX(\d{5})XQSC")
+#: Placeholder token for the n-th value of a render with nonce ``nonce``;
+#: letters and digits only, so no markdown extension splits or rewrites it.
+PLACEHOLDER = "QSCX{nonce}{index:05d}XQSC"
+#: Length of the nonce (capital letters: 26**20, about 2**94, values).
+NONCE_LENGTH = 20
+#: Marks for the escaped shortcodes ``{{{< >}}}`` while the others are expanded.
+_ESCAPE_MARK = "\x00PSMAESC{nonce}{index}\x00"
 
 _ESCAPED = re.compile(r"\{\{\{<(.*?)>\}\}\}", re.DOTALL)
 _SHORTCODE = re.compile(r"\{\{<\s*(.*?)\s*>\}\}", re.DOTALL)
-_ESCAPE_MARK = "\x00PSMA-ESCAPED-{}\x00"
 _HTML_SUFFIXES = {".html", ".htm"}
 _MAX_DEPTH = 20
+
+
+def new_nonce() -> str:
+    """A random nonce for the placeholder tokens of one render (capital letters)."""
+    return "".join(secrets.choice(string.ascii_uppercase) for _ in range(NONCE_LENGTH))
 
 
 def split_front_matter(text: str) -> tuple[str | None, str]:
@@ -115,13 +132,42 @@ class ShortcodeExpander:
         Contents of ``_variables.yml``.
     metadata : dict
         Metadata ``{{< meta >}}`` looks keys up in.
+    nonce : str
+        Capital letters in every placeholder token (default: :func:`new_nonce`).
     """
 
     project_dir: Path
     variables: dict
     metadata: dict
+    nonce: str = ""
     values: list[str] = field(default_factory=list)
+    #: Text of every file :meth:`expand` was given (sources and includes).
+    inputs: list[str] = field(default_factory=list)
     _index: dict[str, int] = field(default_factory=dict)
+    _escapes: int = 0
+
+    def __post_init__(self) -> None:
+        self.nonce = self.nonce or new_nonce()
+        if not re.fullmatch(r"[A-Z]+", self.nonce):
+            raise ValueError(f"placeholder nonce must be capital letters, got {self.nonce!r}")
+        self._token_re = re.compile(rf"QSCX{self.nonce}(\d+)XQSC")
+
+    def placeholder(self, index: int) -> str:
+        """The token standing for the ``index``-th value."""
+        return PLACEHOLDER.format(nonce=self.nonce, index=index)
+
+    def nonce_collides(self, *more: Any) -> bool:
+        """Does the nonce occur in an input read so far, a value, or in ``more``?
+
+        ``more``: further inputs (texts, or YAML data, checked as their JSON).
+        When it does, a data string could pass for a token: render with a new nonce.
+        """
+        texts = [*self.inputs, *self.values]
+        texts += [
+            m if isinstance(m, str) else json.dumps(m, default=str, ensure_ascii=False)
+            for m in more
+        ]
+        return any(self.nonce in t for t in texts)
 
     # -- public -----------------------------------------------------------
 
@@ -129,19 +175,22 @@ class ShortcodeExpander:
         """Expand every shortcode in ``text``, which was read from ``path``."""
         if len(_stack) > _MAX_DEPTH:
             raise PsmaRweError(f"{self._rel(path)}: includes nested more than {_MAX_DEPTH} deep")
-        escaped: list[str] = []
+        self.inputs.append(text)
+        escaped: dict[str, str] = {}
 
         def stash(m: re.Match) -> str:
-            escaped.append("{{<" + m.group(1) + ">}}")
-            return _ESCAPE_MARK.format(len(escaped) - 1)
+            mark = _ESCAPE_MARK.format(nonce=self.nonce, index=self._escapes)
+            self._escapes += 1
+            escaped[mark] = "{{<" + m.group(1) + ">}}"
+            return mark
 
         text = _ESCAPED.sub(stash, text)
         out: list[str] = []
         for line in text.splitlines(keepends=True):
             out.append(self._expand_line(line, path, (*_stack, path)))
         result = "".join(out)
-        for i, original in enumerate(escaped):
-            result = result.replace(_ESCAPE_MARK.format(i), original)
+        for mark, original in escaped.items():
+            result = result.replace(mark, original)
         return result
 
     def value_text(self, kind: str, key: str, path: Path, depth: int = 0) -> str:
@@ -167,7 +216,7 @@ class ShortcodeExpander:
         For the few metadata values Python itself reads (layout keys, flags).
         """
         if isinstance(value, str):
-            return PLACEHOLDER_RE.sub(lambda m: self.values[int(m.group(1))], value)
+            return self._token_re.sub(lambda m: self.values[int(m.group(1))], value)
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
         if isinstance(value, dict):
@@ -203,7 +252,7 @@ class ShortcodeExpander:
         if value not in self._index:
             self._index[value] = len(self.values)
             self.values.append(value)
-        return PLACEHOLDER.format(self._index[value])
+        return self.placeholder(self._index[value])
 
     def _expand_line(self, line: str, path: Path, stack: tuple[Path, ...]) -> str:
         stripped = line.strip()

@@ -8,7 +8,7 @@ import pytest
 
 from analysis.errors import PsmaRweError
 from analysis.render import layout, project
-from analysis.render.shortcodes import PLACEHOLDER, ShortcodeExpander, split_front_matter
+from analysis.render.shortcodes import ShortcodeExpander, split_front_matter
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_html_include_fence_outlasts_backticks_in_content(tree):
 def test_markdown_include_is_expanded_recursively(tree):
     exp = expander(tree)
     out = exp.expand('{{< include "../tables/note.md" >}}\n', tree / "report" / "x.qmd")
-    assert out == f"Note with {PLACEHOLDER.format(0)}.\n"
+    assert out == f"Note with {exp.placeholder(0)}.\n"
     assert exp.values == ["AB"]
 
 
@@ -65,7 +65,7 @@ def test_var_and_meta_become_placeholders_with_text_values(tree):
         " again {{< var n >}} `{{< var x.y >}}` {{{< var kept >}}}",
         tree / "report" / "x.qmd",
     )
-    tokens = [PLACEHOLDER.format(i) for i in range(5)]
+    tokens = [exp.placeholder(i) for i in range(5)]
     assert out == (
         f"N={tokens[0]} {tokens[1]} {tokens[2]} {tokens[3]} {tokens[4]}"
         f" again {tokens[0]} `{tokens[2]}` {{{{< var kept >}}}}"
@@ -158,3 +158,48 @@ def test_poster_layout_and_table_notes():
     assert layout.table_notes({"table-notes": "none"}) == "none"
     with pytest.raises(PsmaRweError, match="table-notes: 'some'"):
         layout.table_notes({"table-notes": "some"})
+
+
+def test_a_nonce_found_in_the_inputs_is_drawn_again(tree, monkeypatch):
+    import json
+
+    from analysis.render import pipeline, shortcodes
+
+    first, second = "A" * shortcodes.NONCE_LENGTH, "B" * shortcodes.NONCE_LENGTH
+    draws = iter([first, first, first, second])
+    monkeypatch.setattr(shortcodes, "new_nonce", lambda: next(draws))
+    (tree / "_variables.yml").write_text(f"a: x\nb: QSCX{first}00000XQSC\n")
+    (tree / "tables" / "t.html").write_text(f"<p>QSCX{first}00001XQSC</p>\n")
+    (tree / "report" / "x.qmd").write_text(
+        "{{< var a >}}\n\n{{< include ../tables/t.html >}}\n\n{{< var b >}}\n"
+    )
+    prep = pipeline.prepare(tree, "report/x.qmd")
+    assert prep.expander.nonce == second
+    saved = json.loads(prep.values_path.read_text())
+    assert saved == {"nonce": second, "values": ["x", f"QSCX{first}00000XQSC"]}
+    markdown = prep.md_path.read_text()
+    assert f"QSCX{first}00001XQSC" in markdown  # the included text, untouched
+    assert markdown.startswith(prep.expander.placeholder(0))
+
+
+def test_escape_marks_in_included_text_are_not_restored(tree):
+    exp = expander(tree)
+    (tree / "tables" / "m.md").write_text(
+        f"\x00PSMAESC{exp.nonce}0\x00 and \x00PSMA-ESCAPED-0\x00\n"
+    )
+    out = exp.expand(
+        "{{{< var a.b >}}} {{< include ../tables/m.md >}}\n", tree / "report" / "x.qmd"
+    )
+    assert out.startswith("{{< var a.b >}} ")
+    assert "\x00PSMA-ESCAPED-0\x00" in out
+
+
+def test_svg_scan_is_linear_in_a_long_word():
+    import time
+
+    from analysis.render.pipeline import _SVG_REF
+
+    body = "![](../figures/a.svg) /figures/b-c.svg " + "x" * 100_000 + " y.svg"
+    start = time.perf_counter()
+    assert sorted(set(_SVG_REF.findall(body))) == ["../figures/a.svg", "/figures/b-c.svg", "y.svg"]
+    assert time.perf_counter() - start < 1

@@ -617,3 +617,116 @@ def test_render_plain_abstract_text(built, tmp_path):
     assert "---" not in text and "{#tbl" not in text
     assert "Figure 2: Best PSA change per patient." in lines
     assert pandoc_version().startswith("3.")
+
+
+# --- data shaped like internal markers or resource loads ----------------------------------
+
+#: Text that looks like the renderer's own markers or like a resource load.
+LOOKALIKES = (
+    "QSCX00000XQSC",
+    "QSCX99999XQSC",
+    "QSCXABCDEFGHIJKLMNOPQRST00001XQSC",
+    "qscx00000xqsc",
+    "PSMAESC0",
+    "#poster-colbreak(2)",
+    "@import url(//example.org/x.css)",
+    '<link href="//x">',
+    "src=//example.org/y.js",
+    'style="background:url(//x)"',
+)
+
+
+def test_marker_and_load_lookalikes_print_as_written(project, tmp_path):
+    (project / "_variables.yml").write_text(
+        (project / "_variables.yml").read_text()
+        + "odd:\n"
+        + "".join(
+            f"  v{i}: {value!r}\n".replace("'", '"') if '"' not in value else f"  v{i}: '{value}'\n"
+            for i, value in enumerate(LOOKALIKES)
+        )
+    )
+    cells = "".join(f"<tr><td>{html_lib.escape(v)}</td></tr>\n" for v in LOOKALIKES)
+    (project / "tables" / "odd.html").write_text(
+        f'<div id="odd">\n<table class="gt_table">\n<tbody>\n{cells}</tbody>\n</table>\n</div>\n'
+    )
+    qmd = project / "report" / "article.qmd"
+    qmd.write_text(
+        qmd.read_text()
+        + "\n## Heading with {{< var counts.patients >}} patients\n\n"
+        + "".join(f"Value {i}: {{{{< var odd.v{i} >}}}}.\n\n" for i in range(len(LOOKALIKES)))
+        + "{{< include ../tables/odd.html >}}\n"
+    )
+    first = render_document(project, "report/article.qmd", tmp_path / "a")
+    again = render_document(project, "report/article.qmd", tmp_path / "b")
+    for fmt, path in first.items():
+        assert again[fmt].read_bytes() == path.read_bytes(), fmt  # no nonce in the output
+    markup = first["html"].read_text(encoding="utf-8")
+    assert 'id="heading-with-120-patients"' in markup
+    text = html_text(markup)
+    pdf = re.sub(r"\s+", " ", "\n".join(pdf_text(first["pdf"])))
+    docx = docx_text(first["docx"])
+    for i, value in enumerate(LOOKALIKES):
+        assert f"Value {i}: {value}." in text, value
+        assert text.count(value) >= 2, value  # the paragraph and the table cell
+        assert f"Value {i}: {value}." in pdf, value
+        assert pdf.count(value) >= 2, value
+        assert docx.count(value) >= 2, value
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '<script src="//cdn.example.org/x.js"></script>',
+        '<script src="https://cdn.example.org/x.js"></script>',
+        '<link rel="stylesheet" href="//example.org/x.css">',
+        "<style>@import url(//example.org/x.css);</style>",
+        '<style>@import "https://example.org/x.css";</style>',
+        '<div style="background:url(//example.org/x.png)">x</div>',
+        '<img srcset="a.png 1x, //example.org/b.png 2x">',
+    ],
+)
+def test_real_remote_loads_are_refused(project, tmp_path, raw):
+    qmd = project / "report" / "article.qmd"
+    qmd.write_text(qmd.read_text() + f"\n```{{=html}}\n{raw}\n```\n")
+    with pytest.raises(PsmaRweError) as err:
+        render_document(project, "report/article.qmd", tmp_path, formats=["html"])
+    message = str(err.value)
+    assert "article.html rendered from report/article.qmd would load a resource" in message
+    assert re.search(r"line \d+: <(script|link|style|div|img)", message), message
+
+
+def test_a_100_kb_word_renders_in_seconds(project, tmp_path):
+    # pandoc's Typst writer is quadratic in the length of one word (40 s for this one
+    # before long-words.lua); the SVG scan for Word was quadratic too (70 s)
+    import time
+
+    word = "x" * 100_000
+    (project / "tables" / "long.html").write_text(
+        f'<div id="long">\n<table class="gt_table"><tbody><tr><td>{word}</td></tr></tbody>'
+        "</table>\n</div>\n"
+    )
+    qmd = project / "report" / "article.qmd"
+    qmd.write_text(qmd.read_text() + "\n{{< include ../tables/long.html >}}\n")
+    start = time.perf_counter()
+    result = render_document(project, "report/article.qmd", tmp_path, formats=["pdf", "docx"])
+    assert time.perf_counter() - start < 30
+    assert word in (project / "_render" / "article.typ").read_text(encoding="utf-8")
+    assert word in docx_text(result["docx"])
+
+
+def test_long_words_filter_keeps_the_typst_text(project, tmp_path):
+    import random
+    import subprocess
+
+    from analysis.render.pipeline import FILTERS_DIR, pandoc_path
+
+    rng = random.Random(7)
+    text = "".join(rng.choice("ab1.-/*#_é中 ") for _ in range(12_000)).replace(" ", "")
+    source = tmp_path / "x.md"
+    source.write_text(text + "\n\nplain" + "y" * 5000 + "\n", encoding="utf-8")
+
+    def typst(*extra: str) -> str:
+        args = [pandoc_path(), str(source), "-t", "typst", *extra]
+        return subprocess.run(args, capture_output=True, text=True, check=True).stdout
+
+    assert typst(f"--lua-filter={FILTERS_DIR / 'long-words.lua'}") == typst()

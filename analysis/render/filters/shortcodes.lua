@@ -1,9 +1,12 @@
 --[[ shortcodes.lua — put {{< var >}} / {{< meta >}} values back as text.
 
 The Python pre-pass (analysis/render/shortcodes.py) replaced each var/meta
-shortcode by a placeholder token QSCXnnnnnXQSC and wrote the values, as a JSON
-list indexed from 0, to the file named by $PSMA_RENDER_VALUES.  This filter
-swaps every token for its value, everywhere a token can end up:
+shortcode by a placeholder token QSCX<nonce>nnnnnXQSC and wrote the nonce (capital
+letters, random for each render and absent from every input) and the values,
+as {"nonce": ..., "values": [...]} (values indexed from 0), to the file named
+by $PSMA_RENDER_VALUES.  Only tokens with this nonce are placeholders: text
+shaped like one with another nonce (or none) is data and stays as written.
+This filter swaps every token for its value, everywhere a token can end up:
 
   * prose (Str): the value becomes plain inlines (words and spaces), which
     every writer escapes — so "<script>" prints as text, never as markup;
@@ -11,37 +14,74 @@ swaps every token for its value, everywhere a token can end up:
     value verbatim;
   * raw HTML (the included great-tables fragments): HTML-escaped; other raw
     formats verbatim;
-  * document metadata (title, subtitle, ...), walked recursively.
+  * document metadata (title, subtitle, ...), walked recursively;
+  * identifiers pandoc derived from a heading's text (lower-case tokens):
+    the value made into an identifier the way pandoc makes one, so that no
+    nonce reaches an output.
 
 It also turns the pre-pass's `.psma-pagebreak` divs ({{< pagebreak >}}) into
 each format's page break.
 ]]
 
-local TOKEN = "QSCX(%d%d%d%d%d)XQSC"
 local values = {}
+local nonce = nil
 
 local path = os.getenv("PSMA_RENDER_VALUES")
 if path and path ~= "" then
   local fh = assert(io.open(path, "r"))
-  values = pandoc.json.decode(fh:read("a"), false)
+  local data = pandoc.json.decode(fh:read("a"), false)
   fh:close()
+  nonce, values = data.nonce, data.values
+  assert(type(nonce) == "string" and nonce:match("^%u+$"), "shortcodes.lua: bad nonce")
 end
+
+-- With no values file there are no placeholders at all.
+local PREFIX = nonce and ("QSCX" .. nonce) or nil
+local TOKEN = nonce and ("QSCX" .. nonce .. "(%d+)XQSC") or nil
+local LOWER_PREFIX = PREFIX and PREFIX:lower() or nil
+local LOWER_TOKEN = nonce and ("qscx" .. nonce:lower() .. "(%d+)xqsc") or nil
 
 local function value_of(digits)
   local v = values[tonumber(digits) + 1]
   if v == nil then
+    -- the pre-pass wrote every token it made; this cannot come from the data
     error("shortcodes.lua: no value for placeholder " .. digits, 0)
   end
   return v
 end
 
 local function replace_text(s, escape)
-  if not s:find("QSCX", 1, true) then
+  if not PREFIX or not s:find(PREFIX, 1, true) then
     return s
   end
   return (s:gsub(TOKEN, function(d)
     local v = value_of(d)
     return escape and escape(v) or v
+  end))
+end
+
+-- pandoc's auto_identifiers for a value: lower case, punctuation other than
+-- _-. dropped, whitespace runs to one hyphen
+local function identifier_of(s)
+  s = pandoc.text.lower(s)
+  s = s:gsub("%s+", "-")
+  local out = {}
+  for _, c in utf8.codes(s) do
+    local ch = utf8.char(c)
+    if c > 127 or ch:match("[%w_%-%.]") then
+      table.insert(out, ch)
+    end
+  end
+  return table.concat(out)
+end
+
+local function replace_identifier(s)
+  s = replace_text(s)
+  if not LOWER_PREFIX or not s:find(LOWER_PREFIX, 1, true) then
+    return s
+  end
+  return (s:gsub(LOWER_TOKEN, function(d)
+    return identifier_of(value_of(d))
   end))
 end
 
@@ -71,7 +111,7 @@ end
 
 local function fix_attr(el)
   if el.identifier then
-    el.identifier = replace_text(el.identifier)
+    el.identifier = replace_identifier(el.identifier)
   end
   if el.attributes then
     for k, v in pairs(el.attributes) do
@@ -84,7 +124,7 @@ end
 local filter = {}
 
 function filter.Str(el)
-  if not el.text:find("QSCX", 1, true) then
+  if not PREFIX or not el.text:find(PREFIX, 1, true) then
     return nil
   end
   local out = pandoc.Inlines({})
