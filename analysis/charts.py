@@ -562,6 +562,7 @@ def _waterfall_large(results: StudyResults, data) -> alt.LayerChart:
                 title="Best PSA change from baseline (%)",
                 axis=alt.Axis(values=list(range(-100, 101, 25)), labelExpr=SIGNED_LABEL),
             ),
+            y2=alt.datum(0),
             color=_response_colour(alt),
             tooltip=tooltip,
         )
