@@ -9,10 +9,18 @@ Charts (names are the keys of :func:`chart_specs` and :func:`write_figures`):
 ``waterfall``
     Best PSA change per PSA-evaluable patient, largest increase to largest
     decrease, coloured by response (PSA90 / PSA50 only / no PSA50); bars above
-    +100 % are drawn at +100 % and marked with ↑ and their true value.
+    +100 % are drawn at +100 % and marked with ↑ and their true value.  Above
+    ``config.WATERFALL_PATIENTS_MAX`` patients: every patient still, ranked on
+    an axis of 0–100 % of patients, in at most ``config.WATERFALL_GROUPS``
+    groups of consecutive patients of one response category, each drawn as one
+    bar at the group's median (:func:`waterfall_groups`).
 ``psa_course``
     Lowest PSA of each dose interval relative to baseline, one line per
     patient (responders in colour, non-responders grey), clipped at +200 %.
+    Above ``config.PSA_COURSE_LINES_MAX`` patients: median (line) and
+    interquartile range (band) per dose and group instead
+    (:func:`psa_course_bands`, pandas' default quantiles of the unclipped
+    values, clipped for drawing only).
 ``milestones``
     Cumulative patients who had reached PSA50 and PSA90 by each dose, as % of
     all patients with the counts printed.
@@ -20,6 +28,15 @@ Charts (names are the keys of :func:`chart_specs` and :func:`write_figures`):
     One bar per patient made of one segment per dose received, coloured by
     treatment status, with PSA50 / PSA90 markers in the segment of the dose
     after which the milestone was reached and an arrow for ongoing treatment.
+    Above ``config.SWIMMER_PATIENTS_MAX`` patients: a random sample of
+    ``config.SWIMMER_SAMPLE`` patients drawn with a fixed seed
+    (:func:`swimmer_sample`), said so in the subtitle.
+
+Large cohorts
+    Every chart's data is inline in its spec, and Altair refuses more than
+    5,000 rows; the large-cohort forms above draw aggregated or sampled rows
+    only, so no spec holds more than a few hundred rows whatever the cohort
+    size, and Altair's row limit is never lifted.
 ``labs``
     Median and IQR of pre-dose laboratory values by dose, one panel per test.
 
@@ -50,7 +67,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from analysis import fonts
+from analysis import config, fonts
 from analysis.files import write_atomic
 
 if TYPE_CHECKING:
@@ -224,6 +241,57 @@ def waterfall_data(results: StudyResults):
     )
 
 
+def waterfall_groups(results: StudyResults):
+    """The large-cohort waterfall: every ranked patient, in groups of consecutive patients.
+
+    Patients in waterfall order (:func:`waterfall_data`) are cut where the
+    response category changes, and each such run into groups of at most
+    ``ceil(n / config.WATERFALL_GROUPS)`` patients.  If the categories do not
+    follow the change (more runs than groups allow) the groups are cut by size
+    only and take their middle patient's category.  One row per group: its
+    ranks (1 = largest increase), its span as % of the patients, the number of
+    patients and the median, minimum and maximum best change; ``median_plot``
+    is the median drawn at most at ``WATERFALL_CAP``.
+    """
+    import itertools
+    import math
+
+    import numpy as np
+    import pandas as pd
+
+    data = waterfall_data(results)
+    n = len(data)
+    size = max(1, math.ceil(n / config.WATERFALL_GROUPS))
+    response = data["response"].tolist()
+    cuts = [0, *[i for i in range(1, n) if response[i] != response[i - 1]], n]
+    bounds = [
+        (lo, min(lo + size, b)) for a, b in itertools.pairwise(cuts) for lo in range(a, b, size)
+    ]
+    if len(bounds) > 2 * config.WATERFALL_GROUPS:
+        bounds = [(lo, min(lo + size, n)) for lo in range(0, n, size)]
+    values = data["best_change"].to_numpy(dtype=float)
+    rows = []
+    for lo, hi in bounds:
+        chunk = values[lo:hi]
+        median = float(np.median(chunk))
+        rows.append(
+            {
+                "rank_from": lo + 1,
+                "rank_to": hi,
+                "start_pct": 100.0 * lo / n,
+                "end_pct": 100.0 * hi / n,
+                "n": hi - lo,
+                "median": median,
+                "min": float(chunk.min()),
+                "max": float(chunk.max()),
+                "median_plot": min(median, WATERFALL_CAP),
+                "response": response[(lo + hi - 1) // 2],
+            }
+        )
+    columns = ["rank_from", "rank_to", "start_pct", "end_pct", "n", "median", "min", "max"]
+    return pd.DataFrame(rows, columns=[*columns, "median_plot", "response"])
+
+
 def psa_course_data(results: StudyResults):
     """``results.psa_course`` plus a baseline point (dose 0, 0 %) per patient drawn."""
     import pandas as pd
@@ -244,6 +312,38 @@ def psa_course_data(results: StudyResults):
             "baseline": [r[4] for r in rows],
         }
     )
+
+
+def psa_course_bands(results: StudyResults):
+    """The large-cohort PSA course: per group and dose, n, median and quartiles.
+
+    Computed from :func:`psa_course_data` (baseline points included, so dose 0
+    is 0 %) with pandas' default linear quantiles of the unclipped change;
+    ``*_plot`` columns are the same values drawn at most at ``PSA_COURSE_CAP``.
+    Rows: non-responders first, then responders, each by dose.
+    """
+    import pandas as pd
+
+    data = psa_course_data(results)
+    rows = []
+    for group in (NON_RESPONDER, RESPONDER):
+        sel = data[data["group"] == group]
+        for dose, values in sel.groupby("after_dose", sort=True)["pct_change"]:
+            q1, median, q3 = (float(v) for v in values.quantile([0.25, 0.5, 0.75]))
+            rows.append(
+                {
+                    "group": group,
+                    "after_dose": int(dose),
+                    "n": len(values),
+                    "q1": q1,
+                    "median": median,
+                    "q3": q3,
+                }
+            )
+    out = pd.DataFrame(rows, columns=["group", "after_dose", "n", "q1", "median", "q3"])
+    for col in ("q1", "median", "q3"):
+        out[f"{col}_plot"] = out[col].clip(upper=PSA_COURSE_CAP)
+    return out
 
 
 def milestone_data(results: StudyResults):
@@ -268,20 +368,33 @@ def milestone_data(results: StudyResults):
     return pd.DataFrame(rows, columns=["after_dose", "measure", "n", "pct", "pct_of_responders"])
 
 
-def swimmer_order(results: StudyResults) -> list[int]:
+def swimmer_sample(results: StudyResults) -> tuple:
+    """The patients the swimmer plot draws: all, or above ``config.SWIMMER_PATIENTS_MAX``
+    a random sample of ``config.SWIMMER_SAMPLE`` (seed ``config.SWIMMER_SAMPLE_SEED``,
+    drawn from the patients in number order, so the same results give the same sample)."""
+    import numpy as np
+
+    patients = tuple(results.patients)
+    if len(patients) <= config.SWIMMER_PATIENTS_MAX:
+        return patients
+    by_number = sorted(patients, key=lambda p: p.patient_no)
+    rng = np.random.default_rng(config.SWIMMER_SAMPLE_SEED)
+    picked = np.sort(rng.choice(len(by_number), size=config.SWIMMER_SAMPLE, replace=False))
+    return tuple(by_number[int(i)] for i in picked)
+
+
+def swimmer_order(results: StudyResults, patients=None) -> list[int]:
     """Patient numbers from most to fewest doses (ties by number)."""
-    return [
-        p.patient_no
-        for p in sorted(results.patients, key=lambda p: (-p.doses_received, p.patient_no))
-    ]
+    patients = results.patients if patients is None else patients
+    return [p.patient_no for p in sorted(patients, key=lambda p: (-p.doses_received, p.patient_no))]
 
 
-def swimmer_data(results: StudyResults):
+def swimmer_data(results: StudyResults, patients=None):
     """(segments, markers): one segment per dose received; milestone/ongoing markers."""
     import pandas as pd
 
     segments, markers = [], []
-    for p in results.patients:
+    for p in results.patients if patients is None else patients:
         common = {
             "patient_no": p.patient_no,
             "doses_received": p.doses_received,
@@ -331,6 +444,8 @@ def waterfall(results: StudyResults) -> alt.LayerChart:
     import altair as alt
 
     data = waterfall_data(results)
+    if len(data) > config.WATERFALL_PATIENTS_MAX:
+        return _waterfall_large(results, data)
     n_all = len(results.patients)
     n_shown = len(data)
     n_out = n_all - n_shown
@@ -392,6 +507,74 @@ def waterfall(results: StudyResults) -> alt.LayerChart:
     return _finish(chart)
 
 
+def _response_colour(alt):
+    return alt.Color(
+        "response:N",
+        scale=alt.Scale(domain=list(RESPONSE_ORDER), range=list(RESPONSE_COLOURS)),
+        legend=alt.Legend(title="Best response", orient="bottom", direction="horizontal"),
+    )
+
+
+def _waterfall_large(results: StudyResults, data) -> alt.LayerChart:
+    """Every PSA-evaluable patient, ranked, one bar per group (:func:`waterfall_groups`)."""
+    import altair as alt
+
+    groups = waterfall_groups(results)
+    n_all = len(results.patients)
+    n_shown = len(data)
+    n_out = n_all - n_shown
+    largest = int(groups["n"].max())
+    n_capped = int((data["best_change"] > WATERFALL_CAP).sum())
+    sub = [
+        f"All {n_shown:,} of {n_all:,} patients, ranked from largest increase to largest "
+        + "decrease; "
+        + (f"{n_out:,} not PSA-evaluable, not shown." if n_out else "all PSA-evaluable."),
+        f"Each bar: the median of up to {largest:,} consecutive patients of one response.",
+    ]
+    if n_capped:
+        sub.append(
+            f"{n_capped:,} patients above {signed_pct(WATERFALL_CAP)} are drawn at "
+            f"{signed_pct(WATERFALL_CAP)}."
+        )
+    tooltip = [
+        alt.Tooltip("rank_from:Q", title="From rank", format=","),
+        alt.Tooltip("rank_to:Q", title="To rank", format=","),
+        alt.Tooltip("n:Q", title="Patients (n)", format=","),
+        alt.Tooltip("median:Q", title="Median best PSA change (%)", format="+.1f"),
+        alt.Tooltip("min:Q", title="Lowest (%)", format="+.1f"),
+        alt.Tooltip("max:Q", title="Highest (%)", format="+.1f"),
+        alt.Tooltip("response:N", title="Response"),
+    ]
+    bars = (
+        alt.Chart(groups)
+        .mark_bar(strokeWidth=0)
+        .encode(
+            x=alt.X(
+                "start_pct:Q",
+                title="Patients, ranked by best PSA change (% of PSA-evaluable patients)",
+                scale=alt.Scale(domain=[0, 100], nice=False),
+                axis=alt.Axis(values=list(range(0, 101, 10)), grid=False),
+            ),
+            x2="end_pct:Q",
+            y=alt.Y(
+                "median_plot:Q",
+                scale=alt.Scale(domain=[-100, WATERFALL_CAP], nice=False),
+                title="Best PSA change from baseline (%)",
+                axis=alt.Axis(values=list(range(-100, 101, 25)), labelExpr=SIGNED_LABEL),
+            ),
+            y2=alt.datum(0),
+            color=_response_colour(alt),
+            tooltip=tooltip,
+        )
+    )
+    zero = alt.Chart().mark_rule(color=MUTED, strokeWidth=1).encode(y=alt.datum(0))
+    rules, labels = _reference_lines(((-50, "−50% (PSA50)"), (-90, "−90% (PSA90)")))
+    chart = alt.layer(bars, zero, rules, labels).properties(
+        width=960, height=320, title=_title("Best PSA change from baseline", *sub)
+    )
+    return _finish(chart)
+
+
 def psa_course(results: StudyResults) -> alt.LayerChart:
     """PSA change by dose interval, one line per patient (see module docstring)."""
     import altair as alt
@@ -403,25 +586,10 @@ def psa_course(results: StudyResults) -> alt.LayerChart:
     width = max(320, 80 * max_dose)
     n_lines = int(data["patient_no"].nunique())
     n_resp = int(data.loc[data["group"] == RESPONDER, "patient_no"].nunique())
+    if n_lines > config.PSA_COURSE_LINES_MAX:
+        return _psa_course_bands_chart(results, max_dose, width, n_lines, n_resp)
 
-    x = alt.X(
-        "after_dose:Q",
-        title="After dose",
-        scale=alt.Scale(domain=[0, max_dose], nice=False),
-        axis=alt.Axis(
-            values=list(range(0, max_dose + 1)),
-            labelExpr="datum.value == 0 ? 'Baseline' : datum.value",
-            grid=False,
-        ),
-    )
-    y = alt.Y(
-        "pct_change_plot:Q",
-        title="PSA change from baseline (%)",
-        scale=alt.Scale(domain=[-100, PSA_COURSE_CAP], nice=False),
-        axis=alt.Axis(
-            values=list(range(-100, int(PSA_COURSE_CAP) + 1, 50)), labelExpr=SIGNED_LABEL
-        ),
-    )
+    x, y = _psa_course_axes(alt, max_dose, "pct_change_plot:Q")
     colour = alt.Color(
         "group:N",
         scale=alt.Scale(domain=[RESPONDER, NON_RESPONDER], range=[BLUE, NONRESP_GREY]),
@@ -464,6 +632,78 @@ def psa_course(results: StudyResults) -> alt.LayerChart:
             f"{n_resp} responders.",
             f"Values above {signed_pct(PSA_COURSE_CAP)} are drawn at "
             f"{signed_pct(PSA_COURSE_CAP)} (↑).",
+        ),
+    )
+    return _finish(chart)
+
+
+def _psa_course_axes(alt, max_dose: int, field: str):
+    x = alt.X(
+        "after_dose:Q",
+        title="After dose",
+        scale=alt.Scale(domain=[0, max_dose], nice=False),
+        axis=alt.Axis(
+            values=list(range(0, max_dose + 1)),
+            labelExpr="datum.value == 0 ? 'Baseline' : datum.value",
+            grid=False,
+        ),
+    )
+    y = alt.Y(
+        field,
+        title="PSA change from baseline (%)",
+        scale=alt.Scale(domain=[-100, PSA_COURSE_CAP], nice=False),
+        axis=alt.Axis(
+            values=list(range(-100, int(PSA_COURSE_CAP) + 1, 50)), labelExpr=SIGNED_LABEL
+        ),
+    )
+    return x, y
+
+
+def _psa_course_bands_chart(results, max_dose, width, n_lines, n_resp) -> alt.LayerChart:
+    """Median and IQR per dose and group (:func:`psa_course_bands`)."""
+    import altair as alt
+
+    bands = psa_course_bands(results)
+    x, y = _psa_course_axes(alt, max_dose, "median_plot:Q")
+    colour = alt.Color(
+        "group:N",
+        scale=alt.Scale(domain=[RESPONDER, NON_RESPONDER], range=[BLUE, NONRESP_GREY]),
+        legend=alt.Legend(title=None, orient="bottom", direction="horizontal"),
+    )
+    tooltip = [
+        alt.Tooltip("group:N", title="Group"),
+        alt.Tooltip("after_dose:Q", title="After dose", format="d"),
+        alt.Tooltip("n:Q", title="Patients (n)", format=","),
+        alt.Tooltip("median:Q", title="Median PSA change (%)", format="+.1f"),
+        alt.Tooltip("q1:Q", title="Q1 (%)", format="+.1f"),
+        alt.Tooltip("q3:Q", title="Q3 (%)", format="+.1f"),
+    ]
+    layers = []
+    for group in (NON_RESPONDER, RESPONDER):
+        sel = alt.Chart(bands).transform_filter(alt.datum.group == group)
+        layers.append(
+            sel.mark_area(opacity=0.3).encode(
+                x=x, y=alt.Y("q1_plot:Q"), y2="q3_plot:Q", color=colour, tooltip=tooltip
+            )
+        )
+        layers.append(sel.mark_line(strokeWidth=2.4).encode(x=x, y=y, color=colour))
+        layers.append(
+            sel.mark_point(filled=True, size=40, opacity=1).encode(
+                x=x, y=y, color=colour, tooltip=tooltip
+            )
+        )
+    zero = alt.Chart().mark_rule(color=MUTED, strokeWidth=1).encode(y=alt.datum(0))
+    rules, labels = _reference_lines(((-50, "−50% (PSA50)"), (-90, "−90% (PSA90)")))
+    chart = alt.layer(zero, rules, labels, *layers).properties(
+        width=width,
+        height=340,
+        title=_title(
+            "PSA change by dose",
+            f"Lowest PSA in each dose interval vs baseline; {n_lines:,} patients, "
+            f"{n_resp:,} responders.",
+            "Median (line) and interquartile range (band) of the patients with a value "
+            "after each dose.",
+            f"Values above {signed_pct(PSA_COURSE_CAP)} are drawn at {signed_pct(PSA_COURSE_CAP)}.",
         ),
     )
     return _finish(chart)
@@ -545,8 +785,9 @@ def swimmer(results: StudyResults) -> alt.LayerChart:
     """Doses received per patient with status and response milestones."""
     import altair as alt
 
-    seg, mark = swimmer_data(results)
-    order = swimmer_order(results)
+    shown = swimmer_sample(results)
+    seg, mark = swimmer_data(results, shown)
+    order = swimmer_order(results, shown)
     max_dose = max(
         [results.cohort.max_dose_number, *[p.doses_received for p in results.patients]], default=1
     )
@@ -606,6 +847,14 @@ def swimmer(results: StudyResults) -> alt.LayerChart:
         )
     )
     n = len(results.patients)
+    if len(shown) < n:
+        who = (
+            f"{len(shown):,} of {n:,} patients, random sample (seed "
+            f"{config.SWIMMER_SAMPLE_SEED}); one segment per dose received, sorted by doses "
+            "received."
+        )
+    else:
+        who = f"{n} patients, one segment per dose received, sorted by doses received."
     chart = (
         alt.layer(bars, markers)
         .resolve_scale(color="independent")
@@ -614,7 +863,7 @@ def swimmer(results: StudyResults) -> alt.LayerChart:
             height=alt.Step(18),
             title=_title(
                 "Treatment course per patient",
-                f"{n} patients, one segment per dose received, sorted by doses received.",
+                who,
                 "PSA50/PSA90 markers sit in the dose after which the milestone was first reached.",
             ),
         )

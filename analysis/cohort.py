@@ -11,8 +11,12 @@ Definitions (data/README.md):
   (Q1, Q3) with the Wilcoxon rank-sum test; categorical and yes/no variables
   as n (%) of patients with a known value, with Pearson's chi-squared test
   (no continuity correction) when every expected count is ≥ 5 and Fisher's
-  exact test otherwise — gtsummary's defaults.  Missing values are counted,
-  not imputed.
+  exact test otherwise — gtsummary's defaults.  Fisher's test is exact while
+  the margins allow at most ``stats.FISHER_MAX_TABLES`` tables; past that its
+  p-value is simulated with a fixed seed (test ``"fisher_sim"``, named in
+  Table 1's footnotes and marked on its row).  Missing values are counted,
+  not imputed; a blank race or ethnicity is read as the level "Unknown"
+  (analysis.validate) and so is one of the levels tested.
 """
 
 from __future__ import annotations

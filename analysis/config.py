@@ -369,3 +369,18 @@ PREDOSE_LAB_WINDOW_DAYS = 14  # lab trajectories: value nearest before each dose
 HB_GRADE2_G_DL = 10.0
 PLT_GRADE2_10E9_L = 75.0
 MIN_EVENTS_PER_VARIABLE = 10
+
+# --- figures -------------------------------------------------------------------------
+# Per-patient charts switch to a form that stays readable (and small) for large cohorts.
+
+#: Above this many PSA-evaluable patients the waterfall draws ranked groups of patients.
+WATERFALL_PATIENTS_MAX = 150
+#: Most groups the large-cohort waterfall is drawn in (one bar per group).
+WATERFALL_GROUPS = 200
+#: Above this many patients the swimmer plot draws a random sample of them.
+SWIMMER_PATIENTS_MAX = 150
+#: Patients in the swimmer plot's sample, and the seed the sample is drawn with.
+SWIMMER_SAMPLE = 60
+SWIMMER_SAMPLE_SEED = 0
+#: Above this many patients the PSA course draws median and IQR per dose, not lines.
+PSA_COURSE_LINES_MAX = 100

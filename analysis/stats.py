@@ -68,6 +68,12 @@ def categorical_test(table: np.ndarray) -> tuple[str | None, float | None]:
     expected count is at least 5, otherwise Fisher's exact test.  Rows or
     columns that are all zero are dropped first; ``(None, None)`` when fewer
     than two rows or columns remain.
+
+    The test is returned as a code: ``"chisq"``, ``"fisher"`` or, for an
+    r × 2 table whose margins allow more than :data:`FISHER_MAX_TABLES` tables
+    (too many to enumerate), ``"fisher_sim"``: Fisher's test with a simulated
+    p-value, as R's ``fisher.test(simulate.p.value = TRUE)`` (see
+    :func:`fisher_simulated`).
     """
     from scipy import stats
 
@@ -81,26 +87,51 @@ def categorical_test(table: np.ndarray) -> tuple[str | None, float | None]:
         return "chisq", float(chi2.pvalue)
     if table.shape == (2, 2):
         return "fisher", float(stats.fisher_exact(table).pvalue)
-    if table.shape[1] == 2:
-        return "fisher", fisher_exact_rx2(table)
-    return "fisher", fisher_exact_rx2(table.T)
+    rx2 = table if table.shape[1] == 2 else table.T
+    p = fisher_exact_rx2(rx2, simulate=False)
+    if p is None:
+        return "fisher_sim", fisher_simulated(rx2)
+    return "fisher", p
 
 
-#: Tables enumerated at most by :func:`fisher_exact_rx2` before it falls back to Monte Carlo.
+#: Most tables :func:`fisher_exact_rx2` enumerates; past it the p-value is simulated.
 FISHER_MAX_TABLES = 2_000_000
+#: Random tables of a simulated Fisher p-value, and the seed they are drawn with.
+FISHER_SIM_TABLES = 200_000
+FISHER_SIM_SEED = 0
 
 
-def fisher_exact_rx2(table) -> float:
+def fisher_simulated(table) -> float:
+    """Fisher's test of an r × c table with a Monte Carlo p-value, deterministic.
+
+    :data:`FISHER_SIM_TABLES` random tables with the observed margins (SciPy's
+    ``MonteCarloMethod``, seed :data:`FISHER_SIM_SEED`); the p-value is
+    ``(k + 1) / (B + 1)``, as R's ``fisher.test(simulate.p.value = TRUE)``.
+    Memory grows with the tables drawn times the cells, not with the counts.
+    """
+    from scipy import stats
+
+    method = stats.MonteCarloMethod(
+        n_resamples=FISHER_SIM_TABLES, rng=np.random.default_rng(FISHER_SIM_SEED)
+    )
+    return float(stats.fisher_exact(np.asarray(table, dtype=np.int64), method=method).pvalue)
+
+
+def fisher_exact_rx2(table, *, simulate: bool = True) -> float | None:
     """Two-sided Fisher exact p-value of an r × 2 table, as R's ``fisher.test``.
 
     Enumerates every table with the observed margins and sums the
     probabilities not above the observed one (relative tolerance 1e-7, as R).
     SciPy's default for tables larger than 2 × 2 is a random Monte Carlo
     estimate, which would make builds differ; this is exact and deterministic.
-    Past ``FISHER_MAX_TABLES`` tables it uses a Monte Carlo estimate with a
-    fixed seed (still deterministic).
+
+    The enumeration extends the partial tables one row at a time and, for each
+    partial table, only with the first-column counts that can still reach the
+    margin, so nothing is allocated beyond the tables kept; the number kept is
+    checked before each row is added (partial tables never outnumber the
+    complete ones).  Past :data:`FISHER_MAX_TABLES` it stops and returns
+    :func:`fisher_simulated` (``None`` with ``simulate=False``).
     """
-    from scipy import stats
     from scipy.special import gammaln
 
     table = np.asarray(table, dtype=np.int64)
@@ -116,14 +147,18 @@ def fisher_exact_rx2(table) -> float:
     sums = np.zeros(1, dtype=np.int64)
     logp = np.zeros(1)
     for r, rest in zip(rows, remaining, strict=True):
-        a = np.arange(r + 1)
-        sums = (sums[:, None] + a[None, :]).ravel()
-        logp = (logp[:, None] + log_comb(r, a)[None, :]).ravel()
-        keep = (sums <= c1) & (sums + rest >= c1)
-        sums, logp = sums[keep], logp[keep]
-        if sums.size > FISHER_MAX_TABLES:
-            method = stats.MonteCarloMethod(n_resamples=200_000, rng=np.random.default_rng(0))
-            return float(stats.fisher_exact(table, method=method).pvalue)
+        # first-column counts a of this row with sums + a <= c1 and sums + a + rest >= c1
+        lo = np.maximum(0, c1 - rest - sums)
+        hi = np.minimum(r, c1 - sums)
+        counts = np.maximum(hi - lo + 1, 0)
+        total = int(counts.sum())
+        if total > FISHER_MAX_TABLES:
+            return fisher_simulated(table) if simulate else None
+        # for each partial table in order, a = lo..hi ascending (the order of the full product)
+        starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+        a = starts + np.arange(total)
+        sums = np.repeat(sums, counts) + a
+        logp = np.repeat(logp, counts) + log_comb(r, a)
     total = log_comb(n, c1)
     probs = np.exp(logp - total)
     p_obs = np.exp(observed - total)

@@ -107,7 +107,23 @@ TEST_NAMES: dict[str, str] = {
     "wilcoxon": "Wilcoxon rank sum test",
     "chisq": "Pearson's Chi-squared test",
     "fisher": "Fisher's exact test",
+    "fisher_sim": "Fisher's exact test with simulated p-value",
 }
+
+
+def row_test_note(test: str) -> str | None:
+    """Footnote on the p-value of a row whose test is not the one its expected counts pick."""
+    from analysis import stats
+
+    if test == "fisher_sim":
+        return (
+            "Fisher's exact test with simulated p-value: the margins allow more than"
+            f" {stats.FISHER_MAX_TABLES:,} tables, too many to enumerate; p from"
+            f" {stats.FISHER_SIM_TABLES:,} random tables with the same margins (seed"
+            f" {stats.FISHER_SIM_SEED}), as R's fisher.test(simulate.p.value = TRUE)."
+        )
+    return None
+
 
 #: Decimals of continuous Table 1 variables (others: by magnitude, see _auto_digits).
 TABLE1_DIGITS: dict[str, int] = {
@@ -521,6 +537,7 @@ def table1(results: StudyResults) -> GT:
     f = _Frame(["overall", "responders", "non_responders", "p_value"])
     stats_used: list[str] = []
     tests_used: list[str] = []
+    row_notes: dict[str, list[int]] = {}  # footnote → rows of the p-value column
     current_group = ""
     for var in t1.variables:
         base = 0
@@ -539,15 +556,18 @@ def table1(results: StudyResults) -> GT:
                 tests_used.append(TEST_NAMES[var.test])
         p = format_p(var.p_value) if var.test is not None else ""
         if var.kind == "continuous":
-            f.add(var.label, base, p_value=p, **_t1_cells(var, None))
+            row = f.add(var.label, base, p_value=p, **_t1_cells(var, None))
         elif var.kind == "dichotomous":
-            f.add(var.label, base, p_value=p, **_t1_cells(var, "Yes"))
+            row = f.add(var.label, base, p_value=p, **_t1_cells(var, "Yes"))
         elif var.kind == "categorical":
-            f.add(var.label, base, p_value=p)
+            row = f.add(var.label, base, p_value=p)
             for level in var.level_order or tuple(var.overall.levels):
                 f.add(level, base + 1, **_t1_cells(var, level))
         else:
             raise ValueError(f"unknown kind {var.kind!r} for {var.name}")
+        note = row_test_note(var.test) if var.p_value is not None else None
+        if note:
+            row_notes.setdefault(note, []).append(row)
         if var.overall.missing > 0:
             levels = set(var.level_order) | set(var.overall.levels)
             missing_label = "Missing" if "Unknown" in levels else "Unknown"
@@ -583,6 +603,8 @@ def table1(results: StudyResults) -> GT:
         )
     if tests_used:
         gt = gt.tab_footnote("; ".join(tests_used), locations=loc.column_labels(columns="p_value"))
+    for text, rows in row_notes.items():
+        gt = gt.tab_footnote(text, locations=loc.body(columns="p_value", rows=rows))
     window = _definition(results, "baseline_window_days", config.BASELINE_WINDOW_DAYS)
     return _notes(
         gt,

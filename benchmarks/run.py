@@ -4,6 +4,7 @@
     python benchmarks/run.py                      # sizes 1k, 10k, 100k
     python benchmarks/run.py --quick              # sizes 1k, 10k; fewer repeats
     python benchmarks/run.py --sizes 1000,10000 --json /tmp/bench.json
+    python benchmarks/run.py --quick --large-build 10000   # quick, plus the 10k build
 
 Shared machines are noisy, so each time is also reported as a ratio to a *floor*
 measured in the same run: a fresh Python process that imports pandas,
@@ -15,6 +16,9 @@ statsmodels.api, great_tables and altair, runs pandoc once (the binary of
   fresh process: ≤ 1.6 × floor;
 * no-op build (same label, same inputs): ≤ 1 s and no heavy import
   (checked with ``python -X importtime``);
+* cold full build of a large synthetic cohort (10k patients, ``--large-build``;
+  skipped with ``--quick`` unless the option is given, and with
+  ``--skip-build``): wall time and peak RSS, reported, no target;
 * ``psma-rwe --help``: ≤ 0.3 s (median of several runs);
 * ``psma-rwe analyze`` on synthetic cohorts of each size (written once per size
   with ``psma-rwe synth``, outside the timing): wall time and peak RSS of the
@@ -327,6 +331,27 @@ def benchmark(args: argparse.Namespace, say) -> dict:
         }
         figures = []
 
+        def synthetic(n: int) -> tuple[Path, float | None]:
+            """The cohort of ``n`` patients (written once per cache), seconds taken or None."""
+            data = cache / f"synth-{n}-seed{args.seed}"
+            if (data / "measurements.csv").is_file():
+                return data, None
+            say(f"synth {n:,} patients")
+            made = run(
+                [
+                    *cli,
+                    "synth",
+                    "--patients",
+                    str(n),
+                    "--seed",
+                    str(args.seed),
+                    "--out",
+                    str(data),
+                    "--force",
+                ]
+            )
+            return data, round(made.seconds, 3)
+
         def figure(name, seconds, target, ok, *, runs=None, max_rss=None, **extra):
             figures.append(
                 {
@@ -388,6 +413,25 @@ def benchmark(args: argparse.Namespace, say) -> dict:
                     ]
                 )
                 result["build_stages"] = json.loads(staged.stdout)
+            if args.large_build:
+                n = args.large_build
+                data, synth_seconds = synthetic(n)
+                say(f"cold build {n:,} patients")
+                outputs = work / f"outputs-{n}"
+                big = run([*cli, "build", str(data), "--outputs", str(outputs), "--label", "x"])
+                figure(
+                    f"build (cold) {n:,} patients",
+                    big.seconds,
+                    "reported",
+                    True,
+                    max_rss=big.max_rss,
+                    patients=n,
+                    synth_seconds=synth_seconds,
+                    figures_bytes=sum(
+                        f.stat().st_size for f in (outputs / "x" / "figures").glob("*")
+                    ),
+                )
+                shutil.rmtree(outputs, ignore_errors=True)
 
         say("--help")
         helped, help_times = median_run([*cli, "--help"], args.help_runs)
@@ -403,24 +447,7 @@ def benchmark(args: argparse.Namespace, say) -> dict:
         # analyze at each size.
         sizes = []
         for n in args.sizes:
-            data = cache / f"synth-{n}-seed{args.seed}"
-            synth_seconds = None
-            if not (data / "measurements.csv").is_file():
-                say(f"synth {n:,} patients")
-                made = run(
-                    [
-                        *cli,
-                        "synth",
-                        "--patients",
-                        str(n),
-                        "--seed",
-                        str(args.seed),
-                        "--out",
-                        str(data),
-                        "--force",
-                    ]
-                )
-                synth_seconds = round(made.seconds, 3)
+            data, synth_seconds = synthetic(n)
             rows = sum(1 for _ in (data / "measurements.csv").open("rb")) - 1
             say(f"analyze {n:,} patients")
             # Large cohorts are run once: they are slow, and the least noisy.
@@ -584,6 +611,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "temporary folder, removed at the end)",
     )
     parser.add_argument("--skip-build", action="store_true", help="skip the build figures")
+    parser.add_argument(
+        "--large-build",
+        type=int,
+        metavar="N",
+        help="patients of the cold build of a large synthetic cohort (default 10000; "
+        "skipped with --quick unless given; 0 skips it)",
+    )
     parser.add_argument("--no-stages", action="store_true", help="skip the per-stage runs")
     parser.add_argument("--stage-times", nargs=2, metavar=("DATA", "OUT"), help=argparse.SUPPRESS)
     parser.add_argument("--build-stages", metavar="OUTPUTS", help=argparse.SUPPRESS)
@@ -595,6 +629,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.repeat = args.repeat or (1 if args.quick else 3)
     args.floor_runs = 1 if args.quick else 3
     args.build_runs = 1
+    if args.large_build is None:
+        args.large_build = 0 if args.quick else 10_000
     args.help_runs = 3 if args.quick else 7
     return args
 
