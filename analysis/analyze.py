@@ -8,6 +8,7 @@ atomically (each file is written beside its target and renamed into place).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pandas as pd
 from analysis import config
 from analysis.cohort import cohort_summary, prior_therapy_counts, prior_therapy_summary, table1
 from analysis.files import csv_text, write_text_atomic
+from analysis.followup import DEFAULT_LANDMARK_WEEKS
 from analysis.labs import baseline_values, bmi, toxicity, trajectories
 from analysis.load import Cohort
 from analysis.psa import patient_psa, psa_course
@@ -146,9 +148,19 @@ def _patient_results(per_patient: pd.DataFrame) -> tuple[PatientResult, ...]:
     return tuple(map(PatientResult, *columns))
 
 
-def run_analysis(cohort: Cohort) -> Analysis:
-    """Compute every result from a validated cohort."""
+def run_analysis(
+    cohort: Cohort,
+    *,
+    cutoff: dt.date | None = None,
+    landmark_weeks: int = DEFAULT_LANDMARK_WEEKS,
+) -> Analysis:
+    """Compute every result from a validated cohort.
+
+    ``cutoff`` (``study.data-cutoff``): nothing dated after it enters the
+    follow-up results; ``landmark_weeks`` (``study.landmark-weeks``).
+    """
     from analysis.models import fit_multivariable, fit_univariable
+    from analysis.outcomes import compute_outcomes
 
     per_patient = patient_psa(cohort)
     n = len(per_patient)
@@ -187,6 +199,7 @@ def run_analysis(cohort: Cohort) -> Analysis:
         confirmed_n=int(resp_rows["psa50_confirmed"].fillna(False).astype(bool).sum()),
     )
 
+    outcomes = compute_outcomes(cohort, per_patient, cutoff=cutoff, landmark_weeks=landmark_weeks)
     frame = regression_frame(cohort, per_patient, baseline, bmi_values, n_prior)
     uni = fit_univariable(frame, OUTCOME, REGRESSION_TERMS)
     decision, multi = fit_multivariable(
@@ -235,8 +248,13 @@ def run_analysis(cohort: Cohort) -> Analysis:
         },
         patients=_patient_results(per_patient),
         psa_course=course_points,
+        survival=outcomes.survival,
+        landmark=outcomes.landmark,
+        discontinuation=outcomes.discontinuation,
+        dosing=outcomes.dosing,
     )
-    return Analysis(results=results, patient_summary=patient_summary_frame(per_patient))
+    summary_frame = patient_summary_frame(per_patient, outcomes.frame)
+    return Analysis(results=results, patient_summary=summary_frame)
 
 
 def _fmt(value) -> str:
@@ -249,7 +267,12 @@ def _fmt(value) -> str:
     return format(float(value), ".6g")
 
 
-def patient_summary_frame(per_patient: pd.DataFrame) -> pd.DataFrame:
+FOLLOW_UP_SUMMARY = ("os_months", "os_event", "psa_pfs_months", "psa_pfs_event", "psa_progression")
+
+
+def patient_summary_frame(
+    per_patient: pd.DataFrame, follow: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The ``patient_summary.csv`` columns as formatted text (empty = not applicable)."""
     cols = [
         "patient_id",
@@ -264,7 +287,11 @@ def patient_summary_frame(per_patient: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({c: [_fmt(v) for v in per_patient[c].astype(object)] for c in cols[1:-1]})
     out.insert(0, "patient_id", per_patient["patient_id"].astype(str).to_numpy())
     out["treatment_status"] = per_patient["treatment_status"].astype(str).to_numpy()
-    return out[cols]
+    out = out[cols]
+    if follow is not None:
+        for c in FOLLOW_UP_SUMMARY:
+            out[c] = [_fmt(v) for v in follow[c].astype(object)]
+    return out
 
 
 def lab_frame(results: StudyResults) -> pd.DataFrame:

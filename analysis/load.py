@@ -431,7 +431,7 @@ def _clean_categories(column: pd.Series) -> pd.Series:
         column = column.astype("category")
     cat = column.array
     clean = cat.categories.str.strip(STRIP_CHARACTERS)
-    if not clean.str.isascii().all():
+    if not all(str(v).isascii() for v in clean):  # Series.str.isascii needs pandas 3
         clean = clean.str.normalize("NFC")
     if clean.equals(cat.categories):
         return column

@@ -45,6 +45,9 @@ def assign_windows(psa: pd.DataFrame, doses: pd.DataFrame) -> pd.Series:
     """
     left = psa[["patient_id", "measured_on"]].reset_index().sort_values(["measured_on"])
     right = doses[["patient_id", "dose_number", "dose_date"]].sort_values(["dose_date"])
+    # pandas 2 refuses datetime keys of different resolutions (e.g. [us] vs [ns])
+    left["measured_on"] = left["measured_on"].astype("datetime64[ns]")
+    right = right.assign(dose_date=right["dose_date"].astype("datetime64[ns]"))
     merged = pd.merge_asof(
         left,
         right,

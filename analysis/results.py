@@ -198,6 +198,11 @@ class StudyResults:
     definitions: dict[str, Any]
     patients: tuple[PatientResult, ...] = field(repr=False, default=())
     psa_course: tuple[PsaCoursePoint, ...] = field(repr=False, default=())
+    #: analysis.outcomes results (``None`` / empty for results made without them)
+    survival: Any = None
+    landmark: Any = None
+    discontinuation: tuple = ()
+    dosing: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``results.json`` structure (aggregate results only)."""
@@ -218,6 +223,20 @@ class StudyResults:
             "regression_outcome": self.regression.outcome,
             "definitions": dict(self.definitions),
         }
+        if self.survival is not None:
+            surv = {
+                k: _plain(getattr(self.survival, k))
+                for k in ("os", "psa_pfs", "rpfs")
+                if getattr(self.survival, k) is not None
+            }
+            surv["follow_up_median_months"] = _plain(self.survival.follow_up_median_months)
+            surv["data_cutoff"] = self.survival.data_cutoff
+            out["survival"] = surv
+        if self.landmark is not None:
+            out["landmark"] = _plain(self.landmark)
+        out["discontinuation"] = _plain(self.discontinuation)
+        if self.dosing is not None:
+            out["dosing"] = _plain(self.dosing)
         return out
 
     def to_json(self) -> str:

@@ -516,9 +516,13 @@ def _labs(rng, n, arche, pts, doses, draws, psa_ratio) -> dict[str, np.ndarray]:
     return out
 
 
-def _measurements(rng, n, arche, pts, doses, draws, pids) -> dict[str, np.ndarray]:
+def _measurements(rng, n, arche, pts, doses, draws, pids, stash=None) -> dict[str, np.ndarray]:
     baseline, psa = _psa(rng, n, arche, doses, draws)
     i = draws["patient"]
+    if stash is not None:  # the last PSA of each patient (draws are in patient, date order)
+        last = np.zeros(n)
+        last[i] = np.maximum(np.rint(psa * 100) / 100, PSA_DETECTION_LIMIT)
+        stash["psa_last"] = last
     labs = _labs(rng, n, arche, pts, doses, draws, psa / baseline[i])
     labs["psa"] = psa
 
@@ -662,8 +666,19 @@ def generate(n_patients: int = REFERENCE_N, seed: int = DEFAULT_SEED) -> dict[st
 
     doses = _doses(rng, n, arche)
     draws = _draws(rng, n, doses)
-    meas = _measurements(rng, n, arche, pts, doses, draws, pids)
+    stash: dict[str, np.ndarray] = {}
+    meas = _measurements(rng, n, arche, pts, doses, draws, pids, stash)
     prior = _prior_therapies(rng, n, pts, doses["d1"], pids)
+    # Follow-up draws from a stream of its own, so the treatment-period data stay as they were.
+    fu = _follow_up(np.random.default_rng([seed, 13]), n, arche, doses, stash["psa_last"])
+    k = len(fu["psa_patient"])
+    meas = {
+        "patient_id": np.concatenate([meas["patient_id"], pids[fu["psa_patient"]]]),
+        "measured_on": np.concatenate([meas["measured_on"], format_dates(fu["psa_day"])]),
+        "test": np.concatenate([meas["test"], np.full(k, "psa", dtype=object)]),
+        "value": np.concatenate([meas["value"], format_fixed(fu["psa_value"], 2)]),
+        "unit": np.concatenate([meas["unit"], np.full(k, "ng/mL", dtype=object)]),
+    }
 
     n_doses = doses["n_doses"]
     dose_patient, dose_idx = np.nonzero(np.arange(MAX_DOSES)[None, :] < n_doses[:, None])
@@ -694,11 +709,89 @@ def generate(n_patients: int = REFERENCE_N, seed: int = DEFAULT_SEED) -> dict[st
             "discontinuation_reason": np.array([a.reason for a in ARCHETYPES], dtype=object)[arche],
         },
     )
+    for col in config.FOLLOW_UP_COLUMNS:
+        days = fu[col]
+        text = np.full(n, "", dtype=object)
+        text[days >= 0] = format_dates(days[days >= 0])
+        patient_frame[col] = pd.array(text, dtype="str")
     return {
         config.PATIENTS: patient_frame,
         config.DOSES: dose_frame,
         config.MEASUREMENTS: _frame(config.MEASUREMENTS, meas),
         config.PRIOR_THERAPIES: _frame(config.PRIOR_THERAPIES, prior),
+    }
+
+
+# --- follow-up ------------------------------------------------------------------------------
+
+#: Median overall survival from dose 1 (months) drawn for responders / non-responders, and
+#: median time to PSA progression after the end of treatment data (months).
+OS_MEDIAN_MONTHS = (32.0, 16.0)
+PSA_PROGRESSION_MEDIAN_MONTHS = (2.5, 1.0)
+RPFS_MEDIAN_MONTHS = (11.0, 4.5)
+FOLLOW_UP_DRAW_DAYS = (38, 46)
+MONTH_DAYS = 30.4375
+
+
+def _follow_up(rng, n: int, arche: np.ndarray, doses: dict, psa_last: np.ndarray) -> dict:
+    """Deaths, last contacts, radiographic progression and post-treatment PSA draws.
+
+    Ongoing patients are alive at the cut-off; the "death" archetype dies a few days
+    after its last draw; everyone else gets an exponential survival time (longer for
+    responders), never before the end of their treatment data.  After the treatment
+    data, PSA is drawn every ~6 weeks until death or last contact: flat (0.9-1.0 of the
+    previous value) until a drawn progression time, then rising 1.6-fold and 1.3-fold
+    per draw, so every rise is ≥ 25% and ≥ 2 ng/mL above the nadir and is confirmed.
+    Day numbers are days since 1970-01-01; -1 means blank.
+    """
+    table = ARCHETYPES
+    responder = np.array([a.responder for a in table])[arche]
+    status = np.array([a.status for a in table], dtype=object)[arche]
+    reason = np.array([a.reason for a in table], dtype=object)[arche]
+    d1, end = doses["d1"], doses["end"]
+    cutoff = _day(CUTOFF)
+    os_median = np.where(responder, OS_MEDIAN_MONTHS[0], OS_MEDIAN_MONTHS[1]) * MONTH_DAYS
+    death = d1 + np.rint(rng.exponential(os_median / np.log(2))).astype(np.int64)
+    death = np.maximum(death, end + _between(rng, n, 20, 90))
+    death = np.where(reason == "death", end + _between(rng, n, 2, 10), death)
+    alive = (death > cutoff) | (status == "ongoing")
+    contact = np.where(alive, np.maximum(end, cutoff - _between(rng, n, 0, 14)), -1)
+    death = np.where(alive, -1, death)
+    stop = np.where(alive, contact, death)
+
+    p_median = np.where(responder, *PSA_PROGRESSION_MEDIAN_MONTHS) * MONTH_DAYS
+    rise_at = end + np.rint(rng.exponential(p_median / np.log(2))).astype(np.int64)
+    rise_at = np.where(status == "ongoing", cutoff + 1, rise_at)  # still on treatment
+    patients, days, values = [], [], []
+    day = end.copy()
+    value = psa_last.copy()
+    rising = np.zeros(n, dtype=bool)
+    for _ in range(40):
+        day = day + _between(rng, n, *FOLLOW_UP_DRAW_DAYS)
+        ok = (day < stop) & (status != "ongoing")
+        if not ok.any():
+            break
+        now_rising = rising | (day >= rise_at)
+        factor = np.where(now_rising, np.where(rising, 1.3, 1.6), rng.uniform(0.9, 1.0, n))
+        value = np.where(ok, value * factor + np.where(now_rising & ~rising, 3.0, 0.0), value)
+        rising = np.where(ok, now_rising, rising)
+        patients.append(np.nonzero(ok)[0])
+        days.append(day[ok])
+        values.append(np.maximum(value[ok], PSA_DETECTION_LIMIT))
+
+    r_median = np.where(responder, *RPFS_MEDIAN_MONTHS) * MONTH_DAYS
+    rad = d1 + np.rint(rng.exponential(r_median / np.log(2))).astype(np.int64)
+    rad = np.where(reason == PROGRESSION, np.minimum(end, stop), rad)
+    rad = np.where(rad <= stop, np.maximum(rad, d1), -1)
+    order = np.lexsort((np.concatenate(days), np.concatenate(patients))) if patients else []
+    cat = (lambda parts: np.concatenate(parts)[order]) if patients else (lambda parts: np.zeros(0))
+    return {
+        "last_contact_date": contact,
+        "death_date": death,
+        "radiographic_progression_date": rad,
+        "psa_patient": cat(patients).astype(np.int64) if patients else np.zeros(0, np.int64),
+        "psa_day": cat(days).astype(np.int64) if patients else np.zeros(0, np.int64),
+        "psa_value": cat(values) if patients else np.zeros(0),
     }
 
 

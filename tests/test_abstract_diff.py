@@ -53,7 +53,13 @@ def _version(folder, results, abstract, inputs):
     folder.mkdir(parents=True)
     (folder / "results.json").write_text(json.dumps(results))
     (folder / "abstract.txt").write_text(abstract)
-    manifest = {"inputs": {k: {"sha256": v} for k, v in inputs.items()}}
+    import hashlib
+
+    outputs = {
+        name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        for name in ("results.json", "abstract.txt")
+    }  # as a build's manifest: diff verifies the files against it
+    manifest = {"inputs": {k: {"sha256": v} for k, v in inputs.items()}, "outputs": outputs}
     (folder / "manifest.json").write_text(json.dumps(manifest))
     return folder
 

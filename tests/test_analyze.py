@@ -90,7 +90,16 @@ def test_patient_summary_csv(analysed):
         "psa50_confirmed",
         "doses_received",
         "treatment_status",
+        "os_months",
+        "os_event",
+        "psa_pfs_months",
+        "psa_pfs_event",
+        "psa_progression",
     ]
+    # no follow-up columns in this cohort: OS empty; PSA-PFS from the PSA data alone
+    assert all(rows[p]["os_months"] == "" and rows[p]["os_event"] == "" for p in rows)
+    assert rows["P2"]["psa_pfs_months"] == "" and rows["P2"]["psa_progression"] == ""
+    assert rows["P1"]["psa_progression"] in ("true", "false")
     assert rows["P1"]["psa50_after_dose"] == "1" and rows["P1"]["psa50_confirmed"] == "true"
     assert rows["P2"]["baseline_psa"] == "" and rows["P2"]["psa50_confirmed"] == ""
     assert rows["P4"]["psa50_after_dose"] == "" and rows["P4"]["psa50_confirmed"] == "false"

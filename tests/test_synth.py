@@ -52,7 +52,8 @@ def test_committed_files_equal_default_output(default_frames, name):
 def test_frames_are_strings_in_contract_order(default_frames):
     assert list(default_frames) == list(config.INPUT_FILES)
     for name, frame in default_frames.items():
-        assert tuple(frame.columns) == config.COLUMNS[name]
+        optional = config.OPTIONAL_PRESENT_COLUMNS[name]
+        assert tuple(frame.columns) == config.COLUMNS[name] + optional
         for col in frame.columns:
             assert pd.api.types.is_string_dtype(frame[col]), (name, col)
             assert frame[col].map(type).eq(str).all(), (name, col)
@@ -75,7 +76,8 @@ def test_files_are_utf8_with_unix_newlines(tmp_path):
     for name, data in _read(tmp_path).items():
         text = data.decode("utf-8")
         assert not text.startswith("\ufeff") and "\r" not in text, name
-        assert text.endswith("\n") and text.splitlines()[0] == ",".join(config.COLUMNS[name])
+        header = config.COLUMNS[name] + config.OPTIONAL_PRESENT_COLUMNS[name]
+        assert text.endswith("\n") and text.splitlines()[0] == ",".join(header)
 
 
 def test_refuses_to_overwrite_unless_asked(tmp_path):
@@ -172,7 +174,14 @@ def test_default_cohort_realistic_details(default_cohort):
         assert (test, unit) in units
     assert raw["value"].str.startswith("<").sum() in (1, 2)
     per_draw = raw.groupby(["patient_id", "measured_on"]).size()
-    assert (per_draw == len(config.TESTS)).all()
+    # treatment-period draws hold every test; follow-up draws after the treatment data PSA only
+    psa_only = raw.groupby(["patient_id", "measured_on"])["test"].agg(lambda t: set(t) == {"psa"})
+    assert ((per_draw == len(config.TESTS)) | ((per_draw == 1) & psa_only)).all()
+    last_full = per_draw[per_draw == len(config.TESTS)].reset_index().groupby("patient_id")[
+        "measured_on"
+    ].max()
+    follow = per_draw[per_draw == 1].reset_index()
+    assert (follow["measured_on"] > follow["patient_id"].map(last_full)).all()
 
     doses = default_cohort.doses
     gaps = doses.groupby("patient_id")["dose_date"].diff().dt.days.dropna()
