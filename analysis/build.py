@@ -487,7 +487,7 @@ def _build_into(
 
     report = BuildReport(label=label, path=tmp)
     say("analysing")
-    analysis = run_analysis(cohort)
+    analysis = run_analysis(cohort, **analysis_settings(project_dir / "_quarto.yml"))
     write_analysis(analysis, tmp)
 
     say("tables")
@@ -547,11 +547,66 @@ def _prepare_project(work: Path, project_dir: Path, tmp: Path, analysis, cohort)
         analysis.results, span, planned_doses=None if planned is None else str(planned)
     )
     variables["software"] = {"psma-rwe": __version__, **tool_versions()}
+    from analysis.followup_docs import variables as followup_variables
+
+    variables["followup"] = followup_variables(analysis.results)
     (work / "_variables.yml").write_text(
         yaml.safe_dump(variables, sort_keys=True, allow_unicode=True), encoding="utf-8"
     )
     shutil.copytree(tmp / "tables", work / "tables")
     shutil.copytree(tmp / "figures", work / "figures")
+    from analysis import followup_docs
+
+    followup_docs.write_fragments(
+        analysis.results,
+        work / "followup",
+        tables={p.stem for p in (tmp / "tables").glob("*.html")},
+        figures={p.stem for p in (tmp / "figures").glob("*.svg")},
+    )
+
+
+def analysis_settings(quarto_yml: Path) -> dict:
+    """``study.data-cutoff`` and ``study.landmark-weeks`` of a ``_quarto.yml``, checked.
+
+    Returns the keyword arguments of :func:`analysis.analyze.run_analysis`.
+    """
+    import yaml
+
+    try:
+        meta = yaml.safe_load(quarto_yml.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise PsmaRweError(f"{quarto_yml}: cannot be read as YAML ({exc})") from None
+    study = (meta.get("study") or {}) if isinstance(meta, dict) else {}
+    out: dict = {}
+    cutoff = study.get("data-cutoff")
+    if cutoff not in (None, ""):
+        if isinstance(cutoff, dt.datetime):
+            cutoff = cutoff.date()
+        if isinstance(cutoff, str):
+            try:
+                cutoff = dt.date.fromisoformat(cutoff)
+            except ValueError:
+                cutoff = None
+        if not isinstance(cutoff, dt.date):
+            raise PsmaRweError(
+                f"{quarto_yml.name}: study.data-cutoff is {study.get('data-cutoff')!r}; "
+                "expected a date written YYYY-MM-DD"
+            )
+        if cutoff > dt.date.today():
+            raise PsmaRweError(
+                f"{quarto_yml.name}: study.data-cutoff is {cutoff}, in the future; expected a"
+                " past date"
+            )
+        out["cutoff"] = cutoff
+    weeks = study.get("landmark-weeks")
+    if weeks is not None:
+        if isinstance(weeks, bool) or not isinstance(weeks, int) or not 1 <= weeks <= 104:
+            raise PsmaRweError(
+                f"{quarto_yml.name}: study.landmark-weeks is {weeks!r}; expected a whole number"
+                " of weeks from 1 to 104 (default 12)"
+            )
+        out["landmark_weeks"] = weeks
+    return out
 
 
 def _study_settings(work: Path) -> dict:

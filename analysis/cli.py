@@ -141,9 +141,11 @@ def analyze(
 
             cohort = load_cohort(data_dir)
             status.update(f"analysing {len(cohort.patients):,} patients")
+            from analysis import config
             from analysis.analyze import run_analysis, write_analysis
+            from analysis.build import analysis_settings
 
-            analysis = run_analysis(cohort)
+            analysis = run_analysis(cohort, **analysis_settings(config.QUARTO_PROJECT))
             status.update("writing")
             try:
                 paths = write_analysis(analysis, out)

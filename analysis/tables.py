@@ -1019,8 +1019,15 @@ BUILDERS: dict[str, Callable[[StudyResults], GT]] = {
 
 
 def fragments(results: StudyResults) -> dict[str, str]:
-    """Every table's HTML fragment, by name (see :data:`TABLE_IDS`)."""
-    return {name: to_html(build(results)) for name, build in BUILDERS.items()}
+    """Every table's HTML fragment, by name (see :data:`TABLE_IDS`).
+
+    The follow-up tables (:mod:`analysis.tables_followup`) are included when
+    the results have their data.
+    """
+    from analysis import tables_followup
+
+    builders = {**BUILDERS, **tables_followup.available(results)}
+    return {name: to_html(build(results)) for name, build in builders.items()}
 
 
 def write_tables(results: StudyResults, out_dir: Path) -> dict[str, Path]:

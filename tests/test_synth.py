@@ -177,9 +177,12 @@ def test_default_cohort_realistic_details(default_cohort):
     # treatment-period draws hold every test; follow-up draws after the treatment data PSA only
     psa_only = raw.groupby(["patient_id", "measured_on"])["test"].agg(lambda t: set(t) == {"psa"})
     assert ((per_draw == len(config.TESTS)) | ((per_draw == 1) & psa_only)).all()
-    last_full = per_draw[per_draw == len(config.TESTS)].reset_index().groupby("patient_id")[
-        "measured_on"
-    ].max()
+    last_full = (
+        per_draw[per_draw == len(config.TESTS)]
+        .reset_index()
+        .groupby("patient_id")["measured_on"]
+        .max()
+    )
     follow = per_draw[per_draw == 1].reset_index()
     assert (follow["measured_on"] > follow["patient_id"].map(last_full)).all()
 
