@@ -32,7 +32,7 @@ from analysis.results import (
     Responders,
     StudyResults,
 )
-from analysis.stats import finite_or_none, pct, quartiles
+from analysis.stats import clopper_pearson, finite_or_none, pct, quartiles
 
 RESULTS_JSON = "results.json"
 PATIENT_SUMMARY = "patient_summary.csv"
@@ -185,6 +185,10 @@ def run_analysis(
         best_change_median=best_med,
         best_change_q1=best_q1,
         best_change_q3=best_q3,
+        psa50_ci_low=clopper_pearson(n_resp, n)[0],
+        psa50_ci_high=clopper_pearson(n_resp, n)[1],
+        psa90_ci_low=clopper_pearson(n90, n)[0],
+        psa90_ci_high=clopper_pearson(n90, n)[1],
     )
     status = resp_rows["treatment_status"].value_counts()
     resp90 = int(resp_rows["psa90_after_dose"].notna().sum())

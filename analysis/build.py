@@ -505,12 +505,13 @@ def _build_into(
 
     use_quarto = renderer == "quarto" or (renderer == "auto" and quarto_available())
     report.renderer = "quarto" if use_quarto else "embedded (pandoc + typst)"
-    documents = {}
-    for doc in DOCUMENTS:
-        say(f"rendering {doc}")
-        documents[doc] = _render(work, doc, tmp, use_quarto)
 
+    # The abstract's length first, from its plain text: --strict fails in a second,
+    # not after every PDF has been rendered.
     say("abstract length")
+    from analysis.render import render_plain
+
+    render_plain(work, "report/abstract.qmd", tmp / "abstract.txt")
     settings = _abstract_settings(work)
     length = abstract_length((tmp / "abstract.txt").read_text(encoding="utf-8"), **settings)
     report.abstract_length = length
@@ -522,6 +523,10 @@ def _build_into(
         if strict:
             raise PsmaRweError(f"{message} (--strict)")
         report.warnings.append(message)
+
+    for doc in DOCUMENTS:
+        say(f"rendering {doc}")
+        _render(work, doc, tmp, use_quarto)
     shutil.rmtree(work)
 
     say("manifest")
@@ -626,15 +631,13 @@ def _abstract_settings(work: Path) -> dict:
 
 
 def _render(work: Path, doc: str, tmp: Path, use_quarto: bool) -> dict[str, Path]:
-    from analysis.render import render_document, render_plain
+    from analysis.render import render_document
 
     source = f"report/{doc}.qmd"
     if use_quarto:
         paths = _quarto_render(work, source, tmp, DOC_FORMATS[doc])
     else:
         paths = render_document(work, source, tmp, DOC_FORMATS[doc])
-    if doc == "abstract":
-        paths["txt"] = render_plain(work, source, tmp / "abstract.txt")
     return paths
 
 

@@ -76,6 +76,11 @@ class PsaResponse:
     best_change_median: float | None
     best_change_q1: float | None
     best_change_q3: float | None
+    #: Exact (Clopper–Pearson) 95% CI of the PSA50 and PSA90 rates, in percent.
+    psa50_ci_low: float | None = None
+    psa50_ci_high: float | None = None
+    psa90_ci_low: float | None = None
+    psa90_ci_high: float | None = None
 
 
 @dataclass(frozen=True)

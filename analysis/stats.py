@@ -171,3 +171,13 @@ def finite_or_none(value) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float | None, float | None]:
+    """Exact binomial CI of ``k / n`` in percent (R's ``binom.test``); ``None`` when n = 0."""
+    if n <= 0:
+        return None, None
+    from scipy.stats import binomtest
+
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="exact")
+    return 100 * float(ci.low), 100 * float(ci.high)

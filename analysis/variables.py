@@ -161,8 +161,16 @@ def document_variables(
                 for cls, n in prior.by_class.items()
             },
         },
-        "psa50": _count(r.psa_response.psa50),
-        "psa90": _count(r.psa_response.psa90),
+        "psa50": {
+            **_count(r.psa_response.psa50),
+            "ci_low": pct(r.psa_response.psa50_ci_low),
+            "ci_high": pct(r.psa_response.psa50_ci_high),
+        },
+        "psa90": {
+            **_count(r.psa_response.psa90),
+            "ci_low": pct(r.psa_response.psa90_ci_low),
+            "ci_high": pct(r.psa_response.psa90_ci_high),
+        },
         "confirmed": _count(r.psa_response.psa50_confirmed),
         "best_change": {
             "median": num(r.psa_response.best_change_median, 1),

@@ -112,8 +112,10 @@ def test_abstract_numbers_equal_results(built):
     expected = [
         f"comprised {r['cohort']['n_patients']} patients",
         f"median of {r['prior_therapies']['median']:g} prior",
-        f"PSA50 occurred in {pr['psa50']['n']} ({pr['psa50']['pct']:.1f}%)",
-        f"PSA90 in {pr['psa90']['n']} ({pr['psa90']['pct']:.1f}%)",
+        f"PSA50 occurred in {pr['psa50']['n']} ({pr['psa50']['pct']:.1f}%; 95% CI"
+        f" {pr['psa50_ci_low']:.1f}–{pr['psa50_ci_high']:.1f})",
+        f"PSA90 in {pr['psa90']['n']} ({pr['psa90']['pct']:.1f}%; 95% CI"
+        f" {pr['psa90_ci_low']:.1f}–{pr['psa90_ci_high']:.1f})",
         f"Of the {r['responders']['n']} responders, {r['responders']['completed']}",
     ]
     for phrase in expected:

@@ -502,7 +502,7 @@ def test_edge_cohort_builds_every_document_with_the_right_numbers(edge):
     assert f"The cohort comprised {patients}," in _squash(v.abstract())
     for text in (v.html_text("abstract"), v.pdf_text("abstract")):
         assert f"The cohort comprised {patients}," in text
-        assert f"PSA50 occurred in {responders} ({pct}%)" in text
+        assert f"PSA50 occurred in {responders} ({pct}%; 95% CI" in text
     for text in (v.html_text("supplement"), v.pdf_text("supplement")):
         assert f"{patients} started 177Lu-PSMA-617" in text
         assert f"PSA50 was met by {responders} patient" in text
@@ -582,7 +582,11 @@ def test_mixed_cohort_pdf_shows_the_data_as_written(builds):
 def test_no_responder_is_said_in_words(builds):
     v = builds("nonresponders")
     abstract = _squash(v.abstract())
-    assert "PSA50 occurred in 0 (0.0%) and PSA90 in 0 (0.0%). No patient reached PSA50" in abstract
+    assert re.search(
+        r"PSA50 occurred in 0 \(0\.0%; 95% CI 0\.0–\d+\.\d\) and PSA90 in 0 \(0\.0%; 95% CI"
+        r" 0\.0–\d+\.\d\)\. No patient reached PSA50",
+        abstract,
+    ), abstract
     assert (
         "In heavily pretreated patients treated in routine care, no PSA50 response to "
         "177Lu-PSMA-617 was seen after any dose." in abstract
@@ -622,7 +626,7 @@ def test_single_patient_is_singular(builds):
 def test_every_patient_responding(builds):
     v = builds("all-responders")
     abstract = _squash(v.abstract())
-    assert "PSA50 occurred in 3 (100.0%)" in abstract
+    assert "PSA50 occurred in 3 (100.0%; 95% CI 29.2–100.0)" in abstract  # R binom.test(3, 3)
     assert "All 3 responders reached PSA50 after dose 1." in abstract
     assert "PSA90 followed in 2 responders (66.7%), every one by dose 2; 1 never reached it." in (
         abstract

@@ -319,3 +319,24 @@ def test_the_build_parses_the_very_bytes_it_hashed(tmp_path, monkeypatch):
     assert results["cohort"]["n_patients"] == 2  # the hashed file had two patients
     manifest = json.loads((report.path / MANIFEST).read_text(encoding="utf-8"))
     assert manifest["inputs"]["data/patients.csv"]["sha256"] == hashlib.sha256(original).hexdigest()
+
+
+def test_strict_fails_on_the_abstract_length_before_rendering_any_document(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    shutil.copytree(config.REPORT_DIR, project / "report")
+    text = config.QUARTO_PROJECT.read_text(encoding="utf-8")
+    (project / "_quarto.yml").write_text(
+        text.replace("char-limit: 2000", "char-limit: 100"), encoding="utf-8"
+    )
+    rendered = []
+    monkeypatch.setattr("analysis.render.render_document", lambda *a, **k: rendered.append(a) or {})
+    with pytest.raises(Exception, match=r"over the limit of 100 .*--strict"):
+        build(
+            minimal_cohort(tmp_path / "data"),
+            label="v",
+            outputs=tmp_path / "o",
+            project_dir=project,
+            strict=True,
+        )
+    assert rendered == []
+    assert not (tmp_path / "o" / "v").exists()
