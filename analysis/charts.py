@@ -39,6 +39,9 @@ Large cohorts
     size, and Altair's row limit is never lifted.
 ``labs``
     Median and IQR of pre-dose laboratory values by dose, one panel per test.
+``km``, ``landmark``
+    Kaplan–Meier figures (:mod:`analysis.charts_survival`), written by
+    :func:`write_figures` only when the results have follow-up.
 
 Theme
     Text is set in Lato, a bundled font (:mod:`analysis.fonts`): vl-convert
@@ -1152,7 +1155,7 @@ def runtime_html() -> str:
 
 
 #: Charts the poster shows, drawn smaller so that their text prints large.
-POSTER_CHARTS = ("waterfall", "psa_course", "milestones", "swimmer")
+POSTER_CHARTS = ("waterfall", "psa_course", "milestones", "swimmer", "km", "landmark")
 #: Plot-area scale of the poster versions: the poster stretches a chart to its
 #: column width, so a plot drawn at 0.6 × the size prints its text 1/0.6 × larger.
 POSTER_SCALE = 0.6
@@ -1165,25 +1168,46 @@ def poster_spec(spec: dict[str, Any], scale: float = POSTER_SCALE) -> dict[str, 
     long subtitle would set the chart's width and shrink everything else.
     """
     out = {k: v for k, v in spec.items() if k != "title"}
-    for key in ("width", "height"):
-        value = out.get(key)
-        if isinstance(value, (int, float)):
-            out[key] = round(value * scale)
-        elif isinstance(value, dict) and "step" in value:
-            out[key] = {**value, "step": round(value["step"] * scale)}
+    _scale_size(out, scale)
+    for key in ("vconcat", "hconcat", "concat"):  # the plot areas of a concatenation
+        if key in out:
+            out[key] = [_scale_size(dict(part), scale) for part in out[key]]
     return out
+
+
+def _only_text(spec: dict[str, Any]) -> bool:
+    mark = spec.get("mark")
+    return (mark.get("type") if isinstance(mark, dict) else mark) == "text"
+
+
+def _scale_size(spec: dict[str, Any], scale: float) -> dict[str, Any]:
+    """Scale a plot's width and height; a text-only part (a risk table) keeps its height."""
+    for key in ("width", "height"):
+        if key == "height" and _only_text(spec):
+            continue
+        value = spec.get(key)
+        if isinstance(value, (int, float)):
+            spec[key] = round(value * scale)
+        elif isinstance(value, dict) and "step" in value:
+            spec[key] = {**value, "step": round(value["step"] * scale)}
+    return spec
 
 
 def write_figures(results: StudyResults, out_dir: Path) -> dict[str, dict[str, Path]]:
     """Write every chart as SVG, PDF, Vega-Lite JSON and an HTML fragment, plus the runtime.
 
     Returns ``{name: {"svg", "pdf", "json", "html": path}}`` for each name in
-    :data:`CHART_NAMES` (with ``"poster_svg"``/``"poster_pdf"`` for the
-    :data:`POSTER_CHARTS`), and ``{"vega-runtime": {"html": path}}``.
+    :data:`CHART_NAMES` and each survival figure the results have data for
+    (:func:`analysis.charts_survival.available_survival_figures`), with
+    ``"poster_svg"``/``"poster_pdf"`` for the :data:`POSTER_CHARTS`, and
+    ``{"vega-runtime": {"html": path}}``.
     """
+    from analysis.charts_survival import survival_chart_specs
+
     out_dir = Path(out_dir)
     paths: dict[str, dict[str, Path]] = {}
-    for name, chart in chart_specs(results).items():
+    every = {**chart_specs(results), **survival_chart_specs(results)}
+    for name, chart in every.items():
         spec = chart.to_dict()
         files = {
             "svg": out_dir / f"{name}.svg",

@@ -10,7 +10,7 @@ R's ``survival`` package gives them) into the frozen results that
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -19,16 +19,51 @@ from analysis import config, followup, survival
 from analysis.records import Cohort
 from analysis.stats import pct, quartiles
 
+#: Marks a field that is drawn in the figures but kept out of ``results.json``.  Such
+#: fields are also left out of ``==`` (compare=False): curves hold NaN limits (NaN != NaN)
+#: and results with the same ``results.json`` content should compare equal.
+NOT_IN_JSON = {"results_json": False}
+
+
+@dataclass(frozen=True)
+class CurvePoints:
+    """A Kaplan–Meier curve for drawing: :func:`survival.curve` in months.
+
+    At ``times_months[i]`` the curve drops to ``surv[i]`` (the curve is 1
+    before the first time); ``lower``/``upper``: log-log 95% limits, NaN where
+    S is 1 or 0.  ``censor_times_months``: one entry per censored patient
+    (ties repeated), sorted.  ``at_risk``: patients at risk every 3 months.
+    """
+
+    times_months: tuple[float, ...]
+    surv: tuple[float, ...]
+    lower: tuple[float, ...]
+    upper: tuple[float, ...]
+    censor_times_months: tuple[float, ...]
+    at_risk: tuple[survival.AtRisk, ...] = ()
+
 
 @dataclass(frozen=True)
 class SurvivalResults:
-    """``os``, ``psa_pfs``, ``rpfs``: ``None`` when their data are absent."""
+    """``os``, ``psa_pfs``, ``rpfs``: ``None`` when their data are absent.
+
+    ``*_curve``: the same curves' points for the figures (not in ``results.json``).
+    """
 
     os: survival.SurvivalSummary | None
     psa_pfs: survival.SurvivalSummary | None
     rpfs: survival.SurvivalSummary | None
     follow_up_median_months: float | None
     data_cutoff: str | None
+    os_curve: CurvePoints | None = field(
+        default=None, repr=False, compare=False, metadata=NOT_IN_JSON
+    )
+    psa_pfs_curve: CurvePoints | None = field(
+        default=None, repr=False, compare=False, metadata=NOT_IN_JSON
+    )
+    rpfs_curve: CurvePoints | None = field(
+        default=None, repr=False, compare=False, metadata=NOT_IN_JSON
+    )
 
 
 @dataclass(frozen=True)
@@ -53,6 +88,10 @@ class LandmarkResult:
     hr_p: float | None
     logrank_p: float | None
     groups: tuple[LandmarkGroup, ...]
+    #: ``(psa50, CurvePoints)`` per group, months from the landmark (not in ``results.json``)
+    curves: tuple[tuple[bool, CurvePoints], ...] = field(
+        default=(), repr=False, compare=False, metadata=NOT_IN_JSON
+    )
 
 
 @dataclass(frozen=True)
@@ -96,6 +135,34 @@ def _summary(days: pd.Series, events: pd.Series) -> survival.SurvivalSummary | N
     return survival.summarize(days[keep].astype(float).tolist(), events[keep].astype(bool).tolist())
 
 
+def curve_points(durations_days, events, at_risk: tuple[survival.AtRisk, ...] = ()) -> CurvePoints:
+    """:func:`survival.curve` of the patients, in months, with their censoring times."""
+    days = [float(d) for d in durations_days]
+    flags = [bool(e) for e in events]
+    c = survival.curve(days, flags)
+    month = survival.DAYS_PER_MONTH
+    censored = sorted(d / month for d, e in zip(days, flags, strict=True) if not e)
+    return CurvePoints(
+        times_months=tuple(t / month for t in c.times),
+        surv=c.surv,
+        lower=c.lower,
+        upper=c.upper,
+        censor_times_months=tuple(censored),
+        at_risk=tuple(at_risk),
+    )
+
+
+def _curve(
+    days: pd.Series, events: pd.Series, summary: survival.SurvivalSummary | None
+) -> CurvePoints | None:
+    if summary is None:
+        return None
+    keep = days.notna()
+    return curve_points(
+        days[keep].astype(float).tolist(), events[keep].astype(bool).tolist(), summary.at_risk
+    )
+
+
 def compute_outcomes(
     cohort: Cohort,
     per_patient: pd.DataFrame,
@@ -113,7 +180,8 @@ def compute_outcomes(
 
     os_ = _summary(f["os_days"], f["os_event"]) if fu.has_os else None
     pfs_days = f["psa_pfs_days"].where(evaluable)
-    psa_pfs = _summary(pfs_days, f["psa_pfs_event"].fillna(False))
+    pfs_event = f["psa_pfs_event"].fillna(False)
+    psa_pfs = _summary(pfs_days, pfs_event)
     rpfs = _summary(f["rpfs_days"], f["rpfs_event"]) if fu.has_rpfs else None
     follow = None
     if fu.has_os:
@@ -128,16 +196,22 @@ def compute_outcomes(
         rpfs=rpfs,
         follow_up_median_months=follow,
         data_cutoff=None if cutoff is None else cutoff.isoformat(),
+        os_curve=_curve(f["os_days"], f["os_event"], os_) if fu.has_os else None,
+        psa_pfs_curve=_curve(pfs_days, pfs_event, psa_pfs),
+        rpfs_curve=_curve(f["rpfs_days"], f["rpfs_event"], rpfs) if fu.has_rpfs else None,
     )
 
     landmark = None
     if fu.has_os:
         first = cohort.patients.set_index("patient_id")["first_dose_date"]
         lm = followup.landmark_set(fu, first, landmark_weeks)
-        groups = []
+        groups, curves = [], []
         for flag in (True, False):
             sel = lm.psa50 == flag
             s = survival.summarize(lm.time_days[sel].tolist(), lm.event[sel].tolist())
+            curves.append(
+                (flag, curve_points(lm.time_days[sel].tolist(), lm.event[sel].tolist(), s.at_risk))
+            )
             groups.append(
                 LandmarkGroup(
                     psa50=flag,
@@ -162,6 +236,7 @@ def compute_outcomes(
                 lm.time_days.tolist(), lm.event.tolist(), lm.psa50.tolist()
             ),
             groups=tuple(groups),
+            curves=tuple(curves),
         )
 
     frame = pd.DataFrame({"patient_id": f["patient_id"]})

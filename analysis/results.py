@@ -6,7 +6,9 @@ sorted keys, floats rounded to 6 significant digits, percentages to one
 decimal, no timestamps, so the same input always gives the same bytes.
 Per-patient rows (``patients``, ``psa_course``) are kept out of
 ``results.json``; they are written to ``patient_summary.csv`` and drawn in the
-figures with patients numbered 1..n (never their patient_id).
+figures with patients numbered 1..n (never their patient_id).  Fields marked
+``metadata={"results_json": False}`` (the Kaplan–Meier curve points of
+:mod:`analysis.outcomes`) are drawn in the figures and left out too.
 """
 
 from __future__ import annotations
@@ -257,7 +259,11 @@ def _number(value: float) -> float | int | None:
 def _plain(obj: Any) -> Any:
     """Dataclasses, tuples and numpy scalars → JSON-ready builtins, floats rounded."""
     if dataclasses.is_dataclass(obj):
-        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {
+            f.name: _plain(getattr(obj, f.name))
+            for f in dataclasses.fields(obj)
+            if f.metadata.get("results_json", True)  # figure-only fields stay out
+        }
     if isinstance(obj, dict):
         return {str(k): _plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
