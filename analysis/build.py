@@ -548,8 +548,17 @@ def _prepare_project(work: Path, project_dir: Path, tmp: Path, analysis, cohort)
     span = (cohort.patients["first_dose_date"].min(), cohort.patients["first_dose_date"].max())
     study = _study_settings(work)
     planned = study.get("planned-doses")
+    min_size = study.get("min-cohort-size", config.MIN_COHORT_FOR_DATES)
+    if isinstance(min_size, bool) or not isinstance(min_size, int) or min_size < 1:
+        raise PsmaRweError(
+            f"_quarto.yml: study.min-cohort-size is {min_size!r}; expected a whole number ≥ 1"
+            f" (default {config.MIN_COHORT_FOR_DATES})"
+        )
     variables = document_variables(
-        analysis.results, span, planned_doses=None if planned is None else str(planned)
+        analysis.results,
+        span,
+        planned_doses=None if planned is None else str(planned),
+        min_cohort_for_dates=min_size,
     )
     variables["software"] = {"psma-rwe": __version__, **tool_versions()}
     from analysis.followup_docs import variables as followup_variables

@@ -350,6 +350,10 @@ IDENTIFIER_EXEMPT_COLUMNS = frozenset(
     {"last_contact_date", "death_date", "radiographic_progression_date"}
 )
 
+#: Below this many patients the documents give no date narrower than a year (the common
+#: small-cell rule); ``study.min-cohort-size`` in _quarto.yml overrides it.
+MIN_COHORT_FOR_DATES = 11
+
 #: Measurements may go back this many calendar years before dose 1 (inclusive).
 MAX_LOOKBACK_YEARS = 10
 

@@ -31,7 +31,9 @@ NOT_PROVIDED = (
 
 def _median(label: str, e) -> str:
     if e.median_months is None:
-        return f"median {label} was not reached ({e.events} events in {e.n} patients)"
+        events = f"{e.events} event{'s' if e.events != 1 else ''}"
+        patients = f"{e.n} patient{'s' if e.n != 1 else ''}"
+        return f"median {label} was not reached ({events} in {patients})"
     return (
         f"median {label} was {months(e.median_months)} months (95% CI"
         f" {months(e.median_ci_low)}–{months(e.median_ci_high)})"
@@ -209,8 +211,8 @@ def poster_md(results, figures: set[str]) -> str:
         v["abstract"] if results.survival.os is not None else v["summary"],
         "",
     ]
-    if "km-poster" in figures:
-        out += ["![Kaplan–Meier estimates from the first dose.](../figures/km-poster.svg)", ""]
+    # The Kaplan–Meier figure does not fit the poster's fixed columns yet (the column
+    # layout is placed by hand); the poster gives the medians and the landmark in words.
     if v["landmark_short"]:
         out += [v["landmark_short"], ""]
     return "\n".join(out).rstrip() + "\n"

@@ -129,6 +129,11 @@ def _predose_by_codes(
     doses = cohort.doses
     measured = m["measured_on"].to_numpy()
     dose_dates = doses["dose_date"].to_numpy()
+    # pandas 2 parses dates to nanoseconds, pandas 3 to microseconds
+    if measured.dtype == "M8[ns]":
+        measured = measured.astype("M8[us]")
+    if dose_dates.dtype == "M8[ns]":
+        dose_dates = dose_dates.astype("M8[us]")
     if measured.dtype != "M8[us]" or dose_dates.dtype != "M8[us]" or not len(tests):
         return None
     if np.isnat(measured).any() or np.isnat(dose_dates).any() or not len(measured):

@@ -205,7 +205,23 @@ def parse_raw(name: str, raw: bytes) -> tuple[pd.DataFrame | None, list[Problem]
     )
     if header_problems or problems:
         return None, header_problems or problems
-    frame = pd.DataFrame(records, columns=range(len(header)), dtype=str)
+    if "\x00" in text:
+        # pandas 2 hashes a string only up to a NUL ("P1\x00" would count as "P1"), so
+        # NUL bytes are refused here, cell by cell, before any frame is built.
+        return None, [
+            Problem(
+                name,
+                line,
+                header[i] if i < len(header) else None,
+                "holds the control character '\\x00'; expected plain text (remove it, e.g."
+                " by saving the file again from a spreadsheet)",
+            )
+            for line, fields in zip(lines, records, strict=True)
+            for i, cell in enumerate(fields)
+            if "\x00" in cell
+        ]
+    # dtype=object: a numpy str array would drop trailing NULs (pandas 2)
+    frame = pd.DataFrame(records, columns=range(len(header)), dtype=object)
     return _finish(name, header, frame, np.asarray(lines, dtype=np.int64))
 
 

@@ -62,6 +62,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from analysis import config
 from analysis.results import Count, StudyResults
 
 DASH = "—"
@@ -101,10 +102,33 @@ def _month(date) -> str:
     return DASH if date is None else date.strftime("%B %Y")
 
 
+def _period(span, n: int, min_size: int) -> tuple[str, str, str, str]:
+    """(from, to, period phrase, note): months, or years only below ``min_size`` patients."""
+    a, b = span
+    if a is None or b is None:
+        return DASH, DASH, "", ""
+    if n >= min_size:
+        x, y = _month(a), _month(b)
+        return x, y, (f"in {x}" if x == y else f"between {x} and {y}"), ""
+    x, y = str(a.year), str(b.year)
+    note = (
+        f"Dates are given by year only: with fewer than {min_size} patients a month could"
+        " identify a patient."
+    )
+    return x, y, (f"in {x}" if x == y else f"between {x} and {y}"), note
+
+
 def document_variables(
-    results: StudyResults, first_dose_span=(None, None), planned_doses: str | None = None
+    results: StudyResults,
+    first_dose_span=(None, None),
+    planned_doses: str | None = None,
+    min_cohort_for_dates: int = config.MIN_COHORT_FOR_DATES,
 ) -> dict[str, Any]:
     """Every computed value the documents may cite, as nested strings.
+
+    Below ``min_cohort_for_dates`` patients the treatment period is given in years
+    (``cohort.period``, ``cohort.first_dose_from``/``_to``) and ``cohort.date_note``
+    says why.
 
     ``planned_doses`` is the number of planned doses as the prose writes it
     (``study.planned-doses`` in ``_quarto.yml``, e.g. ``"six"``); without it
@@ -112,6 +136,7 @@ def document_variables(
     """
     r = results
     c = r.cohort
+    period = _period(first_dose_span, c.n_patients, min_cohort_for_dates)
     resp = r.responders
     ms = r.psa_response.milestones
     by_dose = {m.after_dose: m for m in ms}
@@ -147,8 +172,10 @@ def document_variables(
             "completed": num(c.by_status.get("completed", 0)),
             "ongoing": num(c.by_status.get("ongoing", 0)),
             "discontinued": num(c.by_status.get("discontinued", 0)),
-            "first_dose_from": _month(first_dose_span[0]),
-            "first_dose_to": _month(first_dose_span[1]),
+            "first_dose_from": period[0],
+            "first_dose_to": period[1],
+            "period": period[2],
+            "date_note": period[3],
         },
         "prior": {
             "median": num(prior.median),

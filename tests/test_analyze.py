@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from analysis import config
 from analysis.analyze import _milestones, run_analysis, write_analysis
 from analysis.cli import app
 from analysis.load import Cohort, load_cohort
@@ -108,7 +109,11 @@ def test_patient_summary_csv(analysed):
 
 def test_analyze_is_byte_identical(analysed, tmp_path):
     folder, out, _ = analysed
-    write_analysis(run_analysis(load_cohort(folder)), tmp_path)
+    from analysis.build import analysis_settings
+
+    # `psma-rwe analyze` applies the project's study settings (data cut-off, landmark)
+    settings = analysis_settings(config.QUARTO_PROJECT)
+    write_analysis(run_analysis(load_cohort(folder), **settings), tmp_path)
     for name in ("results.json", "patient_summary.csv", "lab_trajectories.csv"):
         assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name
 

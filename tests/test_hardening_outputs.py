@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -340,3 +341,51 @@ def test_strict_fails_on_the_abstract_length_before_rendering_any_document(tmp_p
         )
     assert rendered == []
     assert not (tmp_path / "o" / "v").exists()
+
+
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+
+
+def test_a_small_cohort_gives_no_date_narrower_than_a_year(tmp_path):
+    """Two patients (< 11, the small-cell rule): years only, and the documents say why."""
+    from pypdf import PdfReader
+
+    report = build(minimal_cohort(tmp_path / "data"), label="v", outputs=tmp_path / "o")
+    texts = {
+        "abstract.txt": (report.path / "abstract.txt").read_text(encoding="utf-8"),
+        "supplement.html": (report.path / "supplement.html").read_text(encoding="utf-8"),
+        "poster.pdf": " ".join(
+            p.extract_text() for p in PdfReader(str(report.path / "poster.pdf")).pages
+        ),
+    }
+    for name, text in texts.items():
+        for month in MONTHS:
+            assert not re.search(rf"\b{month} 20\d\d\b", text), (name, month)
+    assert "in 2023" in " ".join(texts["abstract.txt"].split())
+    assert "Dates are given by year only" in texts["abstract.txt"]
+    assert "fewer than 11 patients" in texts["supplement.html"]
+
+
+def test_the_shipped_cohort_keeps_its_months(tmp_path):
+    import datetime as dt
+
+    from analysis.variables import _period
+
+    span = (dt.date(2022, 1, 5), dt.date(2023, 10, 2))
+    assert _period(span, 21, 11)[2] == "between January 2022 and October 2023"
+    assert _period(span, 10, 11)[2] == "between 2022 and 2023"
+    assert _period(span, 10, 11)[3].startswith("Dates are given by year only")
+    assert _period(span, 10, 5)[3] == ""

@@ -425,7 +425,9 @@ def test_snapshot_milestones(fragments, html_snapshot):
 
 
 def test_every_table_has_its_fixed_id_and_a_title(fragments):
-    assert list(fragments) == list(tables.TABLE_IDS)
+    # the follow-up tables are made only when the results have their data
+    assert list(tables.BUILDERS) == list(fragments)[: len(tables.BUILDERS)]
+    assert set(fragments) <= set(tables.TABLE_IDS)
     assert len(set(tables.TABLE_IDS.values())) == len(tables.TABLE_IDS)
     for name, html in fragments.items():
         table_id = tables.TABLE_IDS[name]
@@ -684,7 +686,7 @@ def test_docx_keeps_the_cells_of_table1(fragments, tmp_path):
 def test_write_tables_is_deterministic(results, fragments, tmp_path):
     first = tables.write_tables(results, tmp_path / "a")
     second = tables.write_tables(built_results(), tmp_path / "b")
-    assert list(first) == list(tables.TABLE_IDS)
+    assert list(first) == list(fragments)
     for name, path in first.items():
         assert path == tmp_path / "a" / f"{name}.html"
         data = path.read_bytes()

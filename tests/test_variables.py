@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from analysis.analyze import run_analysis
@@ -21,7 +23,8 @@ def variables(tmp_path_factory):
 def test_counts_and_percentages(variables):
     _, v = variables
     assert v["cohort"]["n_patients"] == "5" and v["cohort"]["n_evaluable"] == "4"
-    assert v["psa50"] == {"n": "3", "pct": "60.0", "of": "5"}
+    # exact 95% CI of 3/5: R binom.test(3, 5) → 14.66 to 94.73 %
+    assert v["psa50"] == {"n": "3", "pct": "60.0", "of": "5", "ci_low": "14.7", "ci_high": "94.7"}
     assert v["confirmed"] == {"n": "2", "pct": "40.0", "of": "5"}
     assert (v["prior"]["median"], v["prior"]["min"], v["prior"]["max"]) == ("2", "0", "5")
     assert v["prior"]["taxane"] == {"n": "2", "pct": "40.0"}
@@ -39,11 +42,21 @@ def test_milestone_phrases_worked_out_by_hand(variables):
 
 
 def test_study_period_is_month_and_year(variables):
-    _, v = variables
+    results, _ = variables
+    span = (dt.date(2023, 1, 10), dt.date(2023, 3, 1))
+    v = document_variables(results, span, min_cohort_for_dates=5)  # 5 patients: months
     assert (v["cohort"]["first_dose_from"], v["cohort"]["first_dose_to"]) == (
         "January 2023",
         "March 2023",
     )
+    assert v["cohort"]["period"] == "between January 2023 and March 2023"
+
+
+def test_study_period_of_a_small_cohort_is_in_years(variables):
+    _, v = variables  # 5 patients < 11
+    assert (v["cohort"]["first_dose_from"], v["cohort"]["first_dose_to"]) == ("2023", "2023")
+    assert v["cohort"]["period"] == "in 2023"
+    assert "fewer than 11 patients" in v["cohort"]["date_note"]
 
 
 def test_every_value_is_text_without_python_reprs(variables):
