@@ -8,15 +8,19 @@ Definitions (data/README.md):
   interpolation), minimum and maximum over all patients; patients with at
   least one agent of each therapy class.
 * Table 1: overall and by PSA50 response.  Continuous variables as median
-  (Q1, Q3) with the Wilcoxon rank-sum test; categorical and yes/no variables
+  (Q1, Q3) — quartiles by R's ``quantile(type = 2)`` as gtsummary ≥ 2.0
+  (``stats.quartiles_type2``), not the linear rule of the other summaries —
+  with the Wilcoxon rank-sum test; categorical and yes/no variables
   as n (%) of patients with a known value, with Pearson's chi-squared test
   (no continuity correction) when every expected count is ≥ 5 and Fisher's
   exact test otherwise — gtsummary's defaults.  Fisher's test is exact while
   the margins allow at most ``stats.FISHER_MAX_TABLES`` tables; past that its
   p-value is simulated with a fixed seed (test ``"fisher_sim"``, named in
   Table 1's footnotes and marked on its row).  Missing values are counted,
-  not imputed; a blank race or ethnicity is read as the level "Unknown"
-  (analysis.validate) and so is one of the levels tested.
+  not imputed, and are outside the percentages and the tests (gtsummary's
+  missing row): a blank race or ethnicity is missing (the text "Unknown"
+  written in the data is a level like any other), and so is a baseline PSA
+  of 0, which is not PSA-evaluable (as in patient_summary.csv).
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from analysis.results import (
     Table1,
     Table1Variable,
 )
-from analysis.stats import categorical_test, pct, quartiles, wilcoxon_rank_sum
+from analysis.stats import categorical_test, pct, quartiles, quartiles_type2, wilcoxon_rank_sum
 
 TABLE1_LABS = ("hemoglobin", "platelets", "alkaline_phosphatase", "ldh", "albumin", "creatinine")
 
@@ -88,7 +92,7 @@ def cohort_summary(cohort: Cohort, n_evaluable: int) -> CohortSummary:
 
 
 def _continuous(values: pd.Series) -> GroupStat:
-    med, q1, q3 = quartiles(values)
+    med, q1, q3 = quartiles_type2(values)
     return GroupStat(
         n=int(values.notna().sum()), missing=int(values.isna().sum()), median=med, q1=q1, q3=q3
     )
@@ -227,7 +231,8 @@ def table1(
             "PSA, ng/mL",
             "continuous",
             "Baseline laboratory values",
-            baseline["psa"].reindex(p.index),
+            # 0 is not PSA-evaluable (analysis.psa): missing here too, as in patient_summary.csv
+            baseline["psa"].where(baseline["psa"] > 0).reindex(p.index),
             resp,
         )
     )

@@ -26,12 +26,48 @@ def pct(n: int, denominator: int) -> float | None:
 
 
 def quartiles(values) -> tuple[float | None, float | None, float | None]:
-    """Median, first and third quartile (pandas' default linear interpolation)."""
+    """Median, first and third quartile (pandas' default linear interpolation, R's type 7).
+
+    The study's own summaries (prior therapies, doses, best PSA change, laboratory
+    trajectories, dosing); Table 1 uses :func:`quartiles_type2`, as gtsummary.
+    """
     s = pd.Series(values, dtype=float).dropna()
     if s.empty:
         return None, None, None
     q = s.quantile([0.5, 0.25, 0.75])
     return float(q.iloc[0]), float(q.iloc[1]), float(q.iloc[2])
+
+
+def quantile_type2(values, prob) -> float | None:
+    """R's ``quantile(x, prob, type = 2)``: the inverse of the empirical CDF, averaged
+    at discontinuities.
+
+    With the sorted values x₁ ≤ … ≤ xₙ and j = ⌊n·p⌋: x_{j+1} when n·p is not a whole
+    number, (x_j + x_{j+1}) / 2 when it is (x₀ = x₁, x_{n+1} = xₙ).  n·p is compared
+    in exact rational arithmetic (``prob`` as its exact binary value, so 0.25, 0.5 and
+    0.75 are exact), as R does for these probabilities.  Missing values are dropped;
+    ``None`` when none is left.  Raises ``ValueError`` for ``prob`` outside [0, 1].
+    """
+    from fractions import Fraction
+
+    x = np.sort(pd.Series(values, dtype=float).dropna().to_numpy())
+    if not 0 <= prob <= 1:
+        raise ValueError(f"prob must be in [0, 1]; found {prob!r}")
+    n = len(x)
+    if n == 0:
+        return None
+    nppm = n * Fraction(prob)
+    j = math.floor(nppm)
+    lo = x[min(max(j, 1), n) - 1]  # x_j, with x_0 = x_1
+    hi = x[min(j + 1, n) - 1]  # x_{j+1}, with x_{n+1} = x_n
+    if nppm > j or lo == hi:
+        return float(hi)
+    return float(0.5 * lo + 0.5 * hi)  # R: (1 - h) x_j + h x_{j+1}, h = 1/2
+
+
+def quartiles_type2(values) -> tuple[float | None, float | None, float | None]:
+    """Median, first and third quartile by :func:`quantile_type2` (gtsummary ≥ 2.0)."""
+    return tuple(quantile_type2(values, p) for p in (0.5, 0.25, 0.75))  # type: ignore[return-value]
 
 
 def wilcoxon_rank_sum(x, y) -> float | None:

@@ -22,8 +22,10 @@ Number formats
 * n (%): the percentage as stored in the results (one decimal), e.g.
   ``8 (38.1%)``; ``n/N (%)`` where denominators differ between rows.
 * Odds ratios and their confidence limits: two decimals; values ≥ 100 without
-  decimals (thousands separated by commas); values that round to 0.00 as
-  ``<0.01``.
+  decimals; values that round to 0.00 as ``<0.01``.  Beyond
+  :data:`OR_SHOWN_MAX` (999) ``>999`` and below :data:`OR_SHOWN_MIN` (0.001)
+  ``<0.001``, with a footnote on the cell (:data:`OR_BEYOND_NOTE`): digits of a
+  degenerate fit (quasi-separation, sparse data) are not precision.
 * Negative numbers use the minus sign U+2212; a missing value is an em dash.
 
 HTML
@@ -228,12 +230,34 @@ def fmt_pct(pct: float | None) -> str:
     return DASH if pct is None else f"{pct:.1f}"
 
 
+#: Odds ratios and confidence limits shown as numbers: within [OR_SHOWN_MIN, OR_SHOWN_MAX].
+OR_SHOWN_MAX = 999
+OR_SHOWN_MIN = 0.001
+#: Footnote on a regression cell with a value beyond the shown range.
+OR_BEYOND_NOTE = (
+    f"Beyond the range shown (>{OR_SHOWN_MAX:,} or <{OR_SHOWN_MIN:g}): an odds ratio or"
+    " confidence limit this extreme comes from a degenerate fit (quasi-separation or sparse"
+    " data: almost all patients of one group are responders, or non-responders); it is"
+    " unstable and its digits carry no precision."
+)
+
+
+def beyond_shown(x: float | None) -> bool:
+    """True for a finite ratio that :func:`fmt_ratio` shows as ``>999`` or ``<0.001``."""
+    return x is not None and math.isfinite(x) and (x > OR_SHOWN_MAX or x < OR_SHOWN_MIN)
+
+
 def fmt_ratio(x: float | None) -> str:
-    """An odds ratio or confidence limit: 2 decimals, ≥ 100 without; < 0.005 → <0.01."""
+    """An odds ratio or confidence limit: 2 decimals, ≥ 100 without; < 0.005 → <0.01;
+    above 999 → >999, below 0.001 → <0.001."""
     if x is None or math.isnan(x):
         return DASH
     if math.isinf(x):
         return "∞"
+    if x > OR_SHOWN_MAX:
+        return f">{OR_SHOWN_MAX:,}"
+    if x < OR_SHOWN_MIN:
+        return f"<{OR_SHOWN_MIN:g}"
     if x >= 100:
         return f"{round2(x, 0):,.0f}"
     if round2(x, 2) == 0:
@@ -613,7 +637,9 @@ def table1(results: StudyResults) -> GT:
             " (a decline ≥ 50%) at any time after dose 1; patients without a baseline PSA"
             " count as non-responders.",
             f"Baseline: the latest value in the {window} days up to and including the day of"
-            " dose 1. Percentages are of patients with a known value.",
+            " dose 1. Percentages, quartiles and tests are of patients with a known value;"
+            " Unknown (Missing where Unknown is a recorded level): patients without one (a"
+            " blank race or ethnicity; a baseline PSA of 0, not PSA-evaluable).",
         ],
     )
 
@@ -942,6 +968,11 @@ def regression(results: StudyResults) -> GT:
                 cells[f"{prefix}_or"] = fmt_or_ci(r.odds_ratio, r.ci_low, r.ci_high)
                 cells[f"{prefix}_p"] = DASH if r.p_value is None else format_p(r.p_value)
             i = f.add(any_row.label, level, **cells)
+            for prefix, r in (("ml", ml), ("firth", firth)):
+                if r is not None and any(
+                    beyond_shown(v) for v in (r.odds_ratio, r.ci_low, r.ci_high)
+                ):
+                    mark(OR_BEYOND_NOTE, f"{prefix}_or", i)
             statuses = {r.status for r in (ml, firth) if r is not None}
             if statuses == {"not_estimable"}:
                 # the term as a whole: mark its label once per distinct reason

@@ -289,7 +289,9 @@ def check_patients(probs: Problems, raw: pd.DataFrame) -> pd.DataFrame:
     out["treatment_status"] = status
     out["discontinuation_reason"] = reason
     for col in ("race", "ethnicity"):
-        out[col] = raw[col].where(raw[col] != "", "Unknown")
+        # blank = not recorded: missing (Table 1's missing row), not a level; a written
+        # "Unknown" stays a level
+        out[col] = raw[col].where(raw[col] != "", None)
     for col in config.FOLLOW_UP_COLUMNS:
         if col in raw.columns:
             parsed = _by_value(cells[col], parse_dates)

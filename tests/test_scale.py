@@ -223,7 +223,7 @@ def test_large_forms_render(large_specs):
 
 
 def _race_variable(white: int, black: int):
-    """Table 1's race row for White/Black/Asian 1 and 10,000 blank (read as "Unknown")."""
+    """Table 1's race row for White/Black/Asian 1 and 10,000 written "Unknown" (a level)."""
     values = pd.Series(
         ["White"] * white + ["Black"] * black + ["Asian"] + ["Unknown"] * 10_000, dtype=object
     )
@@ -298,9 +298,10 @@ def test_enumeration_counts_tables_before_allocating(monkeypatch):
     assert math.isclose(p, stats.fisher_simulated([[3, 3], [3, 3], [0, 1]]))
 
 
-def test_blank_race_is_still_the_level_unknown(tmp_path):
-    # Current semantics, unchanged here: a blank race is the level "Unknown", tested with
-    # the others, not a missing value.
+def test_blank_race_is_missing_not_the_level_unknown(tmp_path):
+    # A blank race is a missing value (gtsummary's missing row), outside the denominators
+    # and the test; only a written "Unknown" is a level.  The hand-made cohort's 5 patients
+    # are all "White" (tests/cohorts.py), so a blank for P1 leaves 4 known, all White.
     folder = handmade_cohort(tmp_path)
     path = folder / config.PATIENTS
     with path.open(newline="", encoding="utf-8") as fh:
@@ -313,6 +314,8 @@ def test_blank_race_is_still_the_level_unknown(tmp_path):
     race = next(
         v for v in run_analysis(load_cohort(folder)).results.table1.variables if v.name == "race"
     )
-    assert race.overall.missing == 0
-    assert race.overall.levels["Unknown"].n == 1
-    assert race.level_order[-1] == "Unknown"
+    assert race.overall.missing == 1
+    assert "Unknown" not in race.overall.levels
+    assert race.level_order == ("White",)
+    assert (race.overall.levels["White"].n, race.overall.levels["White"].pct) == (4, 100.0)
+    assert race.test is None  # one level left: nothing to test

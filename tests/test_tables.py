@@ -8,6 +8,7 @@ checks the headline cell against the known 8 of 21 PSA50 responders.
 from __future__ import annotations
 
 import dataclasses
+import html as html_lib
 import json
 import re
 from collections import Counter
@@ -404,8 +405,12 @@ def test_number_formats():
     assert tables.fmt_count(c(5, 20), True) == "5/20 (25.0%)"
     assert tables.fmt_count(c(0, 0)) == tables.DASH
     assert tables.fmt_or_ci(1.5312, 0.7, 3.349) == "1.53 (0.70\u20133.35)"
-    assert tables.fmt_or_ci(123.4, 2.0, 4567.0) == "123 (2.00\u20134,567)"
-    assert tables.fmt_or_ci(0.004, 0.0001, 0.31) == "<0.01 (<0.01\u20130.31)"
+    assert tables.fmt_or_ci(123.4, 2.0, 999.0) == "123 (2.00\u2013999)"
+    # beyond the range shown: > 999 and < 0.001 (degenerate fits; footnoted in the table)
+    assert tables.fmt_or_ci(123.4, 2.0, 4567.0) == "123 (2.00\u2013>999)"
+    assert tables.fmt_or_ci(245_273_024.0, 3.1, 2.06e14) == ">999 (3.10\u2013>999)"
+    assert tables.fmt_or_ci(0.004, 0.0001, 0.31) == "<0.01 (<0.001\u20130.31)"
+    assert tables.fmt_or_ci(0.004, 0.001, 0.31) == "<0.01 (<0.01\u20130.31)"  # 0.001 shown
     assert tables.fmt_or_ci(0.83, 0.54, None) == "0.83 (0.54\u2013NE)"
     assert tables.fmt_or_ci(None, None, None) == tables.DASH
 
@@ -563,7 +568,7 @@ def test_regression_rows_and_flags(fragments):
     # separation: ML shows a dash with a mark; Firth keeps its estimate, flagged
     ml, ml_p, firth, firth_p = rows["ECOG ≥ 1 (vs 0)"][:4]
     assert ml_p == tables.DASH and ml.startswith(tables.DASH) and len(ml) == 2
-    assert firth.startswith("<0.01 (<0.01\u20130.31)") and firth_p == "0.003"
+    assert firth.startswith("<0.01 (<0.001\u20130.31)") and firth_p == "0.003"
     assert "Separation: the maximum-likelihood estimate does not exist; see Firth." in html
     assert "finite only because of Firth" in html
     assert rows["LDH, per 100 U/L"][2].startswith("0.83 (0.54\u2013NE)")
@@ -572,7 +577,8 @@ def test_regression_rows_and_flags(fragments):
     # not estimable by either method: the label carries the mark, once
     assert html.count("Not estimable: 6 complete cases") == 1
     assert re.search(r"Albumin, per 1 g/dL<sup class=\"gt_footnote_marks\">\w</sup>", html)
-    assert rows["Baseline PSA, per doubling"][0] == "123 (2.00\u20134,567)"
+    assert rows["Baseline PSA, per doubling"][0].startswith("123 (2.00\u2013>999)")
+    assert html_lib.escape(tables.OR_BEYOND_NOTE, quote=False) in html
     assert ">Maximum likelihood<" in html and ">Firth penalised likelihood<" in html
     assert "Multivariable model not fitted: 8 events among 19 complete cases" in html
 
@@ -653,7 +659,7 @@ def _typst_text(typst: str) -> str:
     typst = re.sub(r"(?<!\\)~", "", typst)
     typst = re.sub(r"(?<!\\)---", "\u2014", typst)  # Typst shorthands for the dashes
     typst = re.sub(r"(?<!\\)--", "\u2013", typst)
-    typst = re.sub(r"#super\[(\w)\]", r"\1", typst)
+    typst = re.sub(r"#super\[(\w(?:,\w)*)\]", r"\1", typst)  # one mark or several: b,c
     typst = re.sub(r"\\(.)", r"\1", typst)
     return re.sub(r"\s+", " ", typst)
 
@@ -729,3 +735,49 @@ def test_synthetic_cohort_psa50_row():
     assert body_rows(frags["psa_response"])["PSA50 response"] == ["8 (38.1%)"]
     assert "PSA50 responders, N = 8" in frags["table1"]
     assert "Overall, N = 21" in frags["table1"]
+
+
+def test_regression_of_a_near_separated_cohort_shows_no_false_precision():
+    """82 hand-made patients, near-separated by a yes/no term x (not separated: one
+    responder and one non-responder on the "wrong" side).
+
+    x = 1: 40 responders, 1 non-responder; x = 0: 1 responder, 40 non-responders.
+    ML (a saturated 2 × 2): OR = 40·40 / (1·1) = 1600, Wald se of log OR
+    = √(1/40 + 1/1 + 1/1 + 1/40) = √2.05 = 1.4318, so the 95% CI is
+    1600 · exp(∓1.96 · 1.4318) = 1600 ÷ 16.548 = 96.69 to 1600 × 16.548 = 26,476.
+    Firth on a 2 × 2 table = 0.5 added to each cell: 40.5² / 1.5² = 729.
+    z = 1 − x mirrors it: ML 1/1600 = 0.000625 (CI 0.0000378–0.0103), Firth 1/729 = 0.00137.
+    """
+    import pandas as pd
+
+    from analysis.models import fit_univariable
+
+    x = [1.0] * 41 + [0.0] * 41
+    y = [1.0] * 40 + [0.0] + [1.0] + [0.0] * 40
+    frame = pd.DataFrame({"psa50_response": y, "x": x, "z": [1 - v for v in x]})
+    rows = fit_univariable(frame, "psa50_response", [("x", "Term x"), ("z", "Term z")])
+    got = {(r.term, r.method): r for r in rows}
+    assert {r.status for r in rows} == {"ok"}
+    assert got["x", "ml"].odds_ratio == pytest.approx(1600, rel=1e-9)
+    assert got["x", "ml"].ci_low == pytest.approx(96.69, rel=1e-4)
+    assert got["x", "ml"].ci_high == pytest.approx(26476, rel=1e-4)
+    assert got["x", "firth"].odds_ratio == pytest.approx(729, rel=1e-6)
+
+    base = built_results()
+    reg = dataclasses.replace(base.regression, rows=tuple(rows))
+    html = tables.to_html(tables.regression(dataclasses.replace(base, regression=reg)))
+    body = {label: cells_ for label, cells_ in body_list(html)}
+    mark = r"<sup class=\"gt_footnote_marks\">(\w)</sup>"
+    # 1600 → ">999", 96.69 shown, 26,476 → ">999"; Firth 729 and its lower limit 102 shown
+    assert body["Term x"][0].startswith(">999 (96.69\u2013>999)")
+    assert body["Term x"][2].startswith("729 (102\u2013>999)")
+    # 0.000625 → "<0.001"; 0.0000378 → "<0.001"; 0.0103 → "0.01"; Firth 0.00137 → "<0.01"
+    assert body["Term z"][0].startswith("<0.001 (<0.001\u20130.01)")
+    assert body["Term z"][2].startswith("<0.01 (<0.001\u20130.01)")
+    assert [body[t][1] for t in ("Term x", "Term z")] == ["<0.001", "<0.001"]
+    # every one of the four cells carries the same mark, defined once in the notes
+    marks = re.findall(r">[^<]*(?:&gt;999|&lt;0\.001)[^<]*\)" + mark, html)
+    assert len(marks) == 4 and len(set(marks)) == 1
+    note = html_lib.escape(tables.OR_BEYOND_NOTE, quote=False)
+    assert html.count(note) == 1 and "quasi-separation or sparse" in note
+    assert "245,273,024" not in html and "26,476" not in html
