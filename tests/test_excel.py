@@ -187,7 +187,9 @@ BAD_CELLS = [
 
 @pytest.mark.parametrize(("change", "expected"), BAD_CELLS)
 def test_bad_cell(sheets, tmp_path, change, expected):
-    assert_fails(workbook(sheets, tmp_path, change), expected)
+    err = assert_fails(workbook(sheets, tmp_path, change), expected)
+    where = expected.split(":")[1].split("(")[0]  # " doses, row 7, column C "
+    assert err.count(where) == 1, err  # one problem per cell, not the rules' as well
 
 
 def test_date_with_time_does_not_hide_other_problems(sheets, tmp_path):
