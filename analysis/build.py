@@ -105,12 +105,16 @@ def project_files(project_dir: Path = config.PROJECT_DIR) -> dict[str, Path]:
 
 
 def collect_inputs(data_dir: Path, project_dir: Path = config.PROJECT_DIR) -> BuildInputs:
-    """Hash the four data files, the report sources and ``_quarto.yml``."""
+    """Hash the four data files (or the one workbook), the report sources and ``_quarto.yml``."""
+    from analysis.excel import is_workbook
     from analysis.load import read_input_bytes
 
     data_dir = Path(data_dir)
     contents = read_input_bytes(data_dir)  # one problem per missing / unreadable file
-    files: dict[str, Path] = {f"data/{name}": data_dir / name for name in config.INPUT_FILES}
+    if is_workbook(data_dir):  # one workbook: its bytes hashed once, parsed from the same bytes
+        files: dict[str, Path] = {f"data/{data_dir.name}": data_dir}
+    else:
+        files = {f"data/{name}": data_dir / name for name in config.INPUT_FILES}
     files.update(project_files(project_dir))
     hashes = {f"data/{name}": hashlib.sha256(raw).hexdigest() for name, raw in contents.items()}
     for key, path in files.items():
@@ -309,7 +313,7 @@ def build(
     Parameters
     ----------
     data_dir : path
-        Cohort folder (four CSV files).
+        Cohort folder (four CSV files) or an .xlsx workbook (one sheet per file).
     label : str, optional
         Version label; default ``YYYY-MM-DD-<inputs hash>``.
     outputs : path

@@ -28,7 +28,8 @@ app = typer.Typer(
 DataDir = Annotated[
     Path,
     typer.Argument(
-        help="Cohort folder with patients.csv, doses.csv, measurements.csv, prior_therapies.csv."
+        help="Cohort folder with patients.csv, doses.csv, measurements.csv, prior_therapies.csv,"
+        " or an .xlsx workbook with those four sheets."
     ),
 ]
 
@@ -84,7 +85,7 @@ def _root(
 
 @app.command()
 def validate(data_dir: DataDir) -> None:
-    """Check a cohort folder against the data contract (data/README.md).
+    """Check a cohort folder or .xlsx workbook against the data contract (data/README.md).
 
     Exit 0 with a summary, or exit 2 listing every problem (file, row, column).
     """
@@ -172,7 +173,9 @@ def analyze(
 def build(
     data_dir: Annotated[
         Path | None,
-        typer.Argument(help="Cohort folder (default: the shipped synthetic cohort)."),
+        typer.Argument(
+            help="Cohort folder or .xlsx workbook (default: the shipped synthetic cohort)."
+        ),
     ] = None,
     label: Annotated[
         str | None,

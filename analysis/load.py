@@ -63,6 +63,9 @@ _SEPARATOR_NAMES = {";": "';'", "\t": "a tab", "|": "'|'"}
 def read_input_bytes(data_dir: Path | str) -> dict[str, bytes]:
     """The bytes of each of :data:`config.INPUT_FILES` in ``data_dir``, each read once.
 
+    For an Excel workbook (``data_dir`` a ``.xlsx`` file, see :mod:`analysis.excel`):
+    ``{workbook name: its bytes}``.
+
     Hash these bytes and pass them to :func:`load_cohort` (``contents=``): the
     cohort is then parsed from exactly the bytes that were hashed, even if a file
     is replaced in between.
@@ -73,6 +76,10 @@ def read_input_bytes(data_dir: Path | str) -> dict[str, bytes]:
         When ``data_dir`` is not a folder, or a file is missing, is a folder, a FIFO
         or another non-regular file, or cannot be read (one problem per file).
     """
+    from analysis import excel
+
+    if excel.is_workbook(data_dir):
+        return excel.read_workbook_bytes(data_dir)
     data_dir = _folder(data_dir)
     contents, problems = _read_inputs(data_dir)
     if problems:
@@ -88,7 +95,10 @@ def read_input_bytes(data_dir: Path | str) -> dict[str, bytes]:
 def _folder(data_dir: Path | str) -> Path:
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise PsmaRweError(f"{data_dir}: not a folder; expected a folder with the four CSV files")
+        raise PsmaRweError(
+            f"{data_dir}: not a folder; expected a folder with the four CSV files or an .xlsx"
+            " workbook"
+        )
     return data_dir
 
 
@@ -549,7 +559,8 @@ def load_cohort(data_dir: Path | str, contents: Mapping[str, bytes] | None = Non
     Parameters
     ----------
     data_dir : path
-        The cohort folder (recorded as :attr:`Cohort.source`).
+        The cohort folder (recorded as :attr:`Cohort.source`), or an ``.xlsx`` workbook
+        with one sheet per file (:func:`analysis.excel.load_workbook`).
     contents : mapping of file name to bytes, optional
         The files' bytes as :func:`read_input_bytes` returned them: parsed instead of
         reading the files again, so that the cohort is exactly what was hashed.  A
@@ -560,8 +571,11 @@ def load_cohort(data_dir: Path | str, contents: Mapping[str, bytes] | None = Non
     PsmaRweError
         With every problem found (file, row, column, what was expected).
     """
+    from analysis import excel
     from analysis.validate import validate_frames
 
+    if excel.is_workbook(data_dir):
+        return excel.load_workbook(data_dir, contents)
     if contents is None:
         data_dir = _folder(data_dir)
         contents, problems = _read_inputs(data_dir)
