@@ -11,6 +11,9 @@
   ``last_contact_date`` for a living patient; a radiographic progression is not
   after either.
 
+A cell that is not a date is reported once (by :func:`analysis.validate.check_patients`)
+and then neither called empty nor taken for "alive": the survival rules skip it.
+
 Problems name the file, the editor row and the column, what was found and what
 was expected, like every other rule (:mod:`analysis.validate`).
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 
 from analysis import config
@@ -35,14 +39,44 @@ def _day(value) -> str:
     return str(pd.Timestamp(value).date())
 
 
+def _dates(
+    patients: pd.DataFrame, written: pd.DataFrame | None, col: str
+) -> tuple[pd.Series, pd.Series]:
+    """Column ``col`` (all NaT when absent) and where its cell is filled but not a date."""
+    if col not in patients.columns:
+        return pd.Series(pd.NaT, patients.index), pd.Series(False, patients.index)
+    value = patients[col]
+    if written is None or col not in written.columns:
+        return value, pd.Series(False, patients.index)
+    filled = pd.Series(np.asarray(written[col] != "", dtype=bool), patients.index)
+    return value, value.isna() & filled
+
+
 def check_follow_up(
     probs,
     patients: pd.DataFrame,
     first: pd.Series,
     doses: pd.DataFrame | None,
     meas: pd.DataFrame | None,
+    written: pd.DataFrame | None = None,
 ) -> None:
-    """Apply the follow-up rules (``probs``: :class:`analysis.validate.Problems`)."""
+    """Apply the follow-up rules.
+
+    Parameters
+    ----------
+    probs : analysis.validate.Problems
+        Collects the problems.
+    patients : pandas.DataFrame
+        Typed patients.csv (dates parsed, NaT when blank or not a date).
+    first : pandas.Series
+        Date of dose 1 by ``patient_id``.
+    doses, meas : pandas.DataFrame or None
+        Typed doses.csv and measurements.csv.
+    written : pandas.DataFrame or None
+        patients.csv as read (same index as ``patients``): tells a blank cell from
+        one that is not a date (already reported), so that such a cell is neither
+        called empty nor taken for "alive".
+    """
     cols = present(patients)
     if not cols:
         return
@@ -71,24 +105,22 @@ def check_follow_up(
         )
     if "last_contact_date" not in cols and "death_date" not in cols:
         return
-    death = patients["death_date"] if "death_date" in cols else pd.Series(pd.NaT, patients.index)
-    contact = (
-        patients["last_contact_date"]
-        if "last_contact_date" in cols
-        else pd.Series(pd.NaT, patients.index)
-    )
-    alive = death.isna()
+    death, death_unread = _dates(patients, written, "death_date")
+    contact, contact_unread = _dates(patients, written, "last_contact_date")
+    dead = death.notna()
+    alive = death.isna() & ~death_unread  # a death_date that is not a date: status unknown
+    found = "empty cell" if "last_contact_date" in cols else "no last_contact_date column"
     probs.rows(
         P,
         patients,
-        alive & contact.isna(),
+        alive & contact.isna() & ~contact_unread,
         "last_contact_date",
         lambda r: (
-            "empty cell; expected the date the patient was last known alive (required for every"
+            f"{found}; expected the date the patient was last known alive (required for every"
             " living patient once death_date or last_contact_date is given)"
         ),
     )
-    differs = ~alive & contact.notna() & (contact != death)
+    differs = dead & contact.notna() & (contact != death)
     probs.rows(
         P,
         patients.assign(_death=death, _contact=contact),
@@ -99,11 +131,11 @@ def check_follow_up(
             " expected a blank cell or the death date"
         ),
     )
-    end = death.where(~alive, contact)  # the last date the patient can have data
+    end = death.where(dead, contact.where(alive))  # the last date the patient can have data
     ends = pd.Series(end.to_numpy(), index=patients["patient_id"].to_numpy())
     ends = ends[~ends.index.duplicated()]
     why = pd.Series(
-        ["death_date" if not a else "last_contact_date" for a in alive],
+        ["death_date" if d else "last_contact_date" for d in dead],
         index=patients["patient_id"].to_numpy(),
     )
     why = why[~why.index.duplicated()]

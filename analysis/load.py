@@ -537,6 +537,22 @@ def _check_header(name: str, header: list[str], line: int = 1) -> list[Problem]:
                     " data only",
                 )
             )
+    from analysis.identifiers import normalised_name
+
+    optional = {normalised_name(c): c for c in config.OPTIONAL_PRESENT_COLUMNS[name]}
+    for col in header:
+        meant = optional.get(normalised_name(col))
+        if meant and col != meant:
+            # Read only when spelled exactly: a variant would be dropped without a word.
+            problems.append(
+                Problem(
+                    name,
+                    line,
+                    col,
+                    f"found the column name {col!r}; expected it written {meant}"
+                    " (column names are matched exactly)",
+                )
+            )
     seen = set()
     for col in header:
         if col in seen and col != "":

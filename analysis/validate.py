@@ -651,7 +651,7 @@ def validate_frames(
         if typed[T] is not None:
             check_therapy_dates(probs, typed[T], first)
         if patients is not None:
-            check_follow_up(probs, patients, first, d, typed[M])
+            check_follow_up(probs, patients, first, d, typed[M], frames[P])
 
     if probs:
         order = {name: i for i, name in enumerate(config.INPUT_FILES)}
