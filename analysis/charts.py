@@ -65,6 +65,7 @@ Outputs (:func:`write_figures`)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -1141,17 +1142,50 @@ def interactive_html(name: str, spec: dict[str, Any]) -> str:
     )
 
 
+def cache_dir() -> Path:
+    """Where psma-rwe caches what does not depend on the inputs (``PSMA_RWE_CACHE``,
+    else ``$XDG_CACHE_HOME/psma-rwe``, else ``~/.cache/psma-rwe``)."""
+    import os
+
+    if os.environ.get("PSMA_RWE_CACHE"):
+        return Path(os.environ["PSMA_RWE_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "psma-rwe"
+
+
 def runtime_html() -> str:
     """``<script>`` with the offline Vega/Vega-Lite/vega-embed bundle (defines window.vegaEmbed).
 
     :func:`vl_convert.javascript_bundle` returns a classic script (no import
     or export statements) that assigns ``vegaEmbed``, ``vega`` and
-    ``vegaLite`` to ``window``.
+    ``vegaLite`` to ``window``.  Making it takes 1.5-3 s, and it depends only on
+    the vl-convert and Vega-Lite versions, so it is cached per version in
+    :func:`cache_dir` (outside every version folder and the inputs' hash; the
+    file it gives is the same either way).  A cache that cannot be read or
+    written is skipped.
     """
+    from importlib.metadata import version
+
+    digest_name = f"vega-runtime-vlc{version('vl-convert-python')}-vl{VL_VERSION}"
+    cached = cache_dir() / f"{digest_name}.html"
+    check = cache_dir() / f"{digest_name}.sha256"
+    try:
+        data = cached.read_bytes()
+        if hashlib.sha256(data).hexdigest() == check.read_text(encoding="ascii").strip():
+            return data.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        pass
     vlc = fonts.vl_convert()
     bundle = vlc.javascript_bundle(vl_version=VL_VERSION)
     bundle = re.sub(r"</(script)", r"<\\/\1", bundle, flags=re.IGNORECASE)
-    return f'<script id="vega-runtime">\n{bundle}\n</script>\n'
+    text = f'<script id="vega-runtime">\n{bundle}\n</script>\n'
+    try:
+        data = text.encode("utf-8")
+        write_atomic(cached, data)
+        write_atomic(check, hashlib.sha256(data).hexdigest().encode("ascii") + b"\n")
+    except OSError:
+        pass
+    return text
 
 
 #: Charts the poster shows, drawn smaller so that their text prints large.
