@@ -490,7 +490,7 @@ def _build_into(
     from analysis.analyze import run_analysis, write_analysis
 
     report = BuildReport(label=label, path=tmp)
-    say("analysing")
+    say("analyzing")
     analysis = run_analysis(cohort, **analysis_settings(project_dir / "_quarto.yml"))
     write_analysis(analysis, tmp)
 

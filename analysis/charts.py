@@ -168,13 +168,6 @@ THEME: dict[str, Any] = {
 #: Axis labels with a sign: "+50", "0", "−50" (the format gives a true minus).
 SIGNED_LABEL = "datum.value > 0 ? '+' + datum.label : datum.label"
 
-_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
-
-
-def plain_unit(unit: str) -> str:
-    """A unit label using only glyphs Liberation Sans has: ``×10⁹/L`` → ``×10^9/L``."""
-    return re.sub(r"[⁰¹²³⁴⁵⁶⁷⁸⁹]+", lambda m: "^" + m.group().translate(_SUPERSCRIPTS), unit)
-
 
 def signed_pct(value: float, digits: int = 0) -> str:
     """``+245%`` / ``−12%`` with a true minus sign."""
@@ -891,7 +884,7 @@ def lab_trajectories(
         data, pts = lab_data(results, test)
         if not pts:
             continue
-        label, unit = pts[0].label, plain_unit(pts[0].unit)
+        label, unit = pts[0].label, pts[0].unit  # ×10⁹/L as in the tables (Lato has ⁹)
         x = alt.X(
             "dose_number:Q",
             title="Before dose",

@@ -141,7 +141,7 @@ def analyze(
             from analysis.load import load_cohort
 
             cohort = load_cohort(data_dir)
-            status.update(f"analysing {len(cohort.patients):,} patients")
+            status.update(f"analyzing {len(cohort.patients):,} patients")
             from analysis import config
             from analysis.analyze import run_analysis, write_analysis
             from analysis.build import analysis_settings

@@ -80,7 +80,7 @@ def variables(results) -> dict[str, str]:
     if s is None:
         return out
     if s.data_cutoff:
-        out["methods"] = f"Data were analysed up to the data cut-off of {s.data_cutoff}."
+        out["methods"] = f"Data were analyzed up to the data cut-off of {s.data_cutoff}."
     if results.landmark is not None:
         out["methods"] += (
             f" The landmark was set at week {results.landmark.weeks} after the first dose."

@@ -10,7 +10,7 @@ Definitions (data/README.md):
 * Pre-dose value at dose n: the latest value dated in [date of dose n − 14
   days, date of dose n].  Change from baseline at dose n is the pre-dose value
   at dose n minus the pre-dose value at dose 1, for patients with both.
-* Grade ≥ 2 anaemia: haemoglobin < 10 g/dL; grade ≥ 2 thrombocytopenia:
+* Grade ≥ 2 anemia: hemoglobin < 10 g/dL; grade ≥ 2 thrombocytopenia:
   platelets < 75 × 10⁹/L (CTCAE v5 lower bounds of grade 2).  "On treatment"
   means any value dated after the date of dose 1.
 """
@@ -275,17 +275,17 @@ def trajectories(cohort: Cohort, tests=config.TESTS) -> tuple[LabPoint, ...]:
 
 
 def toxicity(cohort: Cohort, baseline: pd.DataFrame) -> tuple[ToxicityFlag, ...]:
-    """Grade ≥ 2 anaemia and thrombocytopenia at baseline and on treatment."""
+    """Grade ≥ 2 anemia and thrombocytopenia at baseline and on treatment."""
     m = cohort.measurements
     on = (m["measured_on"] > cohort.first_dose_of_measurements()).to_numpy()
     tests = cohort.measurement_codes[1]
     flags = []
     for name, test, limit, label, threshold in (
         (
-            "anaemia_grade2",
+            "anemia_grade2",
             "hemoglobin",
             config.HB_GRADE2_G_DL,
-            "Anaemia grade ≥ 2",
+            "Anemia grade ≥ 2",
             "hemoglobin < 10 g/dL",
         ),
         (

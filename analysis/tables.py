@@ -884,7 +884,7 @@ def labs(results: StudyResults, tests: Sequence[str] | None = None) -> GT:
 
 
 def toxicity(results: StudyResults) -> GT:
-    """Patients with grade ≥ 2 anaemia or thrombocytopenia at baseline and on treatment."""
+    """Patients with grade ≥ 2 anemia or thrombocytopenia at baseline and on treatment."""
     columns = ["baseline", "on_treatment", "new"]
     f = _Frame(columns)
     for flag in results.toxicity:
@@ -898,7 +898,7 @@ def toxicity(results: StudyResults) -> GT:
     gt = _gt(
         f,
         "toxicity",
-        "Grade ≥ 2 anaemia and thrombocytopenia",
+        "Grade ≥ 2 anemia and thrombocytopenia",
         labels,
         stubhead="CTCAE v5.0 toxicity",
         center=columns,
@@ -1004,7 +1004,7 @@ def regression(results: StudyResults) -> GT:
         f, "regression", f"{what} regression of {outcome}", labels, stubhead="Term", center=columns
     )
     gt = gt.tab_spanner("Maximum likelihood", columns=["ml_or", "ml_p"], id="ml")
-    gt = gt.tab_spanner("Firth penalised likelihood", columns=["firth_or", "firth_p"], id="firth")
+    gt = gt.tab_spanner("Firth penalized likelihood", columns=["firth_or", "firth_p"], id="firth")
     for text, where in marks.items():
         locations = [
             loc.stub(rows=[r]) if c is None else loc.body(columns=c, rows=[r]) for c, r in where
@@ -1026,8 +1026,8 @@ def regression(results: StudyResults) -> GT:
         [
             "OR, odds ratio per the unit in the term's label; CI, confidence interval"
             + ("; NE, not estimated" if any_ne else "")
-            + ". Maximum likelihood: Wald CI and p-value. Firth: profile penalised-likelihood CI"
-            " and penalised likelihood-ratio p-value. n, complete cases; events, PSA50"
+            + ". Maximum likelihood: Wald CI and p-value. Firth: profile penalized-likelihood CI"
+            " and penalized likelihood-ratio p-value. n, complete cases; events, PSA50"
             " responders among them.",
             decision,
         ],

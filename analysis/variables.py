@@ -52,7 +52,7 @@ wording did before they were generated.
     descriptive."; when no term could be estimated (no responder, no
     non-responder, too few values) it says so and why.
 ``prose.toxicity``
-    "Haemoglobin fell below 10 g/dL during treatment in 3 of 21 patients
+    "Hemoglobin fell below 10 g/dL during treatment in 3 of 21 patients
     (14.3%) and platelets below 75 ×10⁹/L in 1 (4.8%)."; a test with no value
     after dose 1 is said to have none instead of "0 of 0 patients (—%)".
 """
@@ -385,25 +385,25 @@ def _prose(r: StudyResults, all50, prev, final90, dose90, estimable, planned_dos
 
 def _toxicity_sentence(r: StudyResults) -> str:
     tox = {t.name: t for t in r.toxicity}
-    hb, plt = tox.get("anaemia_grade2"), tox.get("thrombocytopenia_grade2")
+    hb, plt = tox.get("anemia_grade2"), tox.get("thrombocytopenia_grade2")
     if hb is None or plt is None:
         return ""
     a, b = hb.on_treatment, plt.on_treatment
     hb_below = f"below {num(r.definitions['hb_grade2_g_dl'])} g/dL"
     plt_below = f"below {num(r.definitions['plt_grade2_10e9_l'])} ×10⁹/L"
     if not a.denominator and not b.denominator:
-        return "No haemoglobin or platelet value was recorded after the first dose."
+        return "No hemoglobin or platelet value was recorded after the first dose."
     if not a.denominator:
         return (
-            "No haemoglobin value was recorded after the first dose; platelets fell "
+            "No hemoglobin value was recorded after the first dose; platelets fell "
             f"{plt_below} during treatment in {num(b.n)} of {_noun(b.denominator, 'patient')} "
             f"({pct(b.pct)}%)."
         )
-    haemoglobin = (
-        f"Haemoglobin fell {hb_below} during treatment in {num(a.n)} of "
+    hemoglobin = (
+        f"Hemoglobin fell {hb_below} during treatment in {num(a.n)} of "
         f"{_noun(a.denominator, 'patient')} ({pct(a.pct)}%)"
     )
     if not b.denominator:
-        return f"{haemoglobin}; no platelet value was recorded after the first dose."
+        return f"{hemoglobin}; no platelet value was recorded after the first dose."
     count = num(b.n) if b.denominator == a.denominator else f"{num(b.n)} of {num(b.denominator)}"
-    return f"{haemoglobin} and platelets {plt_below} in {count} ({pct(b.pct)}%)."
+    return f"{hemoglobin} and platelets {plt_below} in {count} ({pct(b.pct)}%)."

@@ -70,7 +70,7 @@ def handmade_cohort(folder: Path) -> Path:
         meas("P1", "2023-01-05", "hemoglobin", "12.0"),
         meas("P1", "2023-02-06", "hemoglobin", "11.0"),  # 15 d before dose 2: not pre-dose
         meas("P1", "2023-02-21", "hemoglobin", "10.5"),  # day of dose 2: pre-dose value
-        meas("P1", "2023-03-20", "hemoglobin", "9.0"),  # 15 d before dose 3; grade 2 anaemia
+        meas("P1", "2023-03-20", "hemoglobin", "9.0"),  # 15 d before dose 3; grade 2 anemia
         meas("P2", "2022-11-10", "psa", 80),
         meas("P2", "2023-02-01", "psa", 10),
         meas("P3", "2023-02-15", "psa", 40),

@@ -123,10 +123,10 @@ def test_lab_trajectory_summary(cohort):
 
 def test_toxicity_flags(cohort):
     flags = {f.name: f for f in toxicity(cohort, baseline_values(cohort))}
-    anaemia = flags["anaemia_grade2"]
-    assert (anaemia.on_treatment.n, anaemia.on_treatment.denominator) == (1, 3)
-    assert anaemia.on_treatment.pct == 33.3
-    assert anaemia.baseline.n == 0 and anaemia.new_on_treatment.n == 1
+    anemia = flags["anemia_grade2"]
+    assert (anemia.on_treatment.n, anemia.on_treatment.denominator) == (1, 3)
+    assert anemia.on_treatment.pct == 33.3
+    assert anemia.baseline.n == 0 and anemia.new_on_treatment.n == 1
 
 
 @pytest.mark.parametrize(

@@ -660,7 +660,7 @@ def test_generated_phrases_read_as_the_documents_did_for_typical_data():
         "psa90_early": "Deep (PSA90) responses followed within the next doses in most responders.",
         "regression": "With 8 responders, estimates are imprecise and should be read as "
         "descriptive.",
-        "toxicity": "Haemoglobin fell below 10 g/dL during treatment in 5 of 21 patients "
+        "toxicity": "Hemoglobin fell below 10 g/dL during treatment in 5 of 21 patients "
         "(23.8%) and platelets below 75 ×10⁹/L in 1 (4.8%).",
     }
 
@@ -668,12 +668,12 @@ def test_generated_phrases_read_as_the_documents_did_for_typical_data():
 def test_toxicity_without_any_value_after_dose_1_is_said_in_words(tmp_path):
     folder = minimal_cohort(tmp_path / "data")
     assert _prose(folder)["toxicity"] == (
-        "No haemoglobin or platelet value was recorded after the first dose."
+        "No hemoglobin or platelet value was recorded after the first dose."
     )
     with (folder / M).open("a", encoding="utf-8") as fh:
         fh.write("P1,2023-01-20,platelets,60,10^9/L\n")
     assert _prose(folder)["toxicity"] == (
-        "No haemoglobin value was recorded after the first dose; platelets fell below 75 "
+        "No hemoglobin value was recorded after the first dose; platelets fell below 75 "
         "×10⁹/L during treatment in 1 of 1 patient (100.0%)."
     )
 

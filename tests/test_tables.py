@@ -240,8 +240,8 @@ def built_results(race_level: str = SCRIPT) -> StudyResults:
         ),
         toxicity=(
             ToxicityFlag(
-                "anaemia_grade2",
-                "Anaemia grade ≥ 2",
+                "anemia_grade2",
+                "Anemia grade ≥ 2",
                 "hemoglobin < 10 g/dL",
                 c(2, 21),
                 c(5, 20),
@@ -547,7 +547,7 @@ def test_labs_and_toxicity_rows(fragments):
     assert rows["Platelets, ×10⁹/L"] == ["221 (180, 260)", tables.DASH]
     assert "Weight, kg" not in rows  # not a lab
     tox = body_rows(fragments["toxicity"])
-    assert tox["Anaemia grade ≥ 2 (hemoglobin < 10 g/dL)"] == [
+    assert tox["Anemia grade ≥ 2 (hemoglobin < 10 g/dL)"] == [
         "2/21 (9.5%)",
         "5/20 (25.0%)",
         "3/20 (15.0%)",
@@ -579,7 +579,7 @@ def test_regression_rows_and_flags(fragments):
     assert re.search(r"Albumin, per 1 g/dL<sup class=\"gt_footnote_marks\">\w</sup>", html)
     assert rows["Baseline PSA, per doubling"][0].startswith("123 (2.00\u2013>999)")
     assert html_lib.escape(tables.OR_BEYOND_NOTE, quote=False) in html
-    assert ">Maximum likelihood<" in html and ">Firth penalised likelihood<" in html
+    assert ">Maximum likelihood<" in html and ">Firth penalized likelihood<" in html
     assert "Multivariable model not fitted: 8 events among 19 complete cases" in html
 
 

@@ -36,7 +36,7 @@ BAR_CHART = {
 
 
 def long_table(rows: int = 120) -> str:
-    lines = ["| Patient | Haemoglobin (g/dL) | Platelets (10^9/L) |", "|:--|--:|--:|"]
+    lines = ["| Patient | Hemoglobin (g/dL) | Platelets (10^9/L) |", "|:--|--:|--:|"]
     for i in range(1, rows + 1):
         lines.append(f"| P{i:03d} | {9 + (i % 7) * 0.5:.1f} | {120 + (i * 37) % 200} |")
     return "\n".join(lines) + "\n"

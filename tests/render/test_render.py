@@ -556,7 +556,7 @@ def test_article_is_letter_with_page_numbers(built):
     with_rows = [t for t in pages if "P120" in t or "P001" in t]
     assert len(with_rows) >= 2 or any("P001" in t and "P120" not in t for t in pages)
     continued = [t for t in pages if "P120" in t]
-    assert continued and "Haemoglobin (g/dL)" in continued[0]
+    assert continued and "Hemoglobin (g/dL)" in continued[0]
     assert "P001" not in continued[0]
 
 
