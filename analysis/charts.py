@@ -587,11 +587,7 @@ def psa_course(results: StudyResults) -> alt.LayerChart:
         return _psa_course_bands_chart(results, max_dose, width, n_lines, n_resp)
 
     x, y = _psa_course_axes(alt, max_dose, "pct_change_plot:Q")
-    colour = alt.Color(
-        "group:N",
-        scale=alt.Scale(domain=[RESPONDER, NON_RESPONDER], range=[BLUE, NONRESP_GREY]),
-        legend=alt.Legend(title=None, orient="bottom", direction="horizontal"),
-    )
+    colour = _group_colour(alt)
     tooltip = [
         alt.Tooltip("patient_no:O", title="Patient"),
         alt.Tooltip("after_dose:Q", title="After dose", format="d"),
@@ -634,6 +630,15 @@ def psa_course(results: StudyResults) -> alt.LayerChart:
     return _finish(chart)
 
 
+def _group_colour(alt):
+    """Responders blue, non-responders grey, legend below (both PSA-course forms)."""
+    return alt.Color(
+        "group:N",
+        scale=alt.Scale(domain=[RESPONDER, NON_RESPONDER], range=[BLUE, NONRESP_GREY]),
+        legend=alt.Legend(title=None, orient="bottom", direction="horizontal"),
+    )
+
+
 def _psa_course_axes(alt, max_dose: int, field: str):
     x = alt.X(
         "after_dose:Q",
@@ -662,11 +667,7 @@ def _psa_course_bands_chart(results, max_dose, width, n_lines, n_resp) -> alt.La
 
     bands = psa_course_bands(results)
     x, y = _psa_course_axes(alt, max_dose, "median_plot:Q")
-    colour = alt.Color(
-        "group:N",
-        scale=alt.Scale(domain=[RESPONDER, NON_RESPONDER], range=[BLUE, NONRESP_GREY]),
-        legend=alt.Legend(title=None, orient="bottom", direction="horizontal"),
-    )
+    colour = _group_colour(alt)
     tooltip = [
         alt.Tooltip("group:N", title="Group"),
         alt.Tooltip("after_dose:Q", title="After dose", format="d"),

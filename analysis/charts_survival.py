@@ -75,17 +75,17 @@ NOT_REACHED = "NR"
 
 
 def fmt_months(x: float | None) -> str:
-    """One decimal; ``NR`` (not reached / not estimable) for ``None``."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return NOT_REACHED
-    from analysis.tables import fmt_number
+    """One decimal; ``NR`` (not reached / not estimable) for ``None`` (as the tables)."""
+    from analysis.tables_followup import months
 
-    return fmt_number(x, 1)
+    return months(None if isinstance(x, float) and not math.isfinite(x) else x)
 
 
 def fmt_median(median: float | None, low: float | None, high: float | None) -> str:
-    """``14.7 (6.3–NR)``."""
-    return f"{fmt_months(median)} ({fmt_months(low)}\u2013{fmt_months(high)})"
+    """``14.7 (6.3–NR)``, as the survival tables write it."""
+    from analysis.tables_followup import median_ci
+
+    return median_ci(median, low, high)
 
 
 def _events(n: int, word: str) -> str:
