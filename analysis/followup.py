@@ -28,13 +28,14 @@ the time origin is the date of dose 1 and months are days / 30.4375:
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from analysis import config
-from analysis.psa import RTOL, reaches
+from analysis.psa import RTOL
 
 FOLLOW_UP_COLUMNS = ("last_contact_date", "death_date", "radiographic_progression_date")
 PROGRESSION_FRACTION = 1.25
@@ -58,18 +59,37 @@ def psa_progression(
 
     ``dates`` / ``values`` are the PSA values dated after dose 1, in date order.
     """
+    days = [d.toordinal() for d in dates]
+    found = progression_day(days, values, baseline, first_dose.toordinal())
+    return None if found is None else dt.date.fromordinal(found)
+
+
+def progression_day(
+    days: list[int], values: list[float], baseline: float, first_day: int
+) -> int | None:
+    """:func:`psa_progression` on day numbers (any consistent origin)."""
     declined = any(v < baseline * (1 - RTOL) for v in values)
-    earliest = first_dose + dt.timedelta(days=7 * NO_DECLINE_WEEKS)
-    for i, (day, value) in enumerate(zip(dates, values, strict=True)):
-        before = [v for d, v in zip(dates[:i], values[:i], strict=True) if d < day]
-        nadir = min([baseline, *before])
+    earliest = first_day + 7 * NO_DECLINE_WEEKS
+    nadir = baseline  # lowest of baseline and the values dated strictly before `day`
+    pending = baseline  # lowest of the values on the current day (join the nadir after it)
+    current = None
+    n = len(days)
+    for i in range(n):
+        day, value = days[i], values[i]
+        if day != current:
+            nadir = min(nadir, pending)
+            pending = baseline
+            current = day
+        pending = min(pending, value)
         if not declined and day < earliest:
             continue
         if not _rises(value, nadir):
             continue
-        due = day + dt.timedelta(days=PROGRESSION_CONFIRM_DAYS)
-        confirm = next((v for d, v in zip(dates, values, strict=True) if d >= due), None)
-        if confirm is not None and _rises(confirm, nadir):
+        due = day + PROGRESSION_CONFIRM_DAYS
+        j = i + 1
+        while j < n and days[j] < due:
+            j += 1
+        if j < n and _rises(values[j], nadir):
             return day
     return None
 
@@ -89,6 +109,15 @@ class FollowUp:
     has_os: bool
     has_rpfs: bool
     cutoff: dt.date | None
+
+
+def _days(series: pd.Series) -> np.ndarray:
+    """Day numbers (days since 1970-01-01) of a datetime column."""
+    return series.to_numpy(dtype="datetime64[D]").astype(np.int64)
+
+
+def _ordinal_day(date: dt.date) -> int:
+    return (date - dt.date(1970, 1, 1)).days
 
 
 def _date(x) -> dt.date | None:
@@ -122,9 +151,21 @@ def follow_up(
     has_rpfs = has_os and "radiographic_progression_date" in present
     base = per_patient.set_index("patient_id")
     psa = psa.sort_values(["patient_id", "measured_on"], kind="stable")
-    series = {pid: g for pid, g in psa.groupby("patient_id", sort=False)}
+    psa_pid = psa["patient_id"].astype(str).to_numpy()
+    psa_day = _days(psa["measured_on"])
+    psa_value = psa["value"].to_numpy(dtype=float)
+    starts: dict[str, tuple[int, int]] = {}
+    if len(psa_pid):
+        edges = np.flatnonzero(psa_pid[1:] != psa_pid[:-1]) + 1
+        bounds = np.concatenate([[0], edges, [len(psa_pid)]])
+        for a, b in itertools.pairwise(bounds.tolist()):
+            starts[psa_pid[a]] = (int(a), int(b))
+    d1_days = _days(patients["first_dose_date"])
+    cut = None if cutoff is None else _ordinal_day(cutoff)
+    baseline_of = base["baseline_psa"].to_dict()
+    evaluable_of = base["evaluable"].astype(bool).to_dict()
     rows = []
-    for rec in patients.itertuples(index=False):
+    for k, rec in enumerate(patients.itertuples(index=False)):
         pid = rec.patient_id
         d1 = _date(rec.first_dose_date)
         death = _date(getattr(rec, "death_date", None))
@@ -142,33 +183,28 @@ def follow_up(
             end = death or contact
             row["os_days"] = (end - d1).days if end is not None else np.nan
             row["os_event"] = death is not None
-        g = series.get(pid)
-        post_dates: list[dt.date] = []
-        post_values: list[float] = []
-        if g is not None:
-            for day, value in zip(g["measured_on"], g["value"], strict=True):
-                day = _date(day)
-                if day > d1 and (cutoff is None or day <= cutoff):
-                    post_dates.append(day)
-                    post_values.append(float(value))
-        evaluable = bool(base.at[pid, "evaluable"])
-        baseline = float(base.at[pid, "baseline_psa"]) if evaluable else np.nan
+        first_day = int(d1_days[k])
+        a, b = starts.get(str(pid), (0, 0))
+        day_arr, value_arr = psa_day[a:b], psa_value[a:b]
+        keep = day_arr > first_day
+        if cut is not None:
+            keep &= day_arr <= cut
+        post_days = day_arr[keep].tolist()
+        post_values = value_arr[keep].tolist()
+        evaluable = bool(evaluable_of[pid])
+        baseline = float(baseline_of[pid]) if evaluable else np.nan
         progression = None
         if evaluable:
-            progression = psa_progression(post_dates, post_values, baseline, d1)
+            found = progression_day(post_days, post_values, baseline, first_day)
+            progression = None if found is None else d1 + dt.timedelta(days=found - first_day)
             row["psa_progression"] = progression is not None
-            dip = next(
-                (
-                    d
-                    for d, v in zip(post_dates, post_values, strict=True)
-                    if reaches(v, baseline, config.PSA50_FRACTION)
-                ),
-                None,
-            )
-            row["psa50_date"] = dip
+            limit = config.PSA50_FRACTION * baseline * (1 + RTOL)
+            dip = next((d for d, v in zip(post_days, post_values, strict=True) if v <= limit), None)
+            row["psa50_date"] = None if dip is None else d1 + dt.timedelta(days=dip - first_day)
         else:
             row["psa_progression"] = pd.NA
             row["psa50_date"] = None
+        post_dates_last = d1 + dt.timedelta(days=post_days[-1] - first_day) if post_days else None
         row["psa_progression_date"] = progression
         if evaluable:
             events = [d for d in (progression, death) if d is not None]
@@ -176,7 +212,7 @@ def follow_up(
                 row["psa_pfs_days"] = (min(events) - d1).days
                 row["psa_pfs_event"] = True
             else:
-                last = post_dates[-1] if post_dates else d1
+                last = post_dates_last or d1
                 row["psa_pfs_days"] = (last - d1).days
                 row["psa_pfs_event"] = False
         if has_rpfs:
