@@ -143,6 +143,14 @@ def read_manifest(version_dir: Path) -> dict:
         return json.load(fh)
 
 
+def _built_from(version: Path, digest: str) -> bool:
+    """Whether the version at ``version`` was built from inputs with this digest."""
+    try:
+        return read_manifest(version).get("inputs_digest") == digest
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return False
+
+
 def find_version_with_inputs(outputs: Path, digest: str) -> Path | None:
     """An existing version built from exactly these inputs, if any."""
     if not outputs.is_dir():
@@ -362,11 +370,7 @@ def build(
                 f"{target} exists and is {kind} (no {MANIFEST}); it is left as it is: "
                 "choose another --label or --outputs"
             )
-        try:
-            previous = read_manifest(target).get("inputs_digest")
-        except (OSError, json.JSONDecodeError, AttributeError):
-            previous = None
-        if previous == digest:
+        if _built_from(target, digest):
             return BuildReport(label=label, path=target, up_to_date=True)
         raise PsmaRweError(
             f"version {label!r} already exists at {target} and was built from different "
@@ -443,11 +447,7 @@ def _finish(tmp: Path, target: Path, digest: str) -> BuildReport | None:
         if not target.exists():
             raise
     shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        same = read_manifest(target).get("inputs_digest") == digest
-    except (OSError, json.JSONDecodeError, AttributeError):
-        same = False
-    if same:
+    if _built_from(target, digest):
         return BuildReport(label=target.name, path=target, up_to_date=True)
     raise PsmaRweError(
         f"version {target.name!r} appeared at {target} during the build, from different inputs; "

@@ -614,20 +614,13 @@ def psa_course(results: StudyResults) -> alt.LayerChart:
             .mark_point(shape="triangle-up", filled=True, size=90, opacity=1)
             .encode(x=x, y=y, color=colour, tooltip=tooltip)
         )
-    zero = alt.Chart().mark_rule(color=MUTED, strokeWidth=1).encode(y=alt.datum(0))
-    rules, labels = _reference_lines(((-50, "−50% (PSA50)"), (-90, "−90% (PSA90)")))
-    chart = alt.layer(zero, rules, labels, *layers).properties(
-        width=width,
-        height=340,
-        title=_title(
-            "PSA change by dose",
-            f"Lowest PSA in each dose interval vs baseline; {n_lines} patients, "
-            f"{n_resp} responders.",
-            f"Values above {signed_pct(PSA_COURSE_CAP)} are drawn at "
-            f"{signed_pct(PSA_COURSE_CAP)} (↑).",
-        ),
+    return _psa_course_layout(
+        alt,
+        layers,
+        width,
+        f"Lowest PSA in each dose interval vs baseline; {n_lines} patients, {n_resp} responders.",
+        f"Values above {signed_pct(PSA_COURSE_CAP)} are drawn at {signed_pct(PSA_COURSE_CAP)} (↑).",
     )
-    return _finish(chart)
 
 
 def _group_colour(alt):
@@ -690,19 +683,24 @@ def _psa_course_bands_chart(results, max_dose, width, n_lines, n_resp) -> alt.La
                 x=x, y=y, color=colour, tooltip=tooltip
             )
         )
+    return _psa_course_layout(
+        alt,
+        layers,
+        width,
+        f"Lowest PSA in each dose interval vs baseline; {n_lines:,} patients, "
+        f"{n_resp:,} responders.",
+        "Median (line) and interquartile range (band) of the patients with a value "
+        "after each dose.",
+        f"Values above {signed_pct(PSA_COURSE_CAP)} are drawn at {signed_pct(PSA_COURSE_CAP)}.",
+    )
+
+
+def _psa_course_layout(alt, layers: list, width: int, *subtitle: str):
+    """Both PSA-course forms: zero line, PSA50/PSA90 reference lines, the layers, the title."""
     zero = alt.Chart().mark_rule(color=MUTED, strokeWidth=1).encode(y=alt.datum(0))
     rules, labels = _reference_lines(((-50, "−50% (PSA50)"), (-90, "−90% (PSA90)")))
     chart = alt.layer(zero, rules, labels, *layers).properties(
-        width=width,
-        height=340,
-        title=_title(
-            "PSA change by dose",
-            f"Lowest PSA in each dose interval vs baseline; {n_lines:,} patients, "
-            f"{n_resp:,} responders.",
-            "Median (line) and interquartile range (band) of the patients with a value "
-            "after each dose.",
-            f"Values above {signed_pct(PSA_COURSE_CAP)} are drawn at {signed_pct(PSA_COURSE_CAP)}.",
-        ),
+        width=width, height=340, title=_title("PSA change by dose", *subtitle)
     )
     return _finish(chart)
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analysis import config
+from analysis.build import MANIFEST
 from analysis.errors import PsmaRweError
 
 #: Keys that identify an item of a list in results.json, tried in order.
@@ -60,9 +61,6 @@ def resolve_version(ref: str | Path, outputs: Path = config.OUTPUTS_DIR) -> Path
     else:
         why = f"no built version found (looked for {first}/{MANIFEST})"
     raise PsmaRweError(f"{ref}: {why}; give a label under {outputs} or a version folder")
-
-
-MANIFEST = "manifest.json"
 
 
 def _damaged(version: Path, what: str) -> PsmaRweError:

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import config
-from analysis.psa import RTOL
+from analysis.psa import RTOL, reaches
 
 FOLLOW_UP_COLUMNS = ("last_contact_date", "death_date", "radiographic_progression_date")
 PROGRESSION_FRACTION = 1.25
@@ -109,6 +109,16 @@ class FollowUp:
     has_os: bool
     has_rpfs: bool
     cutoff: dt.date | None
+
+
+def _first_event(
+    d1: dt.date, events: tuple[dt.date | None, ...], censor: dt.date | None
+) -> tuple[float, bool]:
+    """(days from dose 1, event) to the first of ``events``, else censored at ``censor``."""
+    happened = [d for d in events if d is not None]
+    if happened:
+        return (min(happened) - d1).days, True
+    return ((censor - d1).days if censor is not None else np.nan), False
 
 
 def _days(series: pd.Series) -> np.ndarray:
@@ -198,8 +208,14 @@ def follow_up(
             found = progression_day(post_days, post_values, baseline, first_day)
             progression = None if found is None else d1 + dt.timedelta(days=found - first_day)
             row["psa_progression"] = progression is not None
-            limit = config.PSA50_FRACTION * baseline * (1 + RTOL)
-            dip = next((d for d, v in zip(post_days, post_values, strict=True) if v <= limit), None)
+            dip = next(
+                (
+                    d
+                    for d, v in zip(post_days, post_values, strict=True)
+                    if reaches(v, baseline, config.PSA50_FRACTION)
+                ),
+                None,
+            )
             row["psa50_date"] = None if dip is None else d1 + dt.timedelta(days=dip - first_day)
         else:
             row["psa_progression"] = pd.NA
@@ -207,22 +223,11 @@ def follow_up(
         post_dates_last = d1 + dt.timedelta(days=post_days[-1] - first_day) if post_days else None
         row["psa_progression_date"] = progression
         if evaluable:
-            events = [d for d in (progression, death) if d is not None]
-            if events:
-                row["psa_pfs_days"] = (min(events) - d1).days
-                row["psa_pfs_event"] = True
-            else:
-                last = post_dates_last or d1
-                row["psa_pfs_days"] = (last - d1).days
-                row["psa_pfs_event"] = False
+            row["psa_pfs_days"], row["psa_pfs_event"] = _first_event(
+                d1, (progression, death), post_dates_last or d1
+            )
         if has_rpfs:
-            events = [d for d in (rad, death) if d is not None]
-            if events:
-                row["rpfs_days"] = (min(events) - d1).days
-                row["rpfs_event"] = True
-            else:
-                row["rpfs_days"] = (contact - d1).days if contact is not None else np.nan
-                row["rpfs_event"] = False
+            row["rpfs_days"], row["rpfs_event"] = _first_event(d1, (rad, death), contact)
         rows.append(row)
     frame = pd.DataFrame(rows)
     for col in (

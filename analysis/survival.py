@@ -223,14 +223,10 @@ def cox_binary(
     x = np.asarray(covariate, dtype=float)
     e = np.asarray(events, dtype=bool)
     none = CoxResult(None, None, None, None)
-    if (
-        x.min(initial=0) == x.max(initial=0)
-        or not e.any()
-        or (e[x == 1].all() and not e[x == 0].any())
-    ):
+    # One group only, or a group without events (the likelihood is monotone: the estimate
+    # goes to ±∞; R warns and reports it).
+    if x.min(initial=0) == x.max(initial=0) or not e[x == 1].any() or not e[x == 0].any():
         return none
-    if not e[x == 1].any() or not e[x == 0].any():
-        return none  # monotone likelihood: the estimate goes to ±∞ (R warns and reports it)
     frame = pd.DataFrame({"T": np.asarray(durations_days, dtype=float), "E": e, "x": x})
     cph = CoxPHFitter(alpha=0.05)
     with warnings.catch_warnings():

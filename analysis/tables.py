@@ -81,6 +81,11 @@ TABLE_IDS: dict[str, str] = {
     "labs": "gt-labs",
     "toxicity": "gt-toxicity",
     "regression": "gt-regression",
+    # follow-up tables (analysis.tables_followup), made when their data are present
+    "survival": "gt-survival",
+    "landmark": "gt-landmark",
+    "discontinuation": "gt-discontinuation",
+    "dosing": "gt-dosing",
 }
 
 MINUS = "\u2212"

@@ -19,13 +19,6 @@ if TYPE_CHECKING:
 
     from analysis.results import StudyResults
 
-IDS = {
-    "survival": "gt-survival",
-    "landmark": "gt-landmark",
-    "discontinuation": "gt-discontinuation",
-    "dosing": "gt-dosing",
-}
-t.TABLE_IDS.update(IDS)
 
 ENDPOINTS = (
     ("os", "Overall survival"),
