@@ -90,21 +90,23 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def project_files(project_dir: Path = config.PROJECT_DIR) -> dict[str, Path]:
-    """The report sources, the Quarto project file and the project's fonts a build uses."""
+def project_files(project_dir: Path) -> dict[str, Path]:
+    """The files of the project a build uses: ``_quarto.yml``, ``report/``, the
+    format extension and the project's fonts."""
     from analysis.fonts import project_fonts
+    from analysis.render.extension import RELATIVE_DIR
 
     files = {"_quarto.yml": project_dir / "_quarto.yml"}
-    report = project_dir / "report"
-    for path in sorted(report.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            files[f"report/{path.relative_to(report).as_posix()}"] = path
+    for folder in (project_dir / "report", project_dir / RELATIVE_DIR):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                files[path.relative_to(project_dir).as_posix()] = path
     for font in project_fonts(project_dir):
         files[font.path.relative_to(project_dir).as_posix()] = font.path
     return files
 
 
-def collect_inputs(data_dir: Path, project_dir: Path = config.PROJECT_DIR) -> BuildInputs:
+def collect_inputs(data_dir: Path, project_dir: Path) -> BuildInputs:
     """Hash the four data files (or the one workbook), the report sources and ``_quarto.yml``."""
     from analysis.excel import is_workbook
     from analysis.load import read_input_bytes
@@ -255,7 +257,7 @@ def _terminate_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def git_commit(project_dir: Path = config.PROJECT_DIR) -> str | None:
+def git_commit(project_dir: Path) -> str | None:
     try:
         out = subprocess.run(
             ["git", "-C", str(project_dir), "rev-parse", "HEAD"],
@@ -307,11 +309,11 @@ Progress = Callable[[str], None]
 
 
 def build(
-    data_dir: Path | str = config.SYNTHETIC_DIR,
+    data_dir: Path | str | None = None,
     *,
     label: str | None = None,
-    outputs: Path | str = config.OUTPUTS_DIR,
-    project_dir: Path = config.PROJECT_DIR,
+    outputs: Path | str | None = None,
+    project_dir: Path | str | None = None,
     strict: bool = False,
     renderer: str = "auto",
     progress: Progress | None = None,
@@ -320,12 +322,17 @@ def build(
 
     Parameters
     ----------
-    data_dir : path
-        Cohort folder (four CSV files) or an .xlsx workbook (one sheet per file).
+    data_dir : path, optional
+        Cohort folder (four CSV files) or an .xlsx workbook (one sheet per file);
+        default the project's ``study.data`` (``data/`` when unset).
     label : str, optional
         Version label; default ``YYYY-MM-DD-<inputs hash>``.
-    outputs : path
+    outputs : path, optional
         Folder holding the versions (``outputs/`` of the project by default).
+    project_dir : path, optional
+        The study project (``_quarto.yml``, ``report/``, ``_extensions/``); default
+        the nearest one at or above the current directory
+        (:func:`analysis.projects.find_project`).
     strict : bool
         Make an abstract over its character limit an error instead of a warning.
     renderer : {"auto", "embedded", "quarto"}
@@ -343,9 +350,15 @@ def build(
     """
     import time
 
+    from analysis import projects
+    from analysis.render.extension import extension_dir
+
     started = time.perf_counter()
     say = progress or (lambda stage: None)
-    outputs = Path(outputs)
+    project_dir = projects.resolve_project(project_dir)
+    extension_dir(project_dir)  # a missing or outdated extension before any work
+    data_dir = projects.default_data(project_dir) if data_dir is None else data_dir
+    outputs = projects.outputs_dir(project_dir) if outputs is None else Path(outputs)
     if renderer == "quarto" and not quarto_available():
         raise PsmaRweError(
             "--renderer quarto: quarto is not on PATH; install Quarto "
@@ -543,9 +556,11 @@ def _prepare_project(work: Path, project_dir: Path, tmp: Path, analysis, cohort)
     import yaml
 
     from analysis.fonts import PROJECT_FONTS_DIR
+    from analysis.render.extension import RELATIVE_DIR
     from analysis.variables import document_variables
 
     shutil.copytree(project_dir / "report", work / "report")
+    shutil.copytree(project_dir / RELATIVE_DIR, work / RELATIVE_DIR)
     shutil.copy2(project_dir / "_quarto.yml", work / "_quarto.yml")
     if (project_dir / PROJECT_FONTS_DIR).is_dir():
         shutil.copytree(project_dir / PROJECT_FONTS_DIR, work / PROJECT_FONTS_DIR)
@@ -695,7 +710,11 @@ def _write_manifest(
             outputs[path.relative_to(tmp).as_posix()] = _sha256(path)
     manifest = {
         "label": label,
-        "package": {"name": "psma-rwe", "version": __version__, "git_commit": git_commit()},
+        "package": {
+            "name": "psma-rwe",
+            "version": __version__,
+            "git_commit": git_commit(config.PACKAGE_DIR),
+        },
         "inputs": {
             key: {"sha256": digest, "path": _portable(inputs.files[key], project_dir, key)}
             for key, digest in sorted(inputs.hashes.items())

@@ -1,4 +1,8 @@
-"""Command-line interface: ``psma-rwe validate | synth | analyze | build | diff``.
+"""Command-line interface: ``psma-rwe init | validate | synth | analyze | build | diff``.
+
+Commands that need a study project find it the way Quarto does (the nearest
+folder upward with a psma-rwe ``_quarto.yml``, see :mod:`analysis.projects`)
+or take ``--project DIR``.
 
 Heavy libraries (pandas, statsmodels, great-tables, altair) are imported inside
 the commands, never at module level, so ``psma-rwe --help`` stays fast.
@@ -73,6 +77,25 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+ProjectOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--project",
+        help="Study project folder (default: the nearest folder at or above the current "
+        "one whose _quarto.yml has a study: block).",
+    ),
+]
+
+
+def _project(project: Path | None) -> Path:
+    from analysis.projects import resolve_project
+
+    try:
+        return resolve_project(project)
+    except PsmaRweError as exc:
+        _fail(exc)
+
+
 @app.callback()
 def _root(
     version: Annotated[
@@ -133,8 +156,13 @@ def synth(
 def analyze(
     data_dir: DataDir,
     out: Annotated[Path, typer.Option("--out", help="Folder for results.json and the CSVs.")],
+    project: ProjectOpt = None,
 ) -> None:
-    """Validate, then write results.json, patient_summary.csv and lab_trajectories.csv."""
+    """Validate, then write results.json, patient_summary.csv and lab_trajectories.csv.
+
+    The study settings (data cut-off, landmark) come from the project's _quarto.yml.
+    """
+    project_dir = _project(project)
     console = _console(stderr=True)
     try:
         with console.status("validating") as status:
@@ -142,11 +170,10 @@ def analyze(
 
             cohort = load_cohort(data_dir)
             status.update(f"analyzing {len(cohort.patients):,} patients")
-            from analysis import config
             from analysis.analyze import run_analysis, write_analysis
             from analysis.build import analysis_settings
 
-            analysis = run_analysis(cohort, **analysis_settings(config.QUARTO_PROJECT))
+            analysis = run_analysis(cohort, **analysis_settings(project_dir / "_quarto.yml"))
             status.update("writing")
             try:
                 paths = write_analysis(analysis, out)
@@ -174,7 +201,8 @@ def build(
     data_dir: Annotated[
         Path | None,
         typer.Argument(
-            help="Cohort folder or .xlsx workbook (default: the shipped synthetic cohort)."
+            help="Cohort folder or .xlsx workbook (default: study.data of the project's "
+            "_quarto.yml, else its data/ folder)."
         ),
     ] = None,
     label: Annotated[
@@ -195,13 +223,12 @@ def build(
             help="auto (quarto if on PATH, else embedded), embedded or quarto.",
         ),
     ] = "auto",
+    project: ProjectOpt = None,
 ) -> None:
     """Build a new version: abstract, poster and supplement (HTML, PDF, DOCX) and results."""
     from analysis import build as builder
-    from analysis import config
 
-    data_dir = data_dir or config.SYNTHETIC_DIR
-    outputs = outputs or config.OUTPUTS_DIR
+    project_dir = _project(project)
     if renderer not in ("auto", "embedded", "quarto"):
         _fail(PsmaRweError(f"--renderer {renderer!r}: expected auto, embedded or quarto"))
     console = _console(stderr=True)
@@ -221,6 +248,7 @@ def build(
                 data_dir,
                 label=label,
                 outputs=outputs,
+                project_dir=project_dir,
                 strict=strict,
                 renderer=renderer,
                 progress=progress,
@@ -261,16 +289,18 @@ def diff(
     old: Annotated[str, typer.Argument(help="Earlier version: a label or a version folder.")],
     new: Annotated[str, typer.Argument(help="Later version: a label or a version folder.")],
     outputs: Annotated[
-        Path | None, typer.Option("--outputs", help="Folder of versions (default: outputs/).")
+        Path | None,
+        typer.Option("--outputs", help="Folder of versions (default: outputs/ of the project)."),
     ] = None,
+    project: ProjectOpt = None,
 ) -> None:
     """Show what changed between two versions: inputs, results and abstract text."""
     from rich.markup import escape
 
-    from analysis import config
     from analysis.diff import diff_versions, resolve_version
+    from analysis.projects import outputs_dir
 
-    outputs = outputs or config.OUTPUTS_DIR
+    outputs = outputs or outputs_dir(_project(project))
     try:
         a, b = resolve_version(old, outputs), resolve_version(new, outputs)
         d = diff_versions(a, b)
@@ -290,6 +320,51 @@ def diff(
     for line in d.abstract:
         style = "green" if line.startswith("+") else "red" if line.startswith("-") else ""
         out.print(f"[{style}]{escape(line)}[/]" if style else escape(line))
+
+
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="Folder of the new project (new or empty).")],
+    with_synthetic: Annotated[
+        bool,
+        typer.Option(
+            "--with-synthetic",
+            help="Also copy the synthetic cohort and the example study's metadata, so "
+            "the project builds at once.",
+        ),
+    ] = False,
+    update_extension: Annotated[
+        bool,
+        typer.Option(
+            "--update-extension",
+            help="Only replace _extensions/psma-rwe/ of the existing project FOLDER by "
+            "the one this psma-rwe ships.",
+        ),
+    ] = False,
+) -> None:
+    """Write a new study project: _quarto.yml, report/, the format extension, data/."""
+    from rich.markup import escape
+
+    from analysis.projects import init_project
+
+    try:
+        files = init_project(
+            folder, with_synthetic=with_synthetic, update_extension=update_extension
+        )
+    except PsmaRweError as exc:
+        _fail(exc)
+    out = _console()
+    if update_extension:
+        out.print(f"updated {escape(str(folder))}/_extensions/psma-rwe ({len(files)} files)")
+        return
+    out.print(f"wrote {len(files)} files to {escape(str(folder))}")
+    if with_synthetic:
+        out.print(f"next: cd {escape(str(folder))} && psma-rwe build")
+    else:
+        out.print(
+            f"next: edit {escape(str(folder))}/_quarto.yml, put the cohort in "
+            f"{escape(str(folder))}/data/, then psma-rwe build"
+        )
 
 
 def main() -> None:

@@ -10,9 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+#: The example study project shipped with the package (package data): the
+#: template ``psma-rwe init`` copies.  In the source tree its entries are links
+#: to the repository's own ``_quarto.yml``, ``report/``, ``_extensions/`` and
+#: ``data/``, so there is one copy of each.
+SKELETON_DIR = PACKAGE_DIR / "skeleton"
+SYNTHETIC_DIR = SKELETON_DIR / "data" / "synthetic"
+#: The source checkout (a project itself).  Only tests and benchmarks use these:
+#: commands find their project with :func:`analysis.projects.find_project`.
 PROJECT_DIR = PACKAGE_DIR.parent
 REPORT_DIR = PROJECT_DIR / "report"
-SYNTHETIC_DIR = PROJECT_DIR / "data" / "synthetic"
 OUTPUTS_DIR = PROJECT_DIR / "outputs"
 QUARTO_PROJECT = PROJECT_DIR / "_quarto.yml"
 

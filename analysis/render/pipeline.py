@@ -8,6 +8,7 @@ figures for Word); outputs go to ``out_dir``.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -24,14 +25,14 @@ import yaml
 
 from analysis import fonts
 from analysis.errors import PsmaRweError
-from analysis.render import layout, project
+from analysis.render import extension, layout, project
 from analysis.render.shortcodes import ShortcodeExpander, split_front_matter
 
-HERE = Path(__file__).resolve().parent
-FILTERS_DIR = HERE / "filters"
-TEMPLATES_DIR = HERE / "templates"
-TYPST_LIB = HERE / "typst" / "psma.typ"
-CSS = HERE / "css" / "report.css"
+#: Inside the project's extension (:mod:`analysis.render.extension`).
+FILTERS_DIR = "filters"
+TEMPLATES_DIR = "templates"
+TYPST_LIB = "typst/psma.typ"
+CSS = "css/report.css"
 
 #: Lua filters in the order they run (each file says what it does).
 FILTERS = (
@@ -288,6 +289,11 @@ class Prepared:
     values_path: Path
     png_dir: Path
 
+    @functools.cached_property
+    def ext(self) -> Path:
+        """The project's format extension (checked when first needed)."""
+        return extension.extension_dir(self.project_dir)
+
 
 def prepare(project_dir: Path, source: str) -> Prepared:
     """Read the project files, run the shortcode pre-pass, write the work files."""
@@ -365,11 +371,11 @@ def _base_args(prep: Prepared, fmt: str) -> tuple[list[str], dict[str, str], dic
         str(prep.md_path),
         f"--from={READER}",
         f"--metadata-file={meta_path}",
-        f"--data-dir={HERE}",
+        f"--data-dir={prep.ext}",
         f"--resource-path={prep.project_dir}{os.pathsep}{prep.src.parent}",
         "--preserve-tabs",
         "--standalone",
-        *[f"--lua-filter={FILTERS_DIR / name}" for name in FILTERS],
+        *[f"--lua-filter={prep.ext / FILTERS_DIR / name}" for name in FILTERS],
     ]
     return args, env, plain, template
 
@@ -407,8 +413,8 @@ def render(
             target = out_dir / f"{prep.stem}.html"
             args += [
                 "--to=html5",
-                f"--template={TEMPLATES_DIR / 'html.template'}",
-                f"--css={CSS}",
+                f"--template={prep.ext / TEMPLATES_DIR / 'html.template'}",
+                f"--css={prep.ext / CSS}",
                 "--embed-resources",
                 "--mathml",
                 f"--variable=psma-template:{template}",
@@ -423,11 +429,11 @@ def render(
         else:
             target = out_dir / f"{prep.stem}.pdf"
             typ = prep.work / f"{prep.stem}.typ"
-            shutil.copyfile(TYPST_LIB, prep.work / TYPST_LIB.name)
+            shutil.copyfile(prep.ext / TYPST_LIB, prep.work / Path(TYPST_LIB).name)
             variables = layout.typst_variables(plain)
             args += [
                 "--to=typst",
-                f"--template={TEMPLATES_DIR / (template + '.typst')}",
+                f"--template={prep.ext / TEMPLATES_DIR / (template + '.typst')}",
                 *[f"--variable={k}:{v}" for k, v in sorted(variables.items())],
                 f"--output={typ}",
             ]
@@ -446,7 +452,7 @@ def render_plain(project_dir: Path, source: str, out_path: Path) -> Path:
     args, env, _plain, _template = _base_args(prep, "plain")
     args += [
         "--to=plain",
-        f"--template={TEMPLATES_DIR / 'plain.template'}",
+        f"--template={prep.ext / TEMPLATES_DIR / 'plain.template'}",
         "--wrap=none",
         f"--output={out_path}",
     ]

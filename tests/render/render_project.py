@@ -44,7 +44,10 @@ def long_table(rows: int = 120) -> str:
 
 def build_project(dest: Path, svg: str, pdf: bytes) -> Path:
     """Copy the fixture project to ``dest`` and add figures and generated tables."""
+    from analysis.render.extension import RELATIVE_DIR, bundled_dir
+
     shutil.copytree(FIXTURE_PROJECT, dest)
+    shutil.copytree(bundled_dir(), dest / RELATIVE_DIR)
     figures = dest / "figures"
     figures.mkdir()
     (figures / "bars.svg").write_text(svg, encoding="utf-8")

@@ -718,6 +718,7 @@ def test_long_words_filter_keeps_the_typst_text(project, tmp_path):
     import random
     import subprocess
 
+    from analysis.render.extension import bundled_dir
     from analysis.render.pipeline import FILTERS_DIR, pandoc_path
 
     rng = random.Random(7)
@@ -729,4 +730,4 @@ def test_long_words_filter_keeps_the_typst_text(project, tmp_path):
         args = [pandoc_path(), str(source), "-t", "typst", *extra]
         return subprocess.run(args, capture_output=True, text=True, check=True).stdout
 
-    assert typst(f"--lua-filter={FILTERS_DIR / 'long-words.lua'}") == typst()
+    assert typst(f"--lua-filter={bundled_dir() / FILTERS_DIR / 'long-words.lua'}") == typst()
