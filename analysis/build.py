@@ -644,10 +644,7 @@ def analysis_settings(quarto_yml: Path) -> dict:
 
 def _study_settings(work: Path) -> dict:
     """The ``study`` block of the project's ``_quarto.yml``."""
-    import yaml
-
-    meta = yaml.safe_load((work / "_quarto.yml").read_text(encoding="utf-8")) or {}
-    return meta.get("study", {}) or {}
+    return _quarto_metadata(work).get("study", {}) or {}
 
 
 def _abstract_settings(work: Path) -> dict:
@@ -670,21 +667,52 @@ def _render(work: Path, doc: str, tmp: Path, use_quarto: bool) -> dict[str, Path
 
 
 def _quarto_render(work: Path, source: str, out: Path, formats) -> dict[str, Path]:
+    """``quarto render`` of one document, its files placed as the embedded renderer places them.
+
+    Quarto writes ``<output-dir>/report/<stem>.<ext>`` (the source's folder kept)
+    and, for HTML, a ``<stem>_files/`` folder unless resources are embedded.  Each
+    format is rendered into a scratch folder with ``embed-resources`` on and the
+    paper size named as Typst names it; only ``<stem>.<ext>`` is moved to
+    ``out``, so a version has the same files whichever renderer made it.
+    """
+    from analysis.render.layout import PAPER_SIZES
+    from analysis.render.pipeline import _check_offline
+
     stem = Path(source).stem
+    paper = str(_quarto_metadata(work).get("papersize") or "letter").strip().lower()
     paths = {}
     for fmt in formats:
         target = "typst" if fmt == "pdf" else fmt
-        proc = subprocess.run(
-            ["quarto", "render", source, "--to", target, "--output-dir", str(out)],
-            cwd=work,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        scratch = work / "_quarto_out" / fmt
+        args = ["quarto", "render", source, "--to", target, "--output-dir", str(scratch)]
+        if fmt == "html":
+            args += ["-M", "embed-resources:true"]
+        if fmt == "pdf":
+            args += ["-M", f"papersize:{PAPER_SIZES.get(paper, paper)}"]
+        proc = subprocess.run(args, cwd=work, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise PsmaRweError(f"quarto render {source} --to {target} failed:\n{proc.stderr}")
+        found = [
+            p
+            for p in (scratch / Path(source).parent / f"{stem}.{fmt}", scratch / f"{stem}.{fmt}")
+            if p.is_file()
+        ]
+        if not found:
+            raise PsmaRweError(
+                f"quarto render {source} --to {target} wrote no {stem}.{fmt} in {scratch}"
+            )
+        shutil.move(found[0], out / f"{stem}.{fmt}")
+        shutil.rmtree(scratch)
+        if fmt == "html":
+            _check_offline(out / f"{stem}.html", source)
         paths[fmt] = out / f"{stem}.{fmt}"
     return paths
+
+
+def _quarto_metadata(work: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load((work / "_quarto.yml").read_text(encoding="utf-8")) or {}
 
 
 def _portable(path: Path, project_dir: Path, outside: str) -> str:
