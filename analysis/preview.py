@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -51,7 +52,8 @@ HOST = "127.0.0.1"
 EVENTS = "/__preview/events"
 #: Seconds without a new file event before a batch of changes is handled.
 SETTLE = 0.25
-_EDITOR_LITTER = ("~", ".swp", ".swx", ".tmp", ".part")
+#: Names of editors' back-up and temporary files (vim's write test file is "4913").
+_LITTER_ENDS, _LITTER_STARTS = ("~", ".swp", ".swx", ".tmp", ".part"), (".", "#")
 
 Log = Callable[[str], None]
 
@@ -62,18 +64,9 @@ def _log(message: str) -> None:
 
 @dataclass(frozen=True)
 class Plan:
-    """What a batch of changed files needs.
-
-    Attributes
-    ----------
-    documents : frozenset of str
-        Documents to render again.
-    analysis : bool
-        Validate and analyse the cohort again.
-    settings : bool
-        ``_quarto.yml`` changed: remake the work folder, and rerun the analysis
-        if its settings changed.
-    """
+    """What a batch of changed files needs: the ``documents`` to render again, whether to
+    validate and analyse the cohort again (``analysis``), whether ``_quarto.yml`` changed
+    (``settings``: remake the work folder; rerun the analysis if its settings changed)."""
 
     documents: frozenset = frozenset()
     analysis: bool = False
@@ -112,9 +105,8 @@ def plan_for(paths: Iterable[Path | str], project_dir: Path, data_path: Path) ->
     analysis = settings = False
     for raw in paths:
         path = Path(raw).resolve()
-        if path.name.endswith(_EDITOR_LITTER) or path.name.startswith((".", "#")):
-            continue
-        if path.name.isdigit():  # vim's write test file "4913"
+        name = path.name
+        if name.endswith(_LITTER_ENDS) or name.startswith(_LITTER_STARTS) or name.isdigit():
             continue
         if _inside(path, data_path):
             if path == data_path or path.name in config.INPUT_FILES:
@@ -194,6 +186,12 @@ class _State:
             self.generation[doc] = self.total
             self.changed.notify_all()
 
+    def close(self) -> None:
+        """Let the event streams end."""
+        with self.changed:
+            self.closing = True
+            self.changed.notify_all()
+
     def current(self, doc: str) -> int:
         return self.generation.get(doc, self.total) if doc in DOCUMENTS else self.total
 
@@ -224,13 +222,17 @@ def _handler(state: _State):
         def log_message(self, format, *args):  # quiet: the terminal shows renders
             pass
 
-        def _send(self, status: int, text: str, kind: str = "text/html") -> None:
-            data = text.encode("utf-8")
+        def _head(self, status: int, kind: str, length: int | None = None) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", f"{kind}; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Content-Type", kind)
             self.send_header("Cache-Control", "no-store")
+            if length is not None:
+                self.send_header("Content-Length", str(length))
             self.end_headers()
+
+        def _send(self, status: int, text: str) -> None:
+            data = text.encode("utf-8")
+            self._head(status, "text/html; charset=utf-8", len(data))
             self.wfile.write(data)
 
         def do_GET(self):
@@ -245,10 +247,7 @@ def _handler(state: _State):
             return self._send(404, _page("Not found", "<p>Not found. <a href='/'>Index</a></p>"))
 
         def _events(self, doc: str) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
+            self._head(200, "text/event-stream")
             sent = None
             try:
                 while not state.closing:
@@ -281,6 +280,10 @@ def _server(port: int | None, state: _State, log: Log) -> ThreadingHTTPServer:
     return server
 
 
+def _message(exc: Exception) -> str:
+    return exc.render() if isinstance(exc, PsmaRweError) else f"{type(exc).__name__}: {exc}"
+
+
 class Preview:
     """The temporary work folder of one preview and the steps that keep it current."""
 
@@ -297,13 +300,12 @@ class Preview:
 
     @property
     def data_path(self) -> Path:
+        """The cohort in use: the data argument, else the project's ``study.data``."""
         from analysis import projects
 
-        if self.data_arg is not None:
-            return Path(self.data_arg)
         try:
-            return projects.default_data(self.project_dir)
-        except PsmaRweError:  # invalid _quarto.yml: shown by the next step that reads it
+            return Path(self.data_arg or projects.default_data(self.project_dir))
+        except PsmaRweError:  # invalid _quarto.yml: shown by the step that reads it next
             return self.project_dir / projects.DEFAULT_DATA
 
     def _settings(self) -> tuple:
@@ -348,18 +350,12 @@ class Preview:
         try:
             paths = render_document(self.work, f"report/{doc}.qmd", self.site, formats=("html",))
             page = paths["html"].read_text(encoding="utf-8")
-        except PsmaRweError as exc:
-            self._fail(doc, exc.render())
-            return
-        except Exception as exc:  # a crash of a tool is shown too; the server keeps running
-            self._fail(doc, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # a tool's crash is shown too: the server keeps running
+            self.state.publish(doc, None, _message(exc))
+            self.log(f"error in {doc}: {_message(exc)}")
             return
         self.state.publish(doc, page, None)
         self.log(f"rendered {doc} in {time.perf_counter() - started:.2f} s")
-
-    def _fail(self, doc: str, message: str) -> None:
-        self.state.publish(doc, None, message)
-        self.log(f"error in {doc}: {message}")
 
     def apply(self, plan: Plan, render: bool = True) -> None:
         """Do what ``plan`` says; an error is published for every document it concerns."""
@@ -377,13 +373,10 @@ class Preview:
                 self.sync_sources()
                 docs = [d for d in DOCUMENTS if d in plan.documents]
         except Exception as exc:  # bad data, invalid YAML: shown on every page
-            message = (
-                exc.render() if isinstance(exc, PsmaRweError) else f"{type(exc).__name__}: {exc}"
-            )
             self.broken = True
-            self.log(f"error: {message}")
+            self.log(f"error: {_message(exc)}")
             for doc in DOCUMENTS:
-                self.state.publish(doc, None, message)
+                self.state.publish(doc, None, _message(exc))
             return
         if self.mirror is not None:
             shutil.copytree(self.work, self.mirror, dirs_exist_ok=True)
@@ -392,30 +385,21 @@ class Preview:
                 self.render(doc)
 
 
-class _Events:
-    """watchdog handler: puts the paths of changed files on a queue."""
-
-    def __init__(self, queue: Queue):
-        from watchdog.events import FileSystemEventHandler
-
-        class Handler(FileSystemEventHandler):
-            def on_any_event(self, event):
-                if event.event_type in ("opened", "closed_no_write"):
-                    return
-                if event.is_directory and event.event_type == "modified":
-                    return
-                for path in (event.src_path, getattr(event, "dest_path", "")):
-                    if path:
-                        queue.put(Path(path.decode() if isinstance(path, bytes) else path))
-
-        self.handler = Handler()
-
-
 def _watch(preview: Preview, queue: Queue):
+    """Start a :mod:`watchdog` observer putting the paths of changed files on ``queue``."""
+    from watchdog.events import FileSystemEventHandler
     from watchdog.observers import Observer
 
-    observer = Observer()
-    handler = _Events(queue).handler
+    class Handler(FileSystemEventHandler):
+        def on_any_event(self, event):
+            kind = event.event_type
+            if kind in ("opened", "closed_no_write") or (event.is_directory and kind == "modified"):
+                return
+            for path in (event.src_path, getattr(event, "dest_path", "")):
+                if path:
+                    queue.put(Path(os.fsdecode(path)))
+
+    observer, handler = Observer(), Handler()
     observer.schedule(handler, str(preview.project_dir.resolve()), recursive=True)
     data = preview.data_path.resolve()
     if data.exists() and not _inside(data, preview.project_dir.resolve()):
@@ -427,15 +411,13 @@ def _watch(preview: Preview, queue: Queue):
 
 def _next_batch(queue: Queue, timeout: float) -> list[Path]:
     """Paths changed, collected until none came for :data:`SETTLE` seconds."""
+    paths: list[Path] = []
     try:
-        paths = [queue.get(timeout=timeout)]
-    except Empty:
-        return []
-    while True:
-        try:
+        paths.append(queue.get(timeout=timeout))
+        while True:
             paths.append(queue.get(timeout=SETTLE))
-        except Empty:
-            return paths
+    except Empty:
+        return paths
 
 
 def serve(
@@ -505,9 +487,7 @@ def serve(
         log("preview stopped")
         return 0
     finally:
-        preview.state.closing = True
-        with preview.state.changed:
-            preview.state.changed.notify_all()
+        preview.state.close()
         if server is not None:
             server.shutdown()
             server.server_close()

@@ -296,7 +296,9 @@ def test_preview_reloads_on_save_shows_errors_and_leaves_nothing(project, tmp_pa
             print(f"save → reload: {took:.2f} s")
 
             key = re.search(r"\{\{< var ([\w.]+) >\}\}", original).group(1)
-            source.write_text(original.replace(f"{{{{< var {key} >}}}}", f"{{{{< var {key}tt >}}}}"))
+            source.write_text(
+                original.replace(f"{{{{< var {key} >}}}}", f"{{{{< var {key}tt >}}}}")
+            )
             _wait_text(page, "unknown var key", 60)
             assert f"{key}tt" in page.inner_text("body")
             assert proc.poll() is None
