@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -160,6 +161,60 @@ def test_reload_script_is_added_before_body_end_and_messages_are_escaped():
     assert '"/__preview/events?doc=poster"' in page and 'gen="7"' in page
     error = preview.error_page("abstract", "unknown var key {{< var a.b >}} <script>")
     assert "&lt;script&gt;" in error and "<script>" not in error
+
+
+# --- the server, without a browser -----------------------------------------------------
+
+
+@pytest.fixture
+def served():
+    import threading
+
+    state = preview._State()
+    server = preview._server(0, state, log=lambda m: None)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield state, f"http://127.0.0.1:{server.server_address[1]}"
+    state.close()
+    server.shutdown()
+    server.server_close()
+
+
+def test_pages_and_event_stream(served):
+    state, url = served
+    assert "Rendering abstract" in _get(url + "/abstract.html")
+    assert all(f'href="/{d}.html"' in _get(url + "/") for d in DOCUMENTS)
+    with pytest.raises(urllib.error.HTTPError):
+        _get(url + "/secret.txt")
+    with urllib.request.urlopen(url + preview.EVENTS + "?doc=abstract", timeout=5) as events:
+        assert _next_data(events) == "0"
+        state.publish("poster", "<html><body>P</body></html>", None)
+        state.publish("abstract", "<html><body>Quokka</body></html>", None)
+        assert _next_data(events) == "2"  # the abstract's own generation
+    page = _get(url + "/abstract.html")
+    assert "Quokka" in page and 'gen="2"' in page and RELOAD_MARK in page
+    state.publish("abstract", None, "report/abstract.qmd: unknown var key 'x'")
+    assert "unknown var key" in _get(url + "/abstract.html")
+
+
+def _next_data(stream) -> str:
+    for line in stream:
+        if line.startswith(b"data: "):
+            return line[6:].decode().strip()
+    raise AssertionError("stream ended")
+
+
+def test_a_busy_default_port_gives_a_free_one_and_a_busy_given_port_an_error(monkeypatch):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        monkeypatch.setattr(preview, "DEFAULT_PORT", busy)
+        lines = []
+        server = preview._server(None, preview._State(), log=lines.append)
+        assert server.server_address[1] != busy and f"port {busy} is busy" in lines[0]
+        server.server_close()
+        with pytest.raises(preview.PsmaRweError, match=f"--port {busy}"):
+            preview._server(busy, preview._State(), log=lines.append)
 
 
 # --- the real command ------------------------------------------------------------------
