@@ -247,34 +247,60 @@ def _get(url: str) -> str:
         return resp.read().decode("utf-8")
 
 
+#: A stand-in for Quarto: records its folder, argv and files, waits (≤ 60 s) for the
+#: author's edit to reach its copy of the abstract, then exits with status 3.
+FAKE_QUARTO = """#!/bin/sh
+printf "%s\\n" "$PWD" "$@" > "$QUARTO_RECORD.tmp"
+ls "$PWD" >> "$QUARTO_RECORD.tmp"
+mv "$QUARTO_RECORD.tmp" "$QUARTO_RECORD"
+i=0
+while [ $i -lt 600 ]; do
+    if grep -q Quokkaword report/abstract.qmd; then echo synced >> "$QUARTO_RECORD"; break; fi
+    sleep 0.1; i=$((i + 1))
+done
+exit 3
+"""
+
+
 @pytest.mark.slow
 def test_quarto_hand_over_runs_quarto_preview_in_the_prepared_work_folder(project, tmp_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     record = tmp_path / "quarto-argv.txt"
-    fake = bin_dir / "quarto"
-    fake.write_text(
-        '#!/bin/sh\nprintf "%s\\n" "$PWD" "$@" > "$QUARTO_RECORD"\n'
-        'ls "$PWD" >> "$QUARTO_RECORD"\nexit 3\n'
-    )
-    fake.chmod(0o755)
+    (bin_dir / "quarto").write_text(FAKE_QUARTO)
+    (bin_dir / "quarto").chmod(0o755)
     before = _listing(project)
     env = _env(tmp_path / "t", str(bin_dir))
     env["QUARTO_RECORD"] = str(record)
     cmd = [sys.executable, "-m", "analysis", "preview", "--renderer", "quarto"]
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [*cmd, "--port", "5931", "--project", str(project)],
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=600,
     )
-    assert proc.returncode == 3, proc.stderr  # quarto's exit status
+    source = project / "report" / "abstract.qmd"
+    original = source.read_text(encoding="utf-8")
+    try:
+        deadline = time.monotonic() + 300
+        while not record.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "quarto was not started"
+            time.sleep(0.2)
+        source.write_text(original + "\nQuokkaword.\n", encoding="utf-8")
+        _, err = proc.communicate(timeout=120)
+    finally:
+        source.write_text(original, encoding="utf-8")
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 3, err  # quarto's exit status
     lines = record.read_text().splitlines()
     work = Path(lines[0])
     assert work.is_relative_to(tmp_path / "t")
     assert lines[1:5] == ["preview", "--port", "5931", "--no-browser"]
     assert {"_quarto.yml", "_variables.yml", "report", "tables", "figures"} <= set(lines[5:])
+    assert lines[-1] == "synced"  # the author's edit was copied into quarto's folder
     assert not work.exists() and list((tmp_path / "t").iterdir()) == []
     assert _listing(project) == before and not (project / "outputs").exists()
 
