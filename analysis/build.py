@@ -500,25 +500,11 @@ def _build_into(
     say: Progress,
 ) -> BuildReport:
     from analysis.abstract import abstract_length
-    from analysis.analyze import run_analysis, write_analysis
 
     report = BuildReport(label=label, path=tmp)
-    say("analyzing")
-    analysis = run_analysis(cohort, **analysis_settings(project_dir / "_quarto.yml"))
-    write_analysis(analysis, tmp)
-
-    say("tables")
-    from analysis.tables import write_tables
-
-    write_tables(analysis.results, tmp / "tables")
-    say("figures")
-    from analysis.charts import write_figures
-
-    write_figures(analysis.results, tmp / "figures")
-
+    analysis = analyze_into(tmp, project_dir, cohort, say=say)
     say("preparing documents")
-    work = tmp / "_project"
-    _prepare_project(work, project_dir, tmp, analysis, cohort)
+    work = prepare_work(tmp, project_dir, analysis, cohort)
 
     use_quarto = renderer == "quarto" or (renderer == "auto" and quarto_available())
     report.renderer = "quarto" if use_quarto else "embedded (pandoc + typst)"
@@ -549,6 +535,58 @@ def _build_into(
     say("manifest")
     _write_manifest(tmp, inputs, label, report, analysis, project_dir)
     return report
+
+
+def analyze_into(tmp: Path, project_dir: Path, cohort, *, say: Progress | None = None):
+    """Analyse a validated cohort with the project's settings; write the results into ``tmp``.
+
+    Shared by :func:`build` and :mod:`analysis.preview`.
+
+    Parameters
+    ----------
+    tmp : Path
+        Folder receiving results.json, the CSVs, ``tables/`` and ``figures/``.
+    project_dir : Path
+        The study project (its ``_quarto.yml`` gives data-cutoff and landmark-weeks).
+    cohort : Cohort
+        As returned by :func:`analysis.load.load_cohort`.
+    say : callable, optional
+        Called with the name of each stage as it starts.
+
+    Returns
+    -------
+    Analysis
+        The result of :func:`analysis.analyze.run_analysis`.
+    """
+    from analysis.analyze import run_analysis, write_analysis
+
+    say = say or (lambda stage: None)
+    say("analyzing")
+    analysis = run_analysis(cohort, **analysis_settings(project_dir / "_quarto.yml"))
+    write_analysis(analysis, tmp)
+
+    say("tables")
+    from analysis.tables import write_tables
+
+    write_tables(analysis.results, tmp / "tables")
+    say("figures")
+    from analysis.charts import write_figures
+
+    write_figures(analysis.results, tmp / "figures")
+    return analysis
+
+
+def prepare_work(tmp: Path, project_dir: Path, analysis, cohort) -> Path:
+    """Write ``tmp/_project``, the project to render, from :func:`analyze_into`'s ``tmp``.
+
+    Returns
+    -------
+    Path
+        The work folder (sources, ``_variables.yml``, tables, figures).
+    """
+    work = tmp / "_project"
+    _prepare_project(work, project_dir, tmp, analysis, cohort)
+    return work
 
 
 def _prepare_project(work: Path, project_dir: Path, tmp: Path, analysis, cohort) -> None:

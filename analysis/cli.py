@@ -1,4 +1,4 @@
-"""Command-line interface: ``psma-rwe init | validate | synth | analyze | build | diff``.
+"""Command-line interface: ``psma-rwe init | validate | synth | analyze | build | preview | diff``.
 
 Commands that need a study project find it the way Quarto does (the nearest
 folder upward with a psma-rwe ``_quarto.yml``, see :mod:`analysis.projects`)
@@ -282,6 +282,59 @@ def build(
         )
     for warning in report.warnings:
         out.print(f"[bold yellow]warning:[/] {escape(warning)}")
+
+
+@app.command()
+def preview(
+    data_dir: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Cohort folder or .xlsx workbook (default: study.data of the project's "
+            "_quarto.yml, else its data/ folder)."
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port",
+            min=0,
+            max=65535,
+            help="Port on 127.0.0.1 (default 4848, or a free one if it is busy).",
+        ),
+    ] = None,
+    renderer: Annotated[
+        str,
+        typer.Option(
+            "--renderer",
+            help="auto (quarto if on PATH, else embedded), embedded, or quarto (hands over "
+            "to `quarto preview` in the prepared work folder).",
+        ),
+    ] = "auto",
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="Open the index page in the default browser.")
+    ] = False,
+    project: ProjectOpt = None,
+) -> None:
+    """Serve the documents on localhost, re-rendered and reloaded as their sources are saved.
+
+    Writes nothing into outputs/ or the project; errors are shown on the page and here.
+    """
+    from analysis.preview import serve
+
+    project_dir = _project(project)
+    if renderer not in ("auto", "embedded", "quarto"):
+        _fail(PsmaRweError(f"--renderer {renderer!r}: expected auto, embedded or quarto"))
+    try:
+        status = serve(
+            data_dir,
+            project_dir=project_dir,
+            port=port,
+            renderer=renderer,
+            open_browser=open_browser,
+        )
+    except PsmaRweError as exc:
+        _fail(exc)
+    raise typer.Exit(status)
 
 
 @app.command()
