@@ -52,7 +52,6 @@ SHOWN_IN = ("abstract", "poster")
 #: Human names of the variables the documents cite; any other key is named by its path.
 LABELS = {
     "cohort.patients": "Patients",
-    "cohort.n_patients": "Patients",
     "cohort.period": "Treatment period",
     "cohort.date_note": "Note on dates",
     "cohort.doses": "Doses given",
@@ -61,10 +60,8 @@ LABELS = {
     "cohort.completed": "Completed treatment",
     "cohort.ongoing": "Still on treatment",
     "cohort.discontinued": "Stopped early",
-    "cohort.n_evaluable": "PSA-evaluable patients",
     "prior.median": "Prior systemic therapies, median",
     "prior.min": "Prior systemic therapies, range",
-    "prior.q1": "Prior systemic therapies, Q1 to Q3",
     "psa50.n": "PSA50 response",
     "psa50.pct": "PSA50 rate",
     "psa50.ci_low": "PSA50 rate, 95% CI",
@@ -72,7 +69,6 @@ LABELS = {
     "psa90.pct": "PSA90 rate",
     "psa90.ci_low": "PSA90 rate, 95% CI",
     "confirmed.n": "Confirmed PSA50",
-    "confirmed.pct": "Confirmed PSA50 rate",
     "definitions.baseline_window_days": "Baseline window, days",
     "definitions.confirmation_days": "Confirmation interval, days",
     "prose.responders": "Responders' treatment",
@@ -81,10 +77,7 @@ LABELS = {
     "prose.psa50_early": "Conclusion on early PSA50",
     "prose.psa90_early": "Conclusion on deep responses",
     "prose.toxicity": "Anemia and thrombocytopenia",
-    "prose.regression": "Regression caveat",
     "followup.abstract": "Survival",
-    "followup.summary": "Survival",
-    "followup.landmark": "Landmark analysis",
     "followup.landmark_short": "Landmark analysis",
 }
 
@@ -93,7 +86,19 @@ LABELS = {
 class Shown:
     """A number (or generated sentence) as the documents display it, old → new.
 
-    ``old``/``new`` are ``None`` where a version does not display it.
+    Attributes
+    ----------
+    label : str
+        Human name (:data:`LABELS`, else the variable's path).
+    keys : tuple of str
+        The ``{{< var >}}`` keys it is made of (``include:<file>`` for an included
+        generated fragment; ``summary.*`` for the manifest's summary).
+    documents : tuple of str
+        ``"abstract"``, ``"poster"``: where it is displayed.
+    kind : {"number", "text"}
+        A number, or a sentence compared word by word.
+    old, new : str or None
+        As displayed; ``None`` where a version does not display it.
     """
 
     label: str
@@ -144,7 +149,30 @@ class TableChange:
 
 @dataclass(frozen=True)
 class VersionDiff:
-    """Everything that changed from ``old`` to ``new`` (see the module docstring)."""
+    """Everything that changed from ``old`` to ``new`` (see the module docstring).
+
+    Attributes
+    ----------
+    old, new : Path
+        The two version folders.
+    inputs : tuple
+        ``(name, "added" | "removed" | "changed")`` of each input file that differs.
+    values : tuple
+        ``(path, old, new)`` of each differing value of ``results.json`` (exact).
+    shown : tuple of Shown
+        The changed numbers and sentences of the abstract and poster, in reading order.
+    shown_source : {"variables", "manifest summary", "none"}
+        Where ``shown`` comes from: the versions' ``variables.yml`` and sources, or
+        (a version built before they were kept) the manifests' summary.
+    shown_note : str
+        Why ``shown`` is incomplete, or ``""``.
+    paragraphs : tuple of Paragraph
+        The changed paragraphs of ``abstract.txt``.
+    length_old, length_new : dict or None
+        The manifests' ``abstract_length``.
+    tables : tuple of TableChange
+        The tables with changed cells: abstract's first, then poster's, then the rest.
+    """
 
     old: Path
     new: Path
@@ -177,6 +205,23 @@ def resolve_version(ref: str | Path, outputs: Path = config.OUTPUTS_DIR) -> Path
     A bare name (no ``/``) is a label under ``outputs`` first, and a folder of
     the current directory only when no such label exists; anything with a
     ``/`` is a path.
+
+    Parameters
+    ----------
+    ref : str or Path
+        A label or a folder.
+    outputs : Path
+        The folder of versions labels are looked up in.
+
+    Returns
+    -------
+    Path
+        A folder holding a ``manifest.json``.
+
+    Raises
+    ------
+    PsmaRweError
+        Saying what ``ref`` is instead (missing, a file, a folder without a manifest).
     """
     text = str(ref)
     as_path = Path(text)
@@ -291,7 +336,20 @@ def _text(version: Path, name: str) -> str | None:
 
 
 def word_diff(old: str, new: str) -> tuple[tuple[str, str], ...]:
-    """``old`` → ``new`` word by word: ``(op, words)`` runs, op ``=``, ``-`` or ``+``."""
+    """``old`` → ``new`` word by word.
+
+    Parameters
+    ----------
+    old, new : str
+        Two texts; tabs (table rows of ``abstract.txt``) are shown as `` | ``.
+
+    Returns
+    -------
+    tuple of (str, str)
+        ``(op, words)`` runs in reading order, ``op`` ``"="`` (in both), ``"-"``
+        (only in ``old``) or ``"+"`` (only in ``new``); a replacement is a ``-`` run
+        followed by a ``+`` run.
+    """
     a, b = old.replace("\t", " | ").split(), new.replace("\t", " | ").split()
     out: list[tuple[str, str]] = []
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
@@ -666,7 +724,23 @@ def _cells(a, b) -> list[Cell]:
 
 
 def diff_versions(old: Path, new: Path) -> VersionDiff:
-    """What changed from ``old`` to ``new``; both are verified against their manifests first."""
+    """What changed from ``old`` to ``new``; both are verified against their manifests first.
+
+    Parameters
+    ----------
+    old, new : Path
+        Version folders (:func:`resolve_version`).
+
+    Returns
+    -------
+    VersionDiff
+
+    Raises
+    ------
+    PsmaRweError
+        A damaged version (manifest unreadable or incomplete, a listed file altered,
+        missing or not UTF-8), naming the version and the file.
+    """
     m_old, m_new = load_manifest(old), load_manifest(new)
     verify_version(old, m_old)
     verify_version(new, m_new)

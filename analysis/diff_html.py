@@ -70,7 +70,17 @@ def _head(*names: str) -> str:
 
 
 def render_html(d: VersionDiff) -> str:
-    """The page for ``d`` (see the module docstring)."""
+    """The page for ``d`` (see the module docstring).
+
+    Parameters
+    ----------
+    d : VersionDiff
+
+    Returns
+    -------
+    str
+        A complete HTML document; every string from the versions is escaped.
+    """
     a, b = _e(d.old.name), _e(d.new.name)
     side = ("", "old", "new")
     body = [f"<h1>psma-rwe diff: {a} → {b}</h1>"]
@@ -81,6 +91,15 @@ def render_html(d: VersionDiff) -> str:
         )
     numbers = [s for s in d.shown if s.kind == "number"]
     texts = [s for s in d.shown if s.kind == "text"]
+    if not d.identical:
+        cells = sum(len(t.cells) for t in d.tables)
+        summary = (
+            f"{len(numbers)} displayed numbers and {len(texts)} sentences changed;"
+            f" abstract: {len(d.paragraphs)} paragraphs changed; tables: {len(d.tables)}"
+            f" changed ({cells:,} cells); inputs: {len(d.inputs)} changed;"
+            f" results.json: {len(d.values):,} values changed."
+        )
+        body.append(f'<p class="muted">{_e(summary)}</p>')
 
     body.append("<h2>Numbers in the abstract and poster</h2>")
     if d.shown_note:
@@ -167,7 +186,19 @@ def render_html(d: VersionDiff) -> str:
 
 
 def check_place(path: Path) -> None:
-    """Refuse a target that is a folder, or inside a version (or a build's temporary) folder."""
+    """Refuse a target that is a folder, or inside a version (or a build's temporary) folder.
+
+    Parameters
+    ----------
+    path : Path
+        Where ``--html`` is to write.
+
+    Raises
+    ------
+    PsmaRweError
+        ``path`` is a folder, its folder does not exist, or a folder above it holds a
+        ``manifest.json`` (a version) or is a build's temporary folder.
+    """
     target = Path(path)
     if target.is_dir():
         raise PsmaRweError(f"--html {path}: is a folder; give a file name, e.g. diff.html")
@@ -183,7 +214,19 @@ def check_place(path: Path) -> None:
 
 
 def write_html(d: VersionDiff, path: Path) -> None:
-    """Write :func:`render_html` of ``d`` to ``path`` atomically (see :func:`check_place`)."""
+    """Write :func:`render_html` of ``d`` to ``path`` atomically.
+
+    Parameters
+    ----------
+    d : VersionDiff
+    path : Path
+        The page; replaced if it exists (temporary file in the same folder, renamed).
+
+    Raises
+    ------
+    PsmaRweError
+        A place :func:`check_place` refuses, or an OS error while writing (one line).
+    """
     check_place(path)
     try:
         write_text_atomic(Path(path), render_html(d))

@@ -50,7 +50,19 @@ CONTEXT_WORDS = 4
 
 
 def shorten(words: tuple[tuple[str, str], ...], context: int = CONTEXT_WORDS):
-    """``words`` with long unchanged runs cut to ``context`` words around each change."""
+    """``words`` with long unchanged runs cut to ``context`` words around each change.
+
+    Parameters
+    ----------
+    words : tuple of (str, str)
+        A :func:`~analysis.diff.word_diff`.
+    context : int
+        Words kept on each side of a change; the rest of a run is ``…``.
+
+    Returns
+    -------
+    tuple of (str, str)
+    """
     out = []
     last = len(words) - 1
     for i, (op, text) in enumerate(words):
@@ -92,7 +104,18 @@ def _marked(words) -> Line:
 
 
 def length_text(length: dict | None) -> str:
-    """``1,850 characters excluding spaces of 2,000 (within the limit)``."""
+    """A manifest's ``abstract_length`` as a phrase.
+
+    Parameters
+    ----------
+    length : dict or None
+
+    Returns
+    -------
+    str
+        ``1,850 characters excluding spaces of 2,000 (within the limit)``, or
+        ``not recorded``.
+    """
     if not length:
         return "not recorded"
     try:
@@ -119,7 +142,20 @@ def _length_line(d: VersionDiff) -> Line:
 
 
 def text_report(d: VersionDiff, full: bool = False) -> list[Line]:
-    """The terminal report: sections 1 to 4, then 5 counted (listed with ``full``)."""
+    """The terminal report, section by section (see the module docstring).
+
+    Parameters
+    ----------
+    d : VersionDiff
+    full : bool
+        ``--all``: every table cell, every paragraph line, and every changed value of
+        ``results.json`` (exact), not only their counts.
+
+    Returns
+    -------
+    list of Line
+        One entry per printed line (an empty list is an empty line).
+    """
     head = f"{d.old.name} → {d.new.name}"
     if d.identical:
         return [
@@ -223,7 +259,18 @@ def text_report(d: VersionDiff, full: bool = False) -> list[Line]:
 
 
 def json_report(d: VersionDiff) -> dict:
-    """The ``--format json`` document (keys in the module docstring)."""
+    """The ``--format json`` document.
+
+    Parameters
+    ----------
+    d : VersionDiff
+
+    Returns
+    -------
+    dict
+        JSON-serializable, with the keys listed in the module docstring; always
+        complete (every cell and value, whatever ``--all``).
+    """
     return {
         "format": "psma-rwe-diff/1",
         "old": {"label": d.old.name, "path": str(d.old)},

@@ -131,7 +131,20 @@ class _Parser(HTMLParser):
 
 
 def read_table(fragment: str) -> Table:
-    """The displayed text of a great-tables HTML fragment (see :class:`Table`)."""
+    """The displayed text of a great-tables HTML fragment.
+
+    Parameters
+    ----------
+    fragment : str
+        ``tables/<name>.html`` of a version.
+
+    Returns
+    -------
+    Table
+        Rows keyed by their stub: an indented row (great-tables' no-break spaces) is
+        ``Parent › row``, a row of a row group ``Group › row``, a numeric stub
+        ``<stub head> n`` (``After dose 2``); a repeated key gets `` (2)``.
+    """
     parser = _Parser()
     parser.feed(fragment)
     parser.close()
@@ -164,10 +177,19 @@ def fragment_id(fragment: str) -> str | None:
 
 
 def table_numbers(document_html: str) -> dict[str, tuple[int, str]]:
-    """``{fragment id: (table number, caption)}`` of a rendered HTML document.
+    """The tables of a rendered HTML document, by fragment.
 
-    Read from the cross-reference labels ("Table 2: ...") of the document's table
-    floats; empty for a document rendered without them.
+    Parameters
+    ----------
+    document_html : str
+        ``abstract.html``, ``poster.html`` or ``supplement.html`` of a version.
+
+    Returns
+    -------
+    dict
+        ``{fragment id: (table number, caption)}``, read from the cross-reference
+        labels ("Table 2: ...") of the document's table floats; empty for a
+        document rendered without them.
     """
     out: dict[str, tuple[int, str]] = {}
     starts = [m.start() for m in _FLOAT.finditer(document_html)]
@@ -182,7 +204,17 @@ def table_numbers(document_html: str) -> dict[str, tuple[int, str]]:
 
 
 def read_tables(version: Path) -> dict[str, tuple[str, Table]]:
-    """``{name: (fragment id, table)}`` of every ``tables/*.html`` of a version."""
+    """Every table of a version.
+
+    Parameters
+    ----------
+    version : Path
+
+    Returns
+    -------
+    dict
+        ``{name: (fragment id, Table)}`` of every ``tables/<name>.html``.
+    """
     out = {}
     folder = version / "tables"
     for path in sorted(folder.glob("*.html")) if folder.is_dir() else ():
