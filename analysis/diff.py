@@ -634,17 +634,13 @@ def _paragraphs(old: list[str], new: list[str]) -> tuple[Paragraph, ...]:
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal":
             continue
-        a, b = old[i1:i2], new[j1:j2]
-        if op == "replace" and len(a) == len(b):
-            for k, (x, y) in enumerate(zip(a, b, strict=True)):
-                out.append(Paragraph(where_new[j1 + k], x, y, word_diff(x, y)))
-            continue
-        for k, x in enumerate(a):
-            if x.strip():
-                out.append(Paragraph(where_old[i1 + k], x, None, (("-", x),)))
-        for k, y in enumerate(b):
-            if y.strip():
-                out.append(Paragraph(where_new[j1 + k], None, y, (("+", y),)))
+        # non-blank lines of the block, paired in order; the extra ones added or removed
+        a = [(where_old[i], old[i]) for i in range(i1, i2) if old[i].strip()]
+        b = [(where_new[j], new[j]) for j in range(j1, j2) if new[j].strip()]
+        for (_, x), (where, y) in zip(a, b, strict=False):
+            out.append(Paragraph(where, x, y, word_diff(x, y)))
+        out += [Paragraph(where, x, None, (("-", x),)) for where, x in a[len(b) :]]
+        out += [Paragraph(where, None, y, (("+", y),)) for where, y in b[len(a) :]]
     return tuple(out)
 
 

@@ -11,6 +11,7 @@ an earlier psma-rwe.
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
 import json
 import re
@@ -23,10 +24,8 @@ from typer.testing import CliRunner
 from analysis import config
 from analysis.build import MANIFEST, VARIABLES, build
 from analysis.cli import app
-from analysis.diff import word_diff
+from analysis.diff import Shown, diff_versions, word_diff
 from analysis.diff_tables import read_table
-
-pytestmark = pytest.mark.slow
 
 SCRIPT = "<script>alert(1)</script>"
 
@@ -103,12 +102,14 @@ def _psa50(outputs: Path, label: str) -> str:
     return f"{summary['psa50_pct']:.1f}%"
 
 
+@pytest.mark.slow
 def test_the_version_keeps_what_its_documents_displayed(outputs):
     manifest = json.loads((outputs / "v1" / MANIFEST).read_text(encoding="utf-8"))
     for name in (VARIABLES, "report/abstract.qmd", "report/poster.qmd", "followup/poster.md"):
         assert name in manifest["outputs"], name
 
 
+@pytest.mark.slow
 def test_the_first_number_is_the_abstracts_psa50_rate_as_displayed(outputs):
     result = run(outputs, "v1", "v2")
     assert result.exit_code == 0, result.output
@@ -128,6 +129,7 @@ def test_the_first_number_is_the_abstracts_psa50_rate_as_displayed(outputs):
     assert shown["new"] in (outputs / "v2" / "abstract.txt").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_the_default_view_is_short_and_all_adds_every_value(outputs):
     short = run(outputs, "v1", "v2")
     full = run(outputs, "v1", "v2", "--all")
@@ -151,6 +153,7 @@ def test_the_default_view_is_short_and_all_adds_every_value(outputs):
     assert "Abstract Table 1" in short.output and "row After dose" in short.output
 
 
+@pytest.mark.slow
 def test_json_has_every_section(outputs):
     result = run(outputs, "v1", "v2", "--format", "json")
     assert result.exit_code == 0, result.output
@@ -172,6 +175,7 @@ def test_json_has_every_section(outputs):
     assert doc["results"]["changed"] == len(doc["results"]["values"]) > 0
 
 
+@pytest.mark.slow
 def test_html_page_is_offline_escaped_and_side_by_side(outputs, tmp_path):
     page_file = tmp_path / "diff.html"
     result = run(outputs, "v1", "v2", "--html", str(page_file))
@@ -190,6 +194,7 @@ def test_html_page_is_offline_escaped_and_side_by_side(outputs, tmp_path):
     assert "Abstract Table 1" in page
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("inside", ["v2/diff.html", "v2/tables/diff.html"])
 def test_html_is_never_written_inside_a_version(outputs, inside):
     target = outputs / inside
@@ -200,6 +205,7 @@ def test_html_is_never_written_inside_a_version(outputs, inside):
     assert not target.exists()
 
 
+@pytest.mark.slow
 def test_identical_versions_say_no_changes(outputs):
     result = run(outputs, "v1", "v1-again")
     assert result.exit_code == 0, result.output
@@ -209,6 +215,7 @@ def test_identical_versions_say_no_changes(outputs):
     assert doc["identical"] is True and doc["tables"] == [] and doc["results"]["values"] == []
 
 
+@pytest.mark.slow
 def test_a_version_without_displayed_values_falls_back_on_the_manifest(outputs):
     result = run(outputs, "v1-old-style", "v2")
     assert result.exit_code == 0, result.output
@@ -220,6 +227,7 @@ def test_a_version_without_displayed_values_falls_back_on_the_manifest(outputs):
     assert "Abstract Table 1" in result.output  # tables and text do not need the variables
 
 
+@pytest.mark.slow
 def test_a_bad_format_is_one_line(outputs):
     result = run(outputs, "v1", "v2", "--format", "xml")
     assert result.exit_code == 2 and "expected text or json" in result.output
@@ -256,3 +264,78 @@ def test_read_table_keys_columns_by_id_and_names_indented_rows():
     assert table.rows[1][0] == "Race › <b>"
     assert table.rows[1][2] == {("t-resp",): "6 (75.0%)"}
     assert table.notes == ("n (%)",)
+
+
+def _handmade(folder: Path, variables: str, abstract: str, poster: str, fragment: str) -> Path:
+    """A version folder with only what the displayed numbers need, and its manifest."""
+    files = {
+        VARIABLES: variables,
+        "report/abstract.qmd": abstract,
+        "report/poster.qmd": poster,
+        "followup/poster.md": fragment,
+        "results.json": "{}",
+    }
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text, encoding="utf-8")
+    digests = {n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in files}
+    (folder / MANIFEST).write_text(json.dumps({"inputs": {}, "outputs": digests}))
+    return folder
+
+
+def test_displayed_numbers_follow_the_sources(tmp_path):
+    abstract = (
+        "---\ntitle: x\n---\nPSA50 occurred in {{< var psa50.n >}} ({{< var psa50.pct >}}%;"
+        " 95% CI {{< var psa50.ci_low >}}–{{< var psa50.ci_high >}}) in\n"
+        "{{< var cohort.patients >}}. {{< var prose.a >}} {{< var prose.b >}}\n"
+    )
+    poster = "**{{< var psa50.pct >}}%** had PSA50.\n\n{{< include ../followup/poster.md >}}\n"
+    values = (
+        "psa50: {{n: '{n}', pct: '{pct}', ci_low: '{lo}', ci_high: '{hi}'}}\n"
+        "cohort: {{patients: 21 patients}}\n"
+        "prose: {{a: '{a}', b: The same sentence in both.}}\n"
+    )
+    old = _handmade(
+        tmp_path / "old",
+        values.format(n=8, pct=38.1, lo=18.1, hi=61.6, a="Of the 8 responders, 6 went on."),
+        abstract,
+        poster,
+        "## Survival\n\nMedian OS 14.7 months.\n",
+    )
+    new = _handmade(
+        tmp_path / "new",
+        values.format(n=9, pct=42.9, lo=21.8, hi=66.0, a="Of the 9 responders, 7 went on."),
+        abstract,
+        poster,
+        "## Survival\n\nMedian OS 15.0 months.\n",
+    )
+    d = diff_versions(old, new)
+    assert d.shown_source == "variables"
+    keys = ("psa50.n", "psa50.pct", "psa50.ci_low", "psa50.ci_high")
+
+    assert d.shown == (
+        Shown(
+            "PSA50 response",
+            keys,
+            ("abstract", "poster"),  # the poster's "38.1%" is part of the abstract's
+            "number",
+            "8 (38.1%; 95% CI 18.1–61.6)",
+            "9 (42.9%; 95% CI 21.8–66.0)",
+        ),
+        Shown(
+            "prose: a",  # a sentence: never joined to the next one, compared word by word
+            ("prose.a",),
+            ("abstract",),
+            "text",
+            "Of the 8 responders, 6 went on.",
+            "Of the 9 responders, 7 went on.",
+        ),
+        Shown(
+            "Survival block",
+            ("include:followup/poster.md",),
+            ("poster",),
+            "text",
+            "Median OS 14.7 months.",
+            "Median OS 15.0 months.",
+        ),
+    )
