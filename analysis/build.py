@@ -600,8 +600,10 @@ def _prepare_project(work: Path, project_dir: Path, tmp: Path, analysis, cohort)
 
 
 #: What the documents were rendered from, kept in the version for ``psma-rwe diff``:
-#: the computed variables as the documents displayed them, and the sources that cite them.
+#: the computed variables as the documents displayed them, and the sources that cite them
+#: (``sources/report/*.qmd``, ``sources/followup/*.md``, as laid out when rendered).
 VARIABLES = "variables.yml"
+SOURCES = "sources"
 
 
 def _keep_sources(work: Path, tmp: Path) -> None:
@@ -611,11 +613,11 @@ def _keep_sources(work: Path, tmp: Path) -> None:
     display (``{{< var >}}`` keys of the sources, their values in ``variables.yml``).
     """
     shutil.copy2(work / "_variables.yml", tmp / VARIABLES)
-    (tmp / "report").mkdir()
+    (tmp / SOURCES / "report").mkdir(parents=True)
     for doc in DOCUMENTS:
-        shutil.copy2(work / "report" / f"{doc}.qmd", tmp / "report" / f"{doc}.qmd")
+        shutil.copy2(work / "report" / f"{doc}.qmd", tmp / SOURCES / "report" / f"{doc}.qmd")
     if (work / "followup").is_dir():
-        shutil.copytree(work / "followup", tmp / "followup")
+        shutil.copytree(work / "followup", tmp / SOURCES / "followup")
 
 
 def analysis_settings(quarto_yml: Path) -> dict:

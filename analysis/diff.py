@@ -8,8 +8,8 @@ reported change.  :func:`diff_versions` then compares, in this order,
 
 1. **the numbers the abstract and poster display**, old → new, as the documents
    print them.  A version keeps the values the documents cited
-   (``variables.yml``) and the sources that cite them (``report/*.qmd``, with
-   the ``followup/*.md`` fragments they include); the ``{{< var key >}}``
+   (``variables.yml``) and the sources that cite them (``sources/report/*.qmd``,
+   with the ``sources/followup/*.md`` fragments they include); the ``{{< var key >}}``
    shortcodes of ``abstract.qmd`` and ``poster.qmd`` say which values appear,
    and where.  Shortcodes joined only by punctuation, ``to``, ``of`` or
    ``95% CI`` in the source are one displayed number, with the ``%`` that
@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analysis import config
-from analysis.build import DOCUMENTS, MANIFEST, VARIABLES
+from analysis.build import DOCUMENTS, MANIFEST, SOURCES, VARIABLES
 from analysis.errors import PsmaRweError
 
 #: Keys that identify an item of a list in results.json, tried in order.
@@ -408,7 +408,7 @@ def _tokens(version: Path, rel: str, depth: int = 0) -> list[tuple[str, str]]:
 
 
 def _normal(rel: str) -> str:
-    """``report/../followup/x.md`` → ``followup/x.md`` (never above the version)."""
+    """``sources/report/../followup/x.md`` → ``sources/followup/x.md`` (never above the version)."""
     parts: list[str] = []
     for part in rel.split("/"):
         if part == "..":
@@ -431,7 +431,7 @@ class _Place:
 
 def _places(version: Path, document: str, is_text) -> list[_Place]:
     """The displayed numbers of one document's source, in reading order."""
-    tokens = _tokens(version, f"report/{document}.qmd")
+    tokens = _tokens(version, f"{SOURCES}/report/{document}.qmd")
     places: list[_Place] = []
     i = 0
     while i < len(tokens):
@@ -522,7 +522,9 @@ def _variables(version: Path) -> dict | None:
 def _shown(old: Path, new: Path, m_old: dict, m_new: dict) -> tuple[tuple[Shown, ...], str, str]:
     """The changed displayed numbers, where they come from, and a note if incomplete."""
     v_old, v_new = _variables(old), _variables(new)
-    sources = all((v / "report" / f"{d}.qmd").is_file() for v in (old, new) for d in SHOWN_IN)
+    sources = all(
+        (v / SOURCES / "report" / f"{d}.qmd").is_file() for v in (old, new) for d in SHOWN_IN
+    )
     if v_old is None or v_new is None or not sources:
         return _summary_shown(old, new, m_old, m_new, v_old is None)
 
@@ -573,7 +575,7 @@ def _summary_shown(old: Path, new: Path, m_old: dict, m_new: dict, old_missing: 
     which = old if old_missing else new
     note = (
         f"{which.name} does not keep the values its documents displayed ({VARIABLES}, "
-        "report/*.qmd: built by an earlier psma-rwe); rebuild it to compare every number "
+        f"{SOURCES}/: built by an earlier psma-rwe); rebuild it to compare every number "
         "of the abstract and poster"
     )
 

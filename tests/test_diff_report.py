@@ -22,7 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from analysis import config
-from analysis.build import MANIFEST, VARIABLES, build
+from analysis.build import MANIFEST, SOURCES, VARIABLES, build
 from analysis.cli import app
 from analysis.diff import Shown, diff_versions, word_diff
 from analysis.diff_tables import read_table
@@ -85,7 +85,7 @@ def outputs(tmp_path_factory) -> Path:
     shutil.copytree(out / "v1", old)
     manifest = json.loads((old / MANIFEST).read_text(encoding="utf-8"))
     for name in list(manifest["outputs"]):
-        if name == VARIABLES or name.startswith(("report/", "followup/")):
+        if name == VARIABLES or name.startswith(f"{SOURCES}/"):
             (old / name).unlink()
             del manifest["outputs"][name]
     (old / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
@@ -105,8 +105,12 @@ def _psa50(outputs: Path, label: str) -> str:
 @pytest.mark.slow
 def test_the_version_keeps_what_its_documents_displayed(outputs):
     manifest = json.loads((outputs / "v1" / MANIFEST).read_text(encoding="utf-8"))
-    for name in (VARIABLES, "report/abstract.qmd", "report/poster.qmd", "followup/poster.md"):
-        assert name in manifest["outputs"], name
+    for name in ("abstract.qmd", "poster.qmd"):
+        assert f"{SOURCES}/report/{name}" in manifest["outputs"], name
+    assert (
+        VARIABLES in manifest["outputs"] and f"{SOURCES}/followup/poster.md" in manifest["outputs"]
+    )
+    assert not (outputs / "v1" / "report").exists()  # the version keeps its own layout
 
 
 @pytest.mark.slow
@@ -270,9 +274,9 @@ def _handmade(folder: Path, variables: str, abstract: str, poster: str, fragment
     """A version folder with only what the displayed numbers need, and its manifest."""
     files = {
         VARIABLES: variables,
-        "report/abstract.qmd": abstract,
-        "report/poster.qmd": poster,
-        "followup/poster.md": fragment,
+        f"{SOURCES}/report/abstract.qmd": abstract,
+        f"{SOURCES}/report/poster.qmd": poster,
+        f"{SOURCES}/followup/poster.md": fragment,
         "results.json": "{}",
     }
     for name, text in files.items():
@@ -332,7 +336,7 @@ def test_displayed_numbers_follow_the_sources(tmp_path):
         ),
         Shown(
             "Survival block",
-            ("include:followup/poster.md",),
+            (f"include:{SOURCES}/followup/poster.md",),
             ("poster",),
             "text",
             "Median OS 14.7 months.",
