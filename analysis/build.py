@@ -530,6 +530,7 @@ def _build_into(
     for doc in DOCUMENTS:
         say(f"rendering {doc}")
         _render(work, doc, tmp, use_quarto)
+    _keep_sources(work, tmp)
     shutil.rmtree(work)
 
     say("manifest")
@@ -634,6 +635,27 @@ def _prepare_project(work: Path, project_dir: Path, tmp: Path, analysis, cohort)
         tables={p.stem for p in (tmp / "tables").glob("*.html")},
         figures={p.stem for p in (tmp / "figures").glob("*.svg")},
     )
+
+
+#: What the documents were rendered from, kept in the version for ``psma-rwe diff``:
+#: the computed variables as the documents displayed them, and the sources that cite them
+#: (``sources/report/*.qmd``, ``sources/followup/*.md``, as laid out when rendered).
+VARIABLES = "variables.yml"
+SOURCES = "sources"
+
+
+def _keep_sources(work: Path, tmp: Path) -> None:
+    """Copy ``_variables.yml``, the documents' ``.qmd`` and the follow-up fragments into ``tmp``.
+
+    ``psma-rwe diff`` reads them to report the numbers the abstract and poster
+    display (``{{< var >}}`` keys of the sources, their values in ``variables.yml``).
+    """
+    shutil.copy2(work / "_variables.yml", tmp / VARIABLES)
+    (tmp / SOURCES / "report").mkdir(parents=True)
+    for doc in DOCUMENTS:
+        shutil.copy2(work / "report" / f"{doc}.qmd", tmp / SOURCES / "report" / f"{doc}.qmd")
+    if (work / "followup").is_dir():
+        shutil.copytree(work / "followup", tmp / SOURCES / "followup")
 
 
 def analysis_settings(quarto_yml: Path) -> dict:

@@ -345,34 +345,59 @@ def diff(
         Path | None,
         typer.Option("--outputs", help="Folder of versions (default: outputs/ of the project)."),
     ] = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Also list every changed value of results.json and every table cell."
+        ),
+    ] = False,
+    fmt: Annotated[
+        str, typer.Option("--format", help="text (default) or json (one document, for scripts).")
+    ] = "text",
+    html_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--html", help="Also write a self-contained side-by-side HTML page to this file."
+        ),
+    ] = None,
     project: ProjectOpt = None,
 ) -> None:
-    """Show what changed between two versions: inputs, results and abstract text."""
-    from rich.markup import escape
-
+    """Show what changed between two versions: the abstract and poster numbers as displayed,
+    the abstract text and length, table cells, inputs (every results.json value with --all).
+    """
     from analysis.diff import diff_versions, resolve_version
     from analysis.projects import outputs_dir
 
+    if fmt not in ("text", "json"):
+        _fail(PsmaRweError(f"--format {fmt!r}: expected text or json"))
     outputs = outputs or outputs_dir(_project(project))
     try:
         a, b = resolve_version(old, outputs), resolve_version(new, outputs)
         d = diff_versions(a, b)
+        if html_file is not None:
+            from analysis.diff_html import write_html
+
+            write_html(d, html_file)
     except PsmaRweError as exc:
         _fail(exc)
-    out = _console()
-    out.print(f"[bold]{escape(a.name)} → {escape(b.name)}[/]")
-    out.print("\n[bold]Inputs[/]")
-    for name, change in d.inputs or [("(none changed)", "")]:
-        out.print(f"  {escape(name)} {change}")
-    out.print(f"\n[bold]Results[/] ({len(d.values)} values changed)")
-    for path, x, y in d.values:
-        out.print(f"  {escape(path)}: {escape(repr(x))} → {escape(repr(y))}")
-    out.print("\n[bold]Abstract[/]")
-    if not d.abstract:
-        out.print("  (text unchanged)")
-    for line in d.abstract:
-        style = "green" if line.startswith("+") else "red" if line.startswith("-") else ""
-        out.print(f"[{style}]{escape(line)}[/]" if style else escape(line))
+    if fmt == "json":
+        import json
+
+        from analysis.diff_report import json_report
+
+        typer.echo(json.dumps(json_report(d), ensure_ascii=False, indent=2))
+    else:
+        from rich.text import Text
+
+        from analysis.diff_report import text_report
+
+        out = _console()
+        for line in text_report(d, full=full):
+            out.print(Text.assemble(*line))
+    if html_file is not None:
+        from rich.markup import escape
+
+        _console(stderr=True).print(f"wrote {escape(str(html_file))}")
 
 
 @app.command()
