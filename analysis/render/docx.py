@@ -8,12 +8,11 @@ edits, so that it follows pandoc's version and stays byte-identical between
 builds (fixed zip timestamps, a fixed member order):
 
 * body text IBM Plex Serif at the document's ``fontsize`` (default 10.5 pt, as
-  the PDF),
-  6 pt after a paragraph; title, headings and captions in Lato;
+  the PDF), 6 pt after a paragraph; title, headings and captions in Lato;
 * the captions ("Caption", and pandoc's "Table Caption" and "Image Caption"
   based on it) in Lato 9 pt, tables' text in the paragraph style "Table Text"
   (Lato 8.5 pt, kept with the next row) that :func:`postprocess` gives the
-  cells, and "toc 1"
+  cells; "Footnote Text" (footnotes and the tables' notes) at 8.5 pt; "toc 1"
   to "toc 3" for the table of contents of ``filters/docx-title.lua``;
 * the page from ``papersize`` (letter: 8.5 x 11 in, a4: 210 x 297 mm) with the
   PDF's margins (1 in left and right, 0.9 in top, 1 in bottom).
@@ -54,6 +53,12 @@ _NEW_STYLES = {
     <w:pPr><w:keepNext /><w:spacing w:before="10" w:after="10" w:line="240" w:lineRule="auto" />
     </w:pPr>
     <w:rPr>{sans}<w:sz w:val="17" /><w:szCs w:val="17" /></w:rPr>
+  </w:style>""",
+    "FootnoteText": """<w:style w:type="paragraph" w:styleId="FootnoteText">
+    <w:name w:val="Footnote Text" /><w:basedOn w:val="Normal" /><w:next w:val="FootnoteText" />
+    <w:uiPriority w:val="9" /><w:unhideWhenUsed /><w:qFormat />
+    <w:pPr><w:spacing w:before="20" w:after="60" w:line="240" w:lineRule="auto" /></w:pPr>
+    <w:rPr><w:color w:val="3C3C3C" /><w:sz w:val="17" /><w:szCs w:val="17" /></w:rPr>
   </w:style>""",
     "TOC1": """<w:style w:type="paragraph" w:styleId="TOC1">
     <w:name w:val="toc 1" /><w:basedOn w:val="Normal" /><w:next w:val="Normal" />
@@ -214,8 +219,8 @@ def write_reference(
     return dest
 
 
-def text_width_pt(reference: Path) -> float:
-    """Width between the margins of the last section of a ``.docx``, in points.
+def text_area_pt(reference: Path) -> tuple[float, float]:
+    """Width and height between the margins of the last section of a ``.docx``, in points.
 
     Parameters
     ----------
@@ -224,9 +229,10 @@ def text_width_pt(reference: Path) -> float:
 
     Returns
     -------
-    float
-        Page width minus left and right margins; 6.5 in when the document
-        states no page (Word's default letter page with 1 in margins).
+    tuple of float
+        Page width minus left and right margins, page height minus top and
+        bottom margins; Word's default letter page with 1 in margins (6.5 x
+        9 in) for what the document does not state.
     """
     try:
         with zipfile.ZipFile(reference) as z:
@@ -235,12 +241,16 @@ def text_width_pt(reference: Path) -> float:
         raise PsmaRweError(f"reference-doc '{reference}' is not a readable .docx: {exc}") from None
     sections = _SECTPR.findall(text)
     section = sections[-1] if sections else ""
-    width = re.search(r'<w:pgSz\b[^>]*\bw:w="(\d+)"', section)
-    left = re.search(r'<w:pgMar\b[^>]*\bw:left="(\d+)"', section)
-    right = re.search(r'<w:pgMar\b[^>]*\bw:right="(\d+)"', section)
-    if not (width and left and right):
-        return 6.5 * 72
-    return (int(width.group(1)) - int(left.group(1)) - int(right.group(1))) / 20
+
+    def twips(tag: str, attr: str, default: int) -> int:
+        m = re.search(rf'<w:{tag}\b[^>]*\bw:{attr}="(\d+)"', section)
+        return int(m.group(1)) if m else default
+
+    width = twips("pgSz", "w", 12240) - twips("pgMar", "left", 1440) - twips("pgMar", "right", 1440)
+    height = (
+        twips("pgSz", "h", 15840) - twips("pgMar", "top", 1440) - twips("pgMar", "bottom", 1440)
+    )
+    return width / 20, height / 20
 
 
 def fontsize_pt(meta: dict) -> float:
@@ -352,11 +362,56 @@ def style_table_text(document: str) -> str:
     )
 
 
-def postprocess(path: Path, width_pt: float) -> None:
-    """Rewrite the ``.docx`` at ``path``: tables fitted to ``width_pt``, cells in "Table Text".
+_DRAWING = re.compile(r"<w:drawing>.*?</w:drawing>", re.DOTALL)
+_EXTENT = re.compile(r'<(wp:extent|a:ext) cx="(\d+)" cy="(\d+)" />')
+#: Share of the text height a figure may take (the rest for its caption).
+FIGURE_HEIGHT_SHARE = 0.8
+_EMU_PER_PT = 12700
 
-    The members keep their order, timestamps and compression, so the file
-    stays byte-identical for identical inputs.
+
+def fit_figures(document: str, height_pt: float) -> str:
+    """Images taller than :data:`FIGURE_HEIGHT_SHARE` of the text height scaled down.
+
+    Word and LibreOffice cut an image taller than the page (the treatment
+    course chart of a large cohort).  The aspect ratio is kept.
+
+    Parameters
+    ----------
+    document : str
+        The XML text of ``word/document.xml``.
+    height_pt : float
+        The text height in points.
+
+    Returns
+    -------
+    str
+        The XML text with no image taller than the share of the text height.
+    """
+    limit = height_pt * FIGURE_HEIGHT_SHARE * _EMU_PER_PT
+
+    def scale(drawing: re.Match) -> str:
+        extent = re.search(r'<wp:extent cx="(\d+)" cy="(\d+)" />', drawing.group(0))
+        if extent is None or int(extent.group(2)) <= limit:
+            return drawing.group(0)
+        factor = limit / int(extent.group(2))
+        return _EXTENT.sub(
+            lambda m: (
+                f'<{m.group(1)} cx="{round(int(m.group(2)) * factor)}" '
+                f'cy="{round(int(m.group(3)) * factor)}" />'
+            ),
+            drawing.group(0),
+        )
+
+    return _DRAWING.sub(scale, document)
+
+
+def postprocess(path: Path, width_pt: float, height_pt: float) -> None:
+    """Rewrite the ``.docx`` at ``path`` for its page of ``width_pt`` x ``height_pt``.
+
+    Tables fitted to the width (:func:`fit_tables`), their cells in "Table
+    Text" (:func:`style_table_text`), images no taller than the page allows
+    (:func:`fit_figures`).  The members keep their order, timestamps and
+    compression, so the file stays byte-identical for identical inputs.
     """
     with zipfile.ZipFile(path) as z:
         members = [(info, z.read(info.filename)) for info in z.infolist()]
@@ -364,6 +419,6 @@ def postprocess(path: Path, width_pt: float) -> None:
         for info, data in members:
             if info.filename == "word/document.xml":
                 text = fit_tables(data.decode("utf-8"), round(width_pt * 20))
-                text = style_table_text(text)
+                text = fit_figures(style_table_text(text), height_pt)
                 data = text.encode("utf-8")
             out.writestr(info, data)

@@ -428,11 +428,11 @@ def render(
             reference = docx.reference_doc(
                 plain, prep.work, [prep.src.parent, prep.project_dir], pandoc_path()
             )
-            width = docx.text_width_pt(reference)
+            width, height = docx.text_area_pt(reference)
             env["PSMA_RENDER_DOCX_TEXT_WIDTH"] = f"{width:g}"
             args += ["--to=docx", f"--reference-doc={reference}", f"--output={target}"]
             _run_pandoc(args, prep.project_dir, env, f"{what} DOCX")
-            docx.postprocess(target, width)
+            docx.postprocess(target, width, height)
         else:
             target = out_dir / f"{prep.stem}.pdf"
             typ = prep.work / f"{prep.stem}.typ"

@@ -266,10 +266,24 @@ def test_fit_tables_keeps_proportions_and_adds_up():
     assert sum(cols) == 9361 and cols[0] in (4680, 4681) and abs(cols[1] - cols[2]) <= 1
 
 
+def test_fit_figures_scales_a_tall_image_to_the_page():
+    tall = (
+        '<w:drawing><wp:extent cx="5831095" cy="11384519" />'
+        '<a:ext cx="5831095" cy="11384519" /></w:drawing>'
+    )
+    small = '<w:drawing><wp:extent cx="5943600" cy="2598324" /></w:drawing>'
+    fitted = docx.fit_figures(tall + small, 655.0)
+    sizes = [(int(a), int(b)) for a, b in re.findall(r'cx="(\d+)" cy="(\d+)"', fitted)]
+    limit = 655.0 * docx.FIGURE_HEIGHT_SHARE * 12700
+    assert sizes[0] == sizes[1] and abs(sizes[0][1] - limit) <= 1
+    assert abs(sizes[0][0] / sizes[0][1] - 5831095 / 11384519) < 1e-6
+    assert sizes[2] == (5943600, 2598324)
+
+
 def test_reference_doc_is_reproducible(tmp_path):
     a = docx.write_reference(tmp_path / "a.docx", pandoc_path(), "letter")
     b = docx.write_reference(tmp_path / "b.docx", pandoc_path(), "letter")
     assert a.read_bytes() == b.read_bytes()
-    assert docx.text_width_pt(a) == 6.5 * 72
+    assert docx.text_area_pt(a) == (6.5 * 72, 11 * 72 - 0.9 * 72 - 72)
     with pytest.raises(PsmaRweError, match="papersize"):
         docx.write_reference(tmp_path / "c.docx", pandoc_path(), "legal")
