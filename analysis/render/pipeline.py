@@ -3,7 +3,8 @@
 See :mod:`analysis.render` for what is supported.  Work files go to
 ``<project_dir>/_render/`` (the expanded markdown, per-format metadata, the
 generated ``.typ`` and a copy of ``typst/psma.typ``, PNG copies of SVG
-figures for Word); outputs go to ``out_dir``.
+figures for Word and Word's reference document, :mod:`analysis.render.docx`);
+outputs go to ``out_dir``.
 """
 
 from __future__ import annotations
