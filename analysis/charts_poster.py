@@ -37,7 +37,7 @@ POSTER_CHART_WIDTH = 400
 #: Rendered height at most this times the width (by chart; others POSTER_ASPECT_MAX):
 #: the poster's columns hold little more than its text, tables and figures.
 POSTER_ASPECT_MAX = 0.7
-POSTER_ASPECTS = {"waterfall": 0.62, "milestones": 0.62, "km": 0.75, "swimmer": 1.0}
+POSTER_ASPECTS = {"waterfall": 0.66, "milestones": 0.62, "km": 0.75, "swimmer": 1.0}
 #: The poster's swimmer plot draws at most this many patients (a random sample above),
 #: at most this tall (a row per patient must hold its label's text).
 POSTER_SWIMMER_MAX = 14
@@ -242,14 +242,20 @@ def placed_width(rendered: tuple[float, float], geometry: dict[str, float]) -> f
     return min(geometry["column_width"], geometry["figure_max_height"] * w / h)
 
 
-def _without_x_labels(spec: dict[str, Any]) -> dict[str, Any]:
+def _waterfall_poster(spec: dict[str, Any]) -> dict[str, Any]:
+    """The waterfall without patient numbers under the bars (they do not fit at
+    poster type) and with a y title short enough for a short plot."""
     out = dict(spec)
     layers = []
     for layer in spec.get("layer", []):
-        x = layer.get("encoding", {}).get("x")
+        enc = dict(layer.get("encoding", {}))
+        x, y = enc.get("x"), enc.get("y")
         if isinstance(x, dict) and isinstance(x.get("axis"), dict):
-            axis = {**x["axis"], "labels": False}
-            layer = {**layer, "encoding": {**layer["encoding"], "x": {**x, "axis": axis}}}
+            enc["x"] = {**x, "axis": {**x["axis"], "labels": False}}
+        if isinstance(y, dict) and y.get("title"):
+            enc["y"] = {**y, "title": "Best PSA change (%)"}
+        if enc:
+            layer = {**layer, "encoding": enc}
         layers.append(layer)
     if layers:
         out["layer"] = layers
@@ -269,7 +275,7 @@ def poster_variant(name: str, spec: dict[str, Any], results: Any) -> dict[str, A
 
         spec = swimmer(results, POSTER_SWIMMER_MAX).to_dict()
     elif name == "waterfall":  # patient numbers do not fit under the bars at poster type
-        spec = _without_x_labels(spec)
+        spec = _waterfall_poster(spec)
     elif name == "km":
         from analysis.charts_survival import OS_LABEL, PFS_LABEL, km_chart
 

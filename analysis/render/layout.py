@@ -147,3 +147,11 @@ def poster_geometry(meta: dict) -> dict[str, float]:
         "column_width": (w - 2 * margin_x - (columns - 1) * gutter) / columns,
         "figure_max_height": POSTER_FIGURE_MAX_HEIGHT * h,
     }
+
+
+def poster_page_style(meta: dict) -> str:
+    """The HTML poster page's inline style: its size and type scale, as the PDF's
+    (``width: 48in; height: 36in; --poster-scale: 1``; css/report.css)."""
+    g = poster_geometry(meta)
+    scale = min(g["width"], g["height"]) / (36 * 72)
+    return f"width: {g['width']:.1f}pt; height: {g['height']:.1f}pt; --poster-scale: {scale:.4f}"
