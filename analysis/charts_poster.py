@@ -252,6 +252,8 @@ def _waterfall_poster(spec: dict[str, Any]) -> dict[str, Any]:
         x, y = enc.get("x"), enc.get("y")
         if isinstance(x, dict) and isinstance(x.get("axis"), dict):
             enc["x"] = {**x, "axis": {**x["axis"], "labels": False}}
+        if isinstance(x, dict) and x.get("field") == "start_pct":  # the large-cohort form
+            enc["x"] = {**enc.get("x", x), "title": "Patients, ranked (% of PSA-evaluable)"}
         if isinstance(y, dict) and y.get("title"):
             enc["y"] = {**y, "title": "Best PSA change (%)"}
         if enc:

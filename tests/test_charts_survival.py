@@ -100,7 +100,7 @@ def test_no_follow_up_no_figures(minimal, tmp_path):
     assert cs.available_survival_figures(minimal) == []
     assert cs.survival_chart_specs(minimal) == {}
     paths = charts.write_figures(minimal, tmp_path)
-    assert set(paths) == {*charts.CHART_NAMES, charts.RUNTIME_NAME}
+    assert set(paths) == {*charts.CHART_NAMES, "forest", charts.RUNTIME_NAME}
     assert not list(tmp_path.glob("km*")) and not list(tmp_path.glob("landmark*"))
     with pytest.raises(ValueError):
         cs.km_chart(minimal)
@@ -265,5 +265,3 @@ def test_poster_variant_has_os_and_psa_pfs_and_its_risk_table(km, shipped):
     groups = {r["group"] for r in _rows(poster, table)}
     assert groups == {cs.OS_LABEL, cs.PFS_LABEL}
     assert table["height"] > km["vconcat"][1]["height"] * 2 / 3  # rows of text grow with it
-
-
