@@ -28,7 +28,10 @@ other div); one found elsewhere is an error.  Each format:
     column break to column n (2 for the first applicable break, ...) that is
     skipped when the flow has already reached column n because an earlier
     column overflowed, so one overflow does not cascade onto a second page;
-  * HTML (poster template): the body is cut at the breaks into
+  * HTML (poster template), without breaks: the units as above, each a
+    `<div class="poster-unit">` that the CSS columns keep whole, in one
+    `<div class="poster-flow">`;
+  * HTML (poster template), with breaks: the body is cut at the breaks into
     `<div class="poster-column">` blocks inside one `<div class="poster-grid">`,
     which css/report.css lays out as a grid of `--poster-columns` columns (a
     style attribute on the grid); a poster without breaks goes into a
@@ -97,9 +100,13 @@ local function is_callout(block)
   return false
 end
 
--- The poster body as units for #poster-flow (see the header comment).
-local function flow_units(blocks)
-  local out = pandoc.Blocks({ pandoc.RawBlock("typst", "#poster-flow((") })
+-- The poster body as units: for #poster-flow in Typst, as div.poster-unit
+-- (kept whole by the CSS columns) in HTML (see the header comment).
+local function flow_units(blocks, html)
+  local out = pandoc.Blocks({})
+  if not html then
+    out:insert(pandoc.RawBlock("typst", "#poster-flow(("))
+  end
   local i = 1
   while i <= #blocks do
     local block = blocks[i]
@@ -107,9 +114,13 @@ local function flow_units(blocks)
     local first = optional and block.content[1] or block
     local start = first ~= nil
       and ((first.t == "Header" and first.level <= 2) or is_callout(first))
-    out:insert(pandoc.RawBlock("typst", "(start: " .. tostring(start) .. ", optional: "
-      .. tostring(optional) .. ", body: ["))
-    if optional then
+    if html then
+      out:insert(pandoc.RawBlock("html", '<div class="poster-unit">'))
+    else
+      out:insert(pandoc.RawBlock("typst", "(start: " .. tostring(start) .. ", optional: "
+        .. tostring(optional) .. ", body: ["))
+    end
+    if optional and not html then
       out:extend(block.content)
     else
       out:insert(block)
@@ -143,10 +154,12 @@ local function flow_units(blocks)
         heading = false
       end
     end
-    out:insert(pandoc.RawBlock("typst", "]),"))
+    out:insert(html and pandoc.RawBlock("html", "</div>") or pandoc.RawBlock("typst", "]),"))
     i = i + 1
   end
-  out:insert(pandoc.RawBlock("typst", "))"))
+  if not html then
+    out:insert(pandoc.RawBlock("typst", "))"))
+  end
   return out
 end
 
@@ -216,11 +229,11 @@ return {
         doc.blocks = blocks
       elseif poster_html then
         local blocks = pandoc.Blocks({ open("poster-flow") })
-        blocks:extend(out)
+        blocks:extend(flow_units(out, true))
         blocks:insert(close)
         doc.blocks = blocks
       elseif poster_typst and breaks == 0 then
-        doc.blocks = flow_units(out)
+        doc.blocks = flow_units(out, false)
       else
         doc.blocks = out
       end
