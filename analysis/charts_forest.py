@@ -109,7 +109,13 @@ def forest(results: StudyResults) -> alt.LayerChart:
                 "lo:Q",
                 scale=x_scale,
                 title="Odds ratio (log scale)",
-                axis=alt.Axis(values=[0.01, 0.1, 1, 10, 100], format="~g", grid=False),
+                # a tick per decade, a label every other one (they would touch on the poster)
+                axis=alt.Axis(
+                    values=[0.01, 0.1, 1, 10, 100],
+                    format="~g",
+                    grid=False,
+                    labelExpr="indexof([0.01, 1, 100], datum.value) >= 0 ? datum.label : ''",
+                ),
             ),
             x2="hi:Q",
             y=y,
