@@ -622,6 +622,9 @@ def _prepare_project(work: Path, project_dir: Path, tmp: Path, analysis, cohort)
     from analysis.followup_docs import variables as followup_variables
 
     variables["followup"] = followup_variables(analysis.results)
+    from analysis.charts_poster import poster_variables
+
+    variables["poster"] = poster_variables(analysis.results)
     (work / "_variables.yml").write_text(
         yaml.safe_dump(variables, sort_keys=True, allow_unicode=True), encoding="utf-8"
     )

@@ -365,18 +365,22 @@ def milestone_data(results: StudyResults):
     return pd.DataFrame(rows, columns=["after_dose", "measure", "n", "pct", "pct_of_responders"])
 
 
-def swimmer_sample(results: StudyResults) -> tuple:
+def swimmer_sample(
+    results: StudyResults,
+    most: int = config.SWIMMER_PATIENTS_MAX,
+    sample: int = config.SWIMMER_SAMPLE,
+) -> tuple:
     """The patients the swimmer plot draws: all, or above ``config.SWIMMER_PATIENTS_MAX``
     a random sample of ``config.SWIMMER_SAMPLE`` (seed ``config.SWIMMER_SAMPLE_SEED``,
     drawn from the patients in number order, so the same results give the same sample)."""
     import numpy as np
 
     patients = tuple(results.patients)
-    if len(patients) <= config.SWIMMER_PATIENTS_MAX:
+    if len(patients) <= most:
         return patients
     by_number = sorted(patients, key=lambda p: p.patient_no)
     rng = np.random.default_rng(config.SWIMMER_SAMPLE_SEED)
-    picked = np.sort(rng.choice(len(by_number), size=config.SWIMMER_SAMPLE, replace=False))
+    picked = np.sort(rng.choice(len(by_number), size=sample, replace=False))
     return tuple(by_number[int(i)] for i in picked)
 
 
@@ -777,11 +781,17 @@ def milestones(results: StudyResults) -> alt.LayerChart:
     return _finish(chart)
 
 
-def swimmer(results: StudyResults) -> alt.LayerChart:
-    """Doses received per patient with status and response milestones."""
+def swimmer(results: StudyResults, most: int | None = None) -> alt.LayerChart:
+    """Doses received per patient with status and response milestones (above ``most``
+    patients, default ``config.SWIMMER_PATIENTS_MAX``, a sample of ``most`` or
+    ``config.SWIMMER_SAMPLE``, whichever is smaller)."""
     import altair as alt
 
-    shown = swimmer_sample(results)
+    shown = (
+        swimmer_sample(results)
+        if most is None
+        else swimmer_sample(results, most, min(most, config.SWIMMER_SAMPLE))
+    )
     seg, mark = swimmer_data(results, shown)
     order = swimmer_order(results, shown)
     max_dose = max(
@@ -1180,43 +1190,8 @@ def runtime_html() -> str:
     return text
 
 
-#: Charts the poster shows, drawn smaller so that their text prints large.
-POSTER_CHARTS = ("waterfall", "psa_course", "milestones", "swimmer", "km", "landmark")
-#: Plot-area scale of the poster versions: the poster stretches a chart to its
-#: column width, so a plot drawn at 0.6 × the size prints its text 1/0.6 × larger.
-POSTER_SCALE = 0.6
-
-
-def poster_spec(spec: dict[str, Any], scale: float = POSTER_SCALE) -> dict[str, Any]:
-    """The same chart with its plot area scaled by ``scale`` and every text size kept.
-
-    The title and subtitle are dropped: the poster captions each figure, and a
-    long subtitle would set the chart's width and shrink everything else.
-    """
-    out = {k: v for k, v in spec.items() if k != "title"}
-    _scale_size(out, scale)
-    for key in ("vconcat", "hconcat", "concat"):  # the plot areas of a concatenation
-        if key in out:
-            out[key] = [_scale_size(dict(part), scale) for part in out[key]]
-    return out
-
-
-def _only_text(spec: dict[str, Any]) -> bool:
-    mark = spec.get("mark")
-    return (mark.get("type") if isinstance(mark, dict) else mark) == "text"
-
-
-def _scale_size(spec: dict[str, Any], scale: float) -> dict[str, Any]:
-    """Scale a plot's width and height; a text-only part (a risk table) keeps its height."""
-    for key in ("width", "height"):
-        if key == "height" and _only_text(spec):
-            continue
-        value = spec.get(key)
-        if isinstance(value, (int, float)):
-            spec[key] = round(value * scale)
-        elif isinstance(value, dict) and "step" in value:
-            spec[key] = {**value, "step": round(value["step"] * scale)}
-    return spec
+#: Charts the poster shows, in their poster versions (:mod:`analysis.charts_poster`).
+POSTER_CHARTS = ("waterfall", "psa_course", "milestones", "swimmer", "km", "forest")
 
 
 def write_figures(results: StudyResults, out_dir: Path) -> dict[str, dict[str, Path]]:
@@ -1225,14 +1200,22 @@ def write_figures(results: StudyResults, out_dir: Path) -> dict[str, dict[str, P
     Returns ``{name: {"svg", "pdf", "json", "html": path}}`` for each name in
     :data:`CHART_NAMES` and each survival figure the results have data for
     (:func:`analysis.charts_survival.available_survival_figures`), with
-    ``"poster_svg"``/``"poster_pdf"`` for the :data:`POSTER_CHARTS`, and
+    the forest plot when there are regression rows
+    (:mod:`analysis.charts_forest`), ``"poster_svg"``/``"poster_pdf"`` for the
+    :data:`POSTER_CHARTS` (:func:`analysis.charts_poster.poster_variant`), and
     ``{"vega-runtime": {"html": path}}``.
     """
+    from analysis.charts_forest import forest_chart_specs
+    from analysis.charts_poster import poster_variant
     from analysis.charts_survival import survival_chart_specs
 
     out_dir = Path(out_dir)
     paths: dict[str, dict[str, Path]] = {}
-    every = {**chart_specs(results), **survival_chart_specs(results)}
+    every = {
+        **chart_specs(results),
+        **survival_chart_specs(results),
+        **forest_chart_specs(results),
+    }
     for name, chart in every.items():
         spec = chart.to_dict()
         files = {
@@ -1246,7 +1229,7 @@ def write_figures(results: StudyResults, out_dir: Path) -> dict[str, dict[str, P
         write_atomic(files["json"], spec_json(spec).encode("utf-8"))
         write_atomic(files["html"], interactive_html(name, spec).encode("utf-8"))
         if name in POSTER_CHARTS:
-            small = poster_spec(spec)
+            small = poster_variant(name, spec, results)
             files["poster_svg"] = out_dir / f"{name}-poster.svg"
             files["poster_pdf"] = out_dir / f"{name}-poster.pdf"
             write_atomic(files["poster_svg"], to_svg(small).encode("utf-8"))

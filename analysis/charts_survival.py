@@ -275,11 +275,12 @@ def _assemble(alt, plot, table, title) -> alt.VConcatChart:
     return _finish(alt.vconcat(plot, table, spacing=14, title=title))
 
 
-def km_chart(results: StudyResults) -> alt.VConcatChart:
-    """Overall survival, PSA-PFS (and rPFS) with CI bands, censor ticks and risk table."""
+def km_chart(results: StudyResults, labels: tuple[str, ...] | None = None) -> alt.VConcatChart:
+    """Overall survival, PSA-PFS (and rPFS) with CI bands, censor ticks and risk table
+    (only the endpoints named in ``labels`` when given: the poster's OS and PSA-PFS)."""
     import altair as alt
 
-    drawn = drawn_endpoints(results)
+    drawn = [d for d in drawn_endpoints(results) if labels is None or d[0] in labels]
     if not drawn:
         raise ValueError("no follow-up data: the Kaplan–Meier figure is not drawn")
     curves, censors, risks, subtitle = [], [], [], []

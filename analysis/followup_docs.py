@@ -203,16 +203,21 @@ def supplement_md(results, tables: set[str], figures: set[str]) -> str:
 
 
 def poster_md(results, figures: set[str]) -> str:
-    """The poster's follow-up block (``followup/poster.md``)."""
+    """The poster's follow-up block (``followup/poster.md``): the survival sentence,
+    the Kaplan–Meier figure (poster version) and the landmark result, or the one
+    sentence saying that follow-up was not provided."""
     v = variables(results)
-    out = [
-        "## Survival",
-        "",
-        v["abstract"] if results.survival.os is not None else v["summary"],
-        "",
-    ]
-    # The Kaplan–Meier figure does not fit the poster's fixed columns yet (the column
-    # layout is placed by hand); the poster gives the medians and the landmark in words.
+    s = results.survival
+    out = ["## Survival", ""]
+    if s is None:
+        return "\n".join([*out, NOT_PROVIDED]) + "\n"
+    out += [v["abstract"] if s.os is not None else v["summary"], ""]
+    if "km-poster" in figures:
+        out += [
+            "![Kaplan–Meier estimates from the first dose with 95% confidence bands and the"
+            " numbers at risk.](../figures/km-poster.svg){#fig-km}",
+            "",
+        ]
     if v["landmark_short"]:
         out += [v["landmark_short"], ""]
     return "\n".join(out).rstrip() + "\n"

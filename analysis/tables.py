@@ -74,6 +74,7 @@ if TYPE_CHECKING:
 #: carries the cross-reference id, and an HTML page must not hold the same id twice.
 TABLE_IDS: dict[str, str] = {
     "table1": "gt-table1",
+    "table1_compact": "gt-table1-compact",
     "prior_therapy": "gt-prior-therapy",
     "psa_response": "gt-psa-response",
     "milestones": "gt-milestones",
@@ -551,8 +552,12 @@ def _t1_cells(var: Table1Variable, level: str | None) -> dict[str, str]:
     return out
 
 
-def table1(results: StudyResults) -> GT:
+def table1(results: StudyResults, name: str = "table1", p_values: bool = True) -> GT:
     """Baseline characteristics, overall and by PSA50 response (gtsummary's look).
+
+    ``name`` is the table's name in :data:`TABLE_IDS`; ``p_values=False``
+    leaves out the p-value column and its footnotes (the poster's compact
+    table, :mod:`analysis.tables_poster`).
 
     Continuous variables as median (Q1, Q3); categorical variables as a label
     row with indented levels, n (%); yes/no variables as one row, n (%) of
@@ -563,7 +568,7 @@ def table1(results: StudyResults) -> GT:
     from great_tables import loc
 
     t1 = results.table1
-    f = _Frame(["overall", "responders", "non_responders", "p_value"])
+    f = _Frame(["overall", "responders", "non_responders", *(["p_value"] if p_values else [])])
     stats_used: list[str] = []
     tests_used: list[str] = []
     row_notes: dict[str, list[int]] = {}  # footnote → rows of the p-value column
@@ -583,18 +588,20 @@ def table1(results: StudyResults) -> GT:
                 raise ValueError(f"unknown test {var.test!r} for {var.name}")
             if var.p_value is not None and TEST_NAMES[var.test] not in tests_used:
                 tests_used.append(TEST_NAMES[var.test])
-        p = format_p(var.p_value) if var.test is not None else ""
+        p = {"p_value": format_p(var.p_value) if var.test is not None else ""}
+        if not p_values:
+            p = {}
         if var.kind == "continuous":
-            row = f.add(var.label, base, p_value=p, **_t1_cells(var, None))
+            row = f.add(var.label, base, **p, **_t1_cells(var, None))
         elif var.kind == "dichotomous":
-            row = f.add(var.label, base, p_value=p, **_t1_cells(var, "Yes"))
+            row = f.add(var.label, base, **p, **_t1_cells(var, "Yes"))
         elif var.kind == "categorical":
-            row = f.add(var.label, base, p_value=p)
+            row = f.add(var.label, base, **p)
             for level in var.level_order or tuple(var.overall.levels):
                 f.add(level, base + 1, **_t1_cells(var, level))
         else:
             raise ValueError(f"unknown kind {var.kind!r} for {var.name}")
-        note = row_test_note(var.test) if var.p_value is not None else None
+        note = row_test_note(var.test) if var.p_value is not None and p_values else None
         if note:
             row_notes.setdefault(note, []).append(row)
         if var.overall.missing > 0:
@@ -616,11 +623,11 @@ def table1(results: StudyResults) -> GT:
     }
     gt = _gt(
         f,
-        "table1",
+        name,
         "Baseline characteristics by PSA50 response",
-        labels,
+        {k: v for k, v in labels.items() if k in f.columns},
         stubhead="Characteristic",
-        center=["overall", "responders", "non_responders", "p_value"],
+        center=list(f.columns),
     )
     # fixed order, as in gtsummary's footnotes: n (%) before Median (Q1, Q3); tests as TEST_NAMES
     stats_used = [s for s in (STAT_COUNT, STAT_MEDIAN) if s in stats_used]
@@ -630,7 +637,7 @@ def table1(results: StudyResults) -> GT:
             "; ".join(stats_used),
             locations=loc.column_labels(columns=["overall", "responders", "non_responders"]),
         )
-    if tests_used:
+    if tests_used and p_values:
         gt = gt.tab_footnote("; ".join(tests_used), locations=loc.column_labels(columns="p_value"))
     for text, rows in row_notes.items():
         gt = gt.tab_footnote(text, locations=loc.body(columns="p_value", rows=rows))
@@ -1060,9 +1067,9 @@ def fragments(results: StudyResults) -> dict[str, str]:
     The follow-up tables (:mod:`analysis.tables_followup`) are included when
     the results have their data.
     """
-    from analysis import tables_followup
+    from analysis import tables_followup, tables_poster
 
-    builders = {**BUILDERS, **tables_followup.available(results)}
+    builders = {**BUILDERS, **tables_poster.BUILDERS, **tables_followup.available(results)}
     return {name: to_html(build(results)) for name, build in builders.items()}
 
 

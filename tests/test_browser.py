@@ -75,13 +75,35 @@ def test_document_opens_offline_and_shows_the_results(version, browser, doc):
     assert errors == []
     text = " ".join(page.inner_text("body").split())
     psa50 = results["psa_response"]["psa50"]
-    assert f"{psa50['n']} ({psa50['pct']:.1f}%)" in text
+    if doc == "poster":  # prose, not the PSA response table
+        n = results["cohort"]["n_patients"]
+        assert f"{psa50['n']} of {n} patients ({psa50['pct']:.1f}%)" in text
+    else:
+        assert f"{psa50['n']} ({psa50['pct']:.1f}%)" in text
     assert str(results["cohort"]["n_patients"]) in text
     if doc == "supplement":
         containers = page.locator(".vega-figure")
         assert containers.count() == 5
         for i in range(containers.count()):
             assert containers.nth(i).locator("svg").count() >= 1, f"chart {i} did not draw"
+    page.close()
+
+
+def test_poster_html_is_one_page_scaled_to_the_window(version, browser):
+    """The HTML poster keeps the poster's aspect and fits the window, its columns
+    inside the page (nothing flows into a column beyond the page's right edge)."""
+    page = browser.new_page(viewport={"width": 1600, "height": 1200})
+    page.goto((version / "poster.html").as_uri(), wait_until="load")
+    page.wait_for_timeout(300)
+    box = page.locator(".poster-page").bounding_box()
+    assert box["width"] <= 1600 + 1 and box["height"] <= 1200 + 1
+    assert box["width"] / box["height"] == pytest.approx(48 / 36, rel=0.01)
+    assert max(box["width"] / 1600, box["height"] / 1200) == pytest.approx(1, abs=0.01)
+    flow = page.evaluate(
+        "(() => { const f = document.querySelector('.poster-flow');"
+        " return [f.scrollWidth, f.clientWidth]; })()"
+    )
+    assert flow[0] <= flow[1] + 2, flow
     page.close()
 
 

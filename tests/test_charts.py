@@ -482,7 +482,7 @@ def test_runtime_fragment():
 def test_write_figures_is_deterministic(built, tmp_path):
     first = charts.write_figures(built, tmp_path / "a")
     second = charts.write_figures(built, tmp_path / "b")
-    assert set(first) == {*charts.CHART_NAMES, charts.RUNTIME_NAME}
+    assert set(first) == {*charts.CHART_NAMES, "forest", charts.RUNTIME_NAME}
     expected_specs = {n: c.to_dict() for n, c in charts.chart_specs(built).items()}
     for name in charts.CHART_NAMES:
         files = first[name]
@@ -564,15 +564,17 @@ def test_module_docstring_names_every_chart():
         assert f"``{name}``" in doc
 
 
-def test_poster_spec_shrinks_the_plot_and_keeps_text_sizes(built):
+def test_poster_spec_grows_the_text_and_sets_the_width(built):
+    from analysis import charts_poster as cp
+
     spec = charts.chart_specs(built)["waterfall"].to_dict()
-    small = charts.poster_spec(spec, 0.5)
-    assert small["width"] == round(spec["width"] * 0.5)
-    assert small["height"] == round(spec["height"] * 0.5)
-    assert small["config"] == spec["config"] and small["layer"] == spec["layer"]
-    assert "title" in spec and "title" not in small
-    swimmer = charts.poster_spec(charts.chart_specs(built)["swimmer"].to_dict(), 0.5)
-    assert swimmer["height"] == {"step": 9}
+    poster = cp.poster_spec(spec)
+    assert "title" in spec and "title" not in poster
+    assert min(cp.font_sizes(poster)) == pytest.approx(cp.POSTER_FONT_MIN)
+    width, height = cp.rendered_size(poster)
+    assert width == pytest.approx(cp.POSTER_CHART_WIDTH, abs=2)
+    assert height < width
+    assert poster["datasets"] == spec["datasets"]  # the data are untouched
 
 
 def test_reference_labels_sit_at_the_plot_edge_whatever_its_width(built):

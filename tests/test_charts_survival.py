@@ -100,7 +100,7 @@ def test_no_follow_up_no_figures(minimal, tmp_path):
     assert cs.available_survival_figures(minimal) == []
     assert cs.survival_chart_specs(minimal) == {}
     paths = charts.write_figures(minimal, tmp_path)
-    assert set(paths) == {*charts.CHART_NAMES, charts.RUNTIME_NAME}
+    assert set(paths) == {*charts.CHART_NAMES, "forest", charts.RUNTIME_NAME}
     assert not list(tmp_path.glob("km*")) and not list(tmp_path.glob("landmark*"))
     with pytest.raises(ValueError):
         cs.km_chart(minimal)
@@ -245,7 +245,8 @@ def test_write_figures_writes_the_survival_figures(shipped, tmp_path):
     assert {"km", "landmark"} <= set(paths)
     for name in ("km", "landmark"):
         files = paths[name]
-        assert sorted(files) == ["html", "json", "pdf", "poster_pdf", "poster_svg", "svg"]
+        poster = ["poster_pdf", "poster_svg"] if name in charts.POSTER_CHARTS else []
+        assert sorted(files) == sorted(["html", "json", "pdf", *poster, "svg"])
         assert files["pdf"].read_bytes().startswith(b"%PDF-")
         assert files["svg"].read_text(encoding="utf-8").startswith("<svg")
         spec = json.loads(files["json"].read_text(encoding="utf-8"))
@@ -253,11 +254,14 @@ def test_write_figures_writes_the_survival_figures(shipped, tmp_path):
         assert f'id="fig-{name}-interactive"' in files["html"].read_text(encoding="utf-8")
 
 
-def test_poster_variant_shrinks_the_plot_and_keeps_the_risk_table(km):
-    small = charts.poster_spec(km, 0.5)
-    assert "title" not in small
-    plot, table = small["vconcat"]
-    assert plot["width"] == round(km["vconcat"][0]["width"] * 0.5)
-    assert plot["height"] == round(km["vconcat"][0]["height"] * 0.5)
+def test_poster_variant_has_os_and_psa_pfs_and_its_risk_table(km, shipped):
+    from analysis import charts_poster as cp
+
+    results, _ = shipped
+    poster = cp.poster_variant("km", km, results)
+    assert "title" not in poster
+    plot, table = poster["vconcat"]
     assert table["width"] == plot["width"]
-    assert table["height"] == km["vconcat"][1]["height"]  # rows of text keep their height
+    groups = {r["group"] for r in _rows(poster, table)}
+    assert groups == {cs.OS_LABEL, cs.PFS_LABEL}
+    assert table["height"] > km["vconcat"][1]["height"] * 2 / 3  # rows of text grow with it

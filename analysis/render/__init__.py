@@ -49,7 +49,16 @@ Callouts (``filters/callouts.lua``)
     title and plain text in DOCX.  On the poster a callout has a title bar
     and larger type; ``callout-important`` is a solid box in the accent
     colour with large bold figures (key findings).
-Poster layout (``filters/layout.lua``)
+Poster layout (``filters/layout.lua``, ``typst/psma.typ``)
+    Without column breaks (the project's poster) the body is balanced over
+    the columns from measured heights: Typst ``#poster-flow`` measures each
+    unit (a heading with its lead paragraphs and first figure or table, a
+    callout, or one other block), splits them into columns by dynamic
+    programming (even bottoms, no headless figure) and spreads each column's
+    slack over its section gaps; ``::: {.poster-optional}`` divs are left
+    out, last first, when the page cannot hold everything.  The HTML poster
+    is one page of the poster's size in balanced CSS columns, scaled to fit
+    the window (``templates/html.template``).
     An empty ``::: {.column-break}`` div at the top level starts the next
     poster column (Typst ``#poster-colbreak(n)``, a break to column n that
     is skipped when an earlier column already ran over into it; in HTML the

@@ -126,3 +126,32 @@ def typst_variables(meta: dict) -> dict[str, str]:
             raise PsmaRweError(f"fontsize: '{fontsize}' is not a size in points like 11pt")
         variables["psma-fontsize"] = fontsize
     return variables
+
+
+#: Share of the page height a poster figure may take (``max-figure`` in typst/psma.typ).
+POSTER_FIGURE_MAX_HEIGHT = 0.3
+
+
+def poster_geometry(meta: dict) -> dict[str, float]:
+    """The poster's page and column sizes in points, as ``poster()`` in typst/psma.typ
+    computes them: ``width``, ``height``, ``columns``, ``column_width`` and
+    ``figure_max_height`` (the height cap of a figure)."""
+    width, height, columns = poster_layout(meta)
+    w, h = length_pt(width), length_pt(height)
+    s = min(w, h) / (36 * 72)
+    margin_x, gutter = 1.1 * 72 * s, 0.9 * 72 * s
+    return {
+        "width": w,
+        "height": h,
+        "columns": columns,
+        "column_width": (w - 2 * margin_x - (columns - 1) * gutter) / columns,
+        "figure_max_height": POSTER_FIGURE_MAX_HEIGHT * h,
+    }
+
+
+def poster_page_style(meta: dict) -> str:
+    """The HTML poster page's inline style: its size and type scale, as the PDF's
+    (``width: 48in; height: 36in; --poster-scale: 1``; css/report.css)."""
+    g = poster_geometry(meta)
+    scale = min(g["width"], g["height"]) / (36 * 72)
+    return f"width: {g['width']:.1f}pt; height: {g['height']:.1f}pt; --poster-scale: {scale:.4f}"

@@ -422,6 +422,8 @@ def render(
                 f"--variable=psma-template:{template}",
                 f"--output={target}",
             ]
+            if template == "poster":  # one page of the poster's size, scaled to the window
+                args.append(f"--variable=psma-poster-page:{layout.poster_page_style(plain)}")
             _run_pandoc(args, prep.project_dir, env, f"{what} HTML")
             _check_offline(target, prep.rel_source)
         elif fmt == "docx":

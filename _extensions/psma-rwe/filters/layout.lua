@@ -13,11 +13,25 @@ one source can hold the breaks of the landscape and of the portrait layout.
 Breaks belong at the top level of the document (not inside a list, callout or
 other div); one found elsewhere is an error.  Each format:
 
-  * Typst (poster template): `#poster-colbreak(n)` (typst/psma.typ), a
+  * Typst (poster template), a poster without applicable breaks: the body is
+    cut into units, each a heading with its lead paragraphs and the first
+    figure, table or other block after them, a callout, or one other
+    top-level block, handed to `#poster-flow(((start: .., body:
+    [..]), ..))` (typst/psma.typ), which measures them and balances them over
+    the columns (a unit that opens with a heading or is a callout is a
+    section start: columns start there when they can, and the slack of a
+    column goes into its gaps between sections).  A `.poster-optional` div
+    is one unit that is left out, last first, when the poster cannot hold
+    everything (e.g. a second figure of a section that fits a portrait
+    poster but not a landscape one); do not cross-reference into one;
+  * Typst (poster template), with breaks: `#poster-colbreak(n)` (typst/psma.typ), a
     column break to column n (2 for the first applicable break, ...) that is
     skipped when the flow has already reached column n because an earlier
     column overflowed, so one overflow does not cascade onto a second page;
-  * HTML (poster template): the body is cut at the breaks into
+  * HTML (poster template), without breaks: the units as above, each a
+    `<div class="poster-unit">` that the CSS columns keep whole, in one
+    `<div class="poster-flow">`;
+  * HTML (poster template), with breaks: the body is cut at the breaks into
     `<div class="poster-column">` blocks inside one `<div class="poster-grid">`,
     which css/report.css lays out as a grid of `--poster-columns` columns (a
     style attribute on the grid); a poster without breaks goes into a
@@ -74,6 +88,81 @@ end
 local poster_html = template == "poster" and FORMAT:match("html") ~= nil
 local poster_typst = template == "poster" and FORMAT == "typst"
 
+local function is_callout(block)
+  if block.t ~= "Div" then
+    return false
+  end
+  for _, class in ipairs(block.classes) do
+    if class:match("^callout") then
+      return true
+    end
+  end
+  return false
+end
+
+-- The poster body as units: for #poster-flow in Typst, as div.poster-unit
+-- (kept whole by the CSS columns) in HTML (see the header comment).
+local function flow_units(blocks, html)
+  local out = pandoc.Blocks({})
+  if not html then
+    out:insert(pandoc.RawBlock("typst", "#poster-flow(("))
+  end
+  local i = 1
+  while i <= #blocks do
+    local block = blocks[i]
+    local optional = block.t == "Div" and block.classes:includes("poster-optional")
+    local first = optional and block.content[1] or block
+    local start = first ~= nil
+      and ((first.t == "Header" and first.level <= 2) or is_callout(first))
+    if html then
+      out:insert(pandoc.RawBlock("html", '<div class="poster-unit">'))
+    else
+      out:insert(pandoc.RawBlock("typst", "(start: " .. tostring(start) .. ", optional: "
+        .. tostring(optional) .. ", body: ["))
+    end
+    if optional and not html then
+      out:extend(block.content)
+    else
+      out:insert(block)
+    end
+    -- raw Typst that opens a bracket (`#small[`) keeps what it encloses
+    local depth = 0
+    local function track(b)
+      if b.t == "RawBlock" and b.format == "typst" then
+        if b.text:match("%[%s*$") then
+          depth = depth + 1
+        elseif b.text:match("^%s*%]%s*$") then
+          depth = depth - 1
+        end
+      end
+    end
+    track(block)
+    -- a heading keeps its lead paragraphs and the first figure, table or
+    -- other block after them: no heading without content, no headless figure
+    local heading = block.t == "Header"
+    while (heading or depth > 0) and i < #blocks do
+      local nxt = blocks[i + 1]
+      if depth == 0 and (is_callout(nxt) or (nxt.t == "Div" and nxt.classes:includes("poster-optional"))
+          or (nxt.t == "Header" and block.t ~= "Header")) then
+        break
+      end
+      i = i + 1
+      block = nxt
+      track(block)
+      out:insert(block)
+      if depth == 0 and block.t ~= "Header" and block.t ~= "Para" and block.t ~= "Plain" then
+        heading = false
+      end
+    end
+    out:insert(html and pandoc.RawBlock("html", "</div>") or pandoc.RawBlock("typst", "]),"))
+    i = i + 1
+  end
+  if not html then
+    out:insert(pandoc.RawBlock("typst", "))"))
+  end
+  return out
+end
+
 return {
   {
     Div = function(div)
@@ -102,11 +191,13 @@ return {
 
       local chunks = { pandoc.Blocks({}) }
       local column = 1
+      local breaks = 0
       local out = pandoc.Blocks({})
       for _, block in ipairs(doc.blocks) do
         if is_break(block) then
           check_empty(block)
           if applies(block) then
+            breaks = breaks + 1
             column = column + 1
             if poster_typst then
               out:insert(pandoc.RawBlock("typst", "#poster-colbreak(" .. column .. ")"))
@@ -138,9 +229,11 @@ return {
         doc.blocks = blocks
       elseif poster_html then
         local blocks = pandoc.Blocks({ open("poster-flow") })
-        blocks:extend(out)
+        blocks:extend(flow_units(out, true))
         blocks:insert(close)
         doc.blocks = blocks
+      elseif poster_typst and breaks == 0 then
+        doc.blocks = flow_units(out, false)
       else
         doc.blocks = out
       end

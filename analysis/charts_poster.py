@@ -1,0 +1,305 @@
+"""The poster's versions of the charts: text that prints large, charts that span a column.
+
+A poster figure is placed at the width of its column (``typst/psma.typ``
+stretches every poster image to the column, up to a height cap), so the size
+its text prints at is the font size in the Vega-Lite spec times the placed
+width over the chart's rendered width.  :func:`poster_spec` turns a chart's
+spec into its poster version:
+
+* the title and subtitle go (the poster captions each figure);
+* every text size, text offset and label limit is multiplied by one factor so
+  that the smallest font is :data:`POSTER_FONT_MIN` px (strokes and symbols
+  grow with it);
+* the plot area is resized so that the whole chart renders
+  :data:`POSTER_CHART_WIDTH` px wide, and no taller than
+  :data:`POSTER_ASPECT_MAX` times that.
+
+:func:`print_sizes` gives the printed size of every font in a spec for a
+placed width; :func:`placed_width` the width the poster gives a figure
+(:func:`analysis.render.layout.poster_geometry`).  With the narrowest column
+of the named poster sizes (A0, 706 pt) a 14 px font in a 400 px chart prints
+at 24.7 pt: the rule "chart text at least :data:`POSTER_MIN_PT` pt" holds on
+every named poster size (tests/test_charts_poster.py).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+#: Smallest printed chart text on the poster, in points.
+POSTER_MIN_PT = 24.0
+#: Smallest font in a poster spec, px.
+POSTER_FONT_MIN = 14.0
+#: Rendered width of every poster chart, px.
+POSTER_CHART_WIDTH = 400
+#: Rendered height at most this times the width (by chart; others POSTER_ASPECT_MAX):
+#: the poster's columns hold little more than its text, tables and figures.
+POSTER_ASPECT_MAX = 0.7
+POSTER_ASPECTS = {"waterfall": 0.66, "milestones": 0.62, "km": 0.75, "swimmer": 1.0}
+#: The poster's swimmer plot draws at most this many patients (a random sample above),
+#: at most this tall (a row per patient must hold its label's text).
+POSTER_SWIMMER_MAX = 14
+
+_FONT_KEY = re.compile(r"(^|[a-z])[fF]ontSize$")
+#: Lengths that grow with the text (offsets, paddings, label limits, stroke widths).
+_LINEAR_KEYS = {
+    "dx",
+    "dy",
+    "offset",
+    "labelPadding",
+    "titlePadding",
+    "subtitlePadding",
+    "labelLimit",
+    "titleLimit",
+    "strokeWidth",
+    "symbolStrokeWidth",
+    "thickness",
+    "padding",
+}
+#: Areas (point and legend symbol sizes).
+_AREA_KEYS = {"size", "symbolSize"}
+
+
+def font_sizes(spec: Any) -> list[float]:
+    """Every font size set in a Vega-Lite spec (marks, axes, legends, titles, config)."""
+    out: list[float] = []
+    if isinstance(spec, dict):
+        for key, value in spec.items():
+            if _FONT_KEY.search(key) and isinstance(value, (int, float)):
+                out.append(float(value))
+            else:
+                out += font_sizes(value)
+    elif isinstance(spec, list):
+        for value in spec:
+            out += font_sizes(value)
+    return out
+
+
+def _grow(node: Any, factor: float, parent_mark: str | None = None) -> Any:
+    """``node`` with every text size and text-bound length multiplied by ``factor``."""
+    if isinstance(node, list):
+        return [_grow(v, factor, parent_mark) for v in node]
+    if not isinstance(node, dict):
+        return node
+    mark = parent_mark
+    if isinstance(node.get("type"), str) and "mark" not in node:
+        mark = node["type"]
+    out = {}
+    for key, value in node.items():
+        if key in ("datasets", "data"):
+            out[key] = value
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            out[key] = _grow(value, factor, mark)
+        elif _FONT_KEY.search(key) or key in _LINEAR_KEYS:
+            out[key] = round(value * factor, 2)
+        elif key in _AREA_KEYS:
+            # a tick's size is a length, a point's an area
+            out[key] = round(value * (factor if mark == "tick" else factor * factor), 2)
+        else:
+            out[key] = value
+    return out
+
+
+def _parts(spec: dict) -> list[dict]:
+    """The plot areas of a spec: itself, or the parts of a concatenation."""
+    for key in ("vconcat", "hconcat", "concat"):
+        if key in spec:
+            return spec[key]
+    return [spec]
+
+
+def _only_text(part: dict) -> bool:
+    mark = part.get("mark")
+    return (mark.get("type") if isinstance(mark, dict) else mark) == "text"
+
+
+def _rendered_size(spec: dict) -> tuple[float, float]:
+    from analysis.charts import to_svg
+
+    head = to_svg(spec)[:400]
+    w = re.search(r'width="([\d.]+)"', head)
+    h = re.search(r'height="([\d.]+)"', head)
+    if not (w and h):
+        raise ValueError("vl-convert gave an SVG without a width and height")
+    return float(w.group(1)), float(h.group(1))
+
+
+def _set_widths(spec: dict, width: float) -> None:
+    for part in _parts(spec):
+        if isinstance(part.get("width"), (int, float)):
+            part["width"] = max(40, round(width))
+
+
+def _plot_width(spec: dict) -> float:
+    widths = [p["width"] for p in _parts(spec) if isinstance(p.get("width"), (int, float))]
+    if not widths:
+        raise ValueError("a poster chart needs a numeric plot width")
+    return float(max(widths))
+
+
+def _scale_heights(spec: dict, factor: float, step_min: float) -> None:
+    for part in _parts(spec):
+        value = part.get("height")
+        if isinstance(value, dict) and "step" in value:
+            part["height"] = {**value, "step": max(step_min, round(value["step"] * factor))}
+        elif isinstance(value, (int, float)) and not _only_text(part):
+            part["height"] = max(60, round(value * factor))
+
+
+def _fit(spec: dict, width: float, aspect_max: float, step_min: float) -> None:
+    """Resize the plot areas so that the chart renders ``width`` px wide and at most
+    ``aspect_max`` times as tall (what is not plot, axes, legends, labels, keeps its size)."""
+    for _ in range(3):
+        rendered_w, rendered_h = _rendered_size(spec)
+        plot_w = _plot_width(spec)
+        if abs(rendered_w - width) <= 2 and rendered_h <= aspect_max * width + 2:
+            return
+        new_w = max(40.0, plot_w - (rendered_w - width))
+        _set_widths(spec, new_w)
+        _scale_heights(spec, new_w / plot_w, step_min)
+        rendered_w, rendered_h = _rendered_size(spec)
+        if rendered_h > aspect_max * width:
+            plot_h = sum(
+                p["height"]
+                for p in _parts(spec)
+                if isinstance(p.get("height"), (int, float)) and not _only_text(p)
+            )
+            if plot_h:
+                excess = rendered_h - aspect_max * width
+                _scale_heights(spec, max(0.3, (plot_h - excess) / plot_h), step_min)
+
+
+def _stack_legends(node: Any) -> None:
+    """Lay every horizontal legend out as one entry per line."""
+    if isinstance(node, list):
+        for v in node:
+            _stack_legends(v)
+    elif isinstance(node, dict):
+        legend = node.get("legend")
+        if isinstance(legend, dict) and legend.get("direction") == "horizontal":
+            legend["direction"] = "vertical"
+        for key, value in node.items():
+            if key not in ("datasets", "data"):
+                _stack_legends(value)
+
+
+def poster_spec(
+    spec: dict[str, Any],
+    width: float = POSTER_CHART_WIDTH,
+    font_min: float = POSTER_FONT_MIN,
+    aspect_max: float = POSTER_ASPECT_MAX,
+) -> dict[str, Any]:
+    """The poster version of a chart's spec (see the module docstring).
+
+    Parameters
+    ----------
+    spec : dict
+        A top-level Vega-Lite spec (``chart.to_dict()``) with numeric plot widths.
+    width : float
+        Rendered width of the result, px.
+    font_min : float
+        Smallest font size of the result, px.
+    aspect_max : float
+        Largest rendered height over width.
+
+    Returns
+    -------
+    dict
+        A new spec; ``spec`` is not changed.
+    """
+    sizes = font_sizes(spec)
+    factor = font_min / min(sizes) if sizes else 1.0
+    out = _grow({k: v for k, v in spec.items() if k != "title"}, max(1.0, factor))
+    axis = out.get("config", {}).get("axis", {})
+    step_min = math.ceil(1.15 * max(font_min, axis.get("labelFontSize", 0)))
+    for part in _parts(out):  # the risk table's rows grow with their text
+        if _only_text(part) and isinstance(part.get("height"), (int, float)):
+            part["height"] = round(part["height"] * max(1.0, factor))
+    _fit(out, width, aspect_max, step_min)
+    if _rendered_size(out)[0] > width + 2:  # a legend set the width: stack its entries
+        _stack_legends(out)
+        _fit(out, width, aspect_max, step_min)
+    return out
+
+
+def print_sizes(spec: dict[str, Any], rendered_width: float, placed_width_pt: float) -> list[float]:
+    """Printed size, pt, of every font in ``spec`` when a chart rendered
+    ``rendered_width`` px wide is placed ``placed_width_pt`` wide."""
+    return [size * placed_width_pt / rendered_width for size in font_sizes(spec)]
+
+
+def rendered_size(spec: dict[str, Any]) -> tuple[float, float]:
+    """``(width, height)`` px of the chart as vl-convert draws it."""
+    return _rendered_size(spec)
+
+
+def placed_width(rendered: tuple[float, float], geometry: dict[str, float]) -> float:
+    """Width, pt, the poster gives a figure drawn ``rendered`` = (width, height) px:
+    its column's width, less when that would make it taller than the height cap."""
+    w, h = rendered
+    return min(geometry["column_width"], geometry["figure_max_height"] * w / h)
+
+
+def _waterfall_poster(spec: dict[str, Any]) -> dict[str, Any]:
+    """The waterfall without patient numbers under the bars (they do not fit at
+    poster type) and with a y title short enough for a short plot."""
+    out = dict(spec)
+    layers = []
+    for layer in spec.get("layer", []):
+        enc = dict(layer.get("encoding", {}))
+        x, y = enc.get("x"), enc.get("y")
+        if isinstance(x, dict) and isinstance(x.get("axis"), dict):
+            enc["x"] = {**x, "axis": {**x["axis"], "labels": False}}
+        if isinstance(x, dict) and x.get("field") == "start_pct":  # the large-cohort form
+            enc["x"] = {**enc.get("x", x), "title": "Patients, ranked (% of PSA-evaluable)"}
+        if isinstance(y, dict) and y.get("title"):
+            enc["y"] = {**y, "title": "Best PSA change (%)"}
+        if enc:
+            layer = {**layer, "encoding": enc}
+        layers.append(layer)
+    if layers:
+        out["layer"] = layers
+    return out
+
+
+def poster_variant(name: str, spec: dict[str, Any], results: Any) -> dict[str, Any]:
+    """The poster version of chart ``name`` (its full-size ``spec``).
+
+    The swimmer plot is redrawn with at most :data:`POSTER_SWIMMER_MAX`
+    patients (a seeded random sample above, said in the caption's variable):
+    a row per patient must fit the text of its label.  The Kaplan–Meier
+    figure shows overall survival and PSA-PFS only.
+    """
+    if name == "swimmer":
+        from analysis.charts import swimmer
+
+        spec = swimmer(results, POSTER_SWIMMER_MAX).to_dict()
+    elif name == "waterfall":  # patient numbers do not fit under the bars at poster type
+        spec = _waterfall_poster(spec)
+    elif name == "km":
+        from analysis.charts_survival import OS_LABEL, PFS_LABEL, km_chart
+
+        spec = km_chart(results, (OS_LABEL, PFS_LABEL)).to_dict()
+    return poster_spec(spec, aspect_max=POSTER_ASPECTS.get(name, POSTER_ASPECT_MAX))
+
+
+def poster_variables(results: Any) -> dict[str, str]:
+    """The ``poster`` variables of ``_variables.yml``: sentences for the poster's
+    figure captions, from the results (``""`` when there is nothing to say).
+
+    ``forest_note``: limits beyond the forest plot's axis
+    (:func:`analysis.charts_forest.clipped_note`); ``swimmer_note``: that the
+    poster's swimmer plot is a sample, and of how many.
+    """
+    from analysis.charts import swimmer_sample
+    from analysis.charts_forest import clipped_note
+    from analysis.config import SWIMMER_SAMPLE
+
+    n = len(results.patients)
+    shown = len(
+        swimmer_sample(results, POSTER_SWIMMER_MAX, min(POSTER_SWIMMER_MAX, SWIMMER_SAMPLE))
+    )
+    swimmer_note = f"{shown:,} of {n:,} patients, a random sample." if shown < n else ""
+    return {"forest_note": clipped_note(results), "swimmer_note": swimmer_note}

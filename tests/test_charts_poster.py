@@ -1,0 +1,126 @@
+"""The poster's charts (analysis/charts_poster.py, analysis/charts_forest.py), through
+their Vega-Lite specs: text size at print size, and the forest plot's numbers."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from analysis import charts, config
+from analysis import charts_forest as cf
+from analysis import charts_poster as cp
+from analysis.analyze import run_analysis
+from analysis.charts_survival import survival_chart_specs
+from analysis.load import load_cohort
+from analysis.render.layout import poster_geometry
+
+SIZES = ("48x36in", "36x48in", "a0")
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return run_analysis(load_cohort(config.SYNTHETIC_DIR)).results
+
+
+@pytest.fixture(scope="module")
+def posters(shipped):
+    """{name: (poster spec, rendered (width, height))} of every poster figure."""
+    full = {
+        **charts.chart_specs(shipped),
+        **survival_chart_specs(shipped),
+        **cf.forest_chart_specs(shipped),
+    }
+    out = {}
+    for name in charts.POSTER_CHARTS:
+        spec = cp.poster_variant(name, full[name].to_dict(), shipped)
+        out[name] = (spec, cp.rendered_size(spec))
+    return out
+
+
+def test_every_poster_chart_is_made(posters):
+    assert set(posters) == set(charts.POSTER_CHARTS)
+    assert {"forest", "km", "swimmer", "waterfall"} <= set(posters)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_chart_text_prints_at_24_pt_or_more(posters, size):
+    """font size in the spec × placed width / rendered width ≥ 24 pt, for every font."""
+    geometry = poster_geometry({"poster-size": size})
+    for name, (spec, rendered) in posters.items():
+        placed = cp.placed_width(rendered, geometry)
+        printed = cp.print_sizes(spec, rendered[0], placed)
+        assert printed, name
+        assert min(printed) >= cp.POSTER_MIN_PT, (name, size, min(printed))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_poster_charts_span_their_column(posters, size):
+    geometry = poster_geometry({"poster-size": size})
+    for name, (_, rendered) in posters.items():
+        assert cp.placed_width(rendered, geometry) == pytest.approx(
+            geometry["column_width"], rel=0.02
+        ), name
+
+
+def test_font_sizes_finds_marks_axes_and_config():
+    spec = {
+        "config": {"axis": {"labelFontSize": 11, "titleFontSize": 12}, "text": {"fontSize": 9}},
+        "layer": [{"mark": {"type": "text", "fontSize": 7}}],
+    }
+    assert sorted(cp.font_sizes(spec)) == [7, 9, 11, 12]
+    grown = cp._grow(spec, 2.0)
+    assert sorted(cp.font_sizes(grown)) == [14, 18, 22, 24]
+
+
+def test_forest_numbers_equal_results_json(shipped):
+    spec = cf.forest(shipped).to_dict()
+    (rows,) = [d for d in spec["datasets"].values() if d and "term" in d[0]]
+    expected = [
+        r
+        for r in json.loads(shipped.to_json())["regression"]
+        if r["method"] == "firth" and r["model"] == "univariable"
+    ]
+    assert [r["term"] for r in rows] == [r["term"] for r in expected]
+    for got, want in zip(rows, expected, strict=True):
+        for key in ("odds_ratio", "ci_low", "ci_high", "p_value"):
+            if want[key] is None:
+                assert got[key] is None, (got["term"], key)
+            else:
+                assert got[key] == pytest.approx(want[key], rel=1e-5), (got["term"], key)
+        # drawn values are the results clipped to the axis
+        if want["odds_ratio"] is not None:
+            assert got["x"] == pytest.approx(
+                min(cf.AXIS_MAX, max(cf.AXIS_MIN, want["odds_ratio"])), rel=1e-5
+            )
+
+
+def test_forest_marks_limits_beyond_the_axis(shipped):
+    rows = cf.forest_rows(shipped)
+    high = [r for r in rows if r["ci_high"] is not None and r["ci_high"] > cf.AXIS_MAX]
+    low = [r for r in rows if r["ci_low"] is not None and r["ci_low"] < cf.AXIS_MIN]
+    assert high or low  # the shipped cohort has a quasi-separated term
+    for r in high:
+        assert r["clip_high"] and r["hi"] == cf.AXIS_MAX and r["high_text"]
+    for r in low:
+        assert r["clip_low"] and r["lo"] == cf.AXIS_MIN and r["low_text"]
+    note = cf.clipped_note(shipped)
+    for r in high + low:
+        assert r["label"] in note
+    spec = json.dumps(cf.forest(shipped).to_dict())
+    assert "triangle-right" in spec and "triangle-left" in spec
+
+
+def test_forest_row_not_estimable_is_said(shipped):
+    import dataclasses
+
+    reg = shipped.regression
+    first = next(r for r in reg.rows if r.method == "firth")
+    blank = dataclasses.replace(first, odds_ratio=None, ci_low=None, ci_high=None, p_value=None)
+    rows = tuple(blank if r is first else r for r in reg.rows)
+    results = dataclasses.replace(shipped, regression=dataclasses.replace(reg, rows=rows))
+    row = cf.forest_rows(results)[0]
+    assert row["x"] is None and row["estimate"] == cf.NOT_ESTIMABLE
+    assert f"Not estimable: {first.label}." in cf.clipped_note(results)
+    assert not math.isnan(cp.rendered_size(cf.forest(results).to_dict())[0])

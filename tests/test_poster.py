@@ -1,0 +1,105 @@
+"""The poster PDF: its columns end together, and it shows Table 1, the forest plot and
+the follow-up (or says that follow-up was not provided)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from cohorts import minimal_cohort
+from pypdf import PdfReader
+
+from analysis import build, config
+from analysis.analyze import run_analysis
+from analysis.charts import write_figures
+from analysis.followup_docs import NOT_PROVIDED
+from analysis.load import load_cohort
+from analysis.render import render_document
+from analysis.render.layout import poster_geometry
+from analysis.tables import write_tables
+
+pytestmark = pytest.mark.slow
+
+PROJECT = Path(__file__).resolve().parents[1]
+#: Columns may end this far apart, inches.
+BALANCE_IN = 1.0
+
+
+def render_poster(data: Path, size: str, root: Path) -> Path:
+    """The poster PDF of cohort ``data`` at ``poster-size: size`` (the project's sources)."""
+    cohort = load_cohort(data)
+    analysis = run_analysis(cohort, **build.analysis_settings(PROJECT / "_quarto.yml"))
+    write_tables(analysis.results, root / "tables")
+    write_figures(analysis.results, root / "figures")
+    work = root / "_project"
+    build._prepare_project(work, PROJECT, root, analysis, cohort)
+    quarto = (work / "_quarto.yml").read_text(encoding="utf-8")
+    quarto = re.sub(r"(?m)^poster-size: .*$", f"poster-size: {size}", quarto)
+    (work / "_quarto.yml").write_text(quarto, encoding="utf-8")
+    return render_document(work, "report/poster.qmd", root / "out", formats=("pdf",))["pdf"]
+
+
+def column_gaps(pdf: Path, size: str) -> list[float]:
+    """Inches from the lowest word of each poster column to the page's bottom edge
+    (``pdftotext -bbox`` word boxes, columns from the poster's geometry)."""
+    g = poster_geometry({"poster-size": size})
+    words = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    s = min(g["width"], g["height"]) / (36 * 72)
+    margin, gutter, width = 1.1 * 72 * s, 0.9 * 72 * s, g["column_width"]
+    lowest = [0.0] * g["columns"]
+    box = r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">'
+    for m in re.finditer(box, words):
+        x0, y0, y1 = (float(v) for v in m.groups())
+        k = int((x0 - margin + gutter / 2) // (width + gutter))
+        if 0 <= k < g["columns"] and y0 > 0.25 * g["height"]:  # under the title band
+            lowest[k] = max(lowest[k], y1)
+    return [(g["height"] - y) / 72 for y in lowest]
+
+
+def _text(pdf: Path) -> str:
+    return " ".join(" ".join(p.extract_text() for p in PdfReader(str(pdf)).pages).split())
+
+
+@pytest.fixture(scope="module", params=["48x36in", "36x48in"])
+def synthetic(request, tmp_path_factory):
+    root = tmp_path_factory.mktemp(f"poster-{request.param}")
+    return request.param, render_poster(config.SYNTHETIC_DIR, request.param, root)
+
+
+@pytest.fixture(scope="module")
+def without_followup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("poster-none")
+    return render_poster(minimal_cohort(root / "data"), "48x36in", root / "build")
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler's pdftotext")
+def test_columns_end_within_an_inch_of_each_other(synthetic):
+    size, pdf = synthetic
+    assert len(PdfReader(str(pdf)).pages) == 1
+    gaps = column_gaps(pdf, size)
+    assert len(gaps) == poster_geometry({"poster-size": size})["columns"]
+    assert all(g > 0 for g in gaps), gaps  # nothing is cut off at the page edge
+    assert max(gaps) - min(gaps) <= BALANCE_IN, gaps
+
+
+def test_poster_shows_table1_forest_plot_and_follow_up(synthetic):
+    _, pdf = synthetic
+    text = _text(pdf)
+    assert "Baseline characteristics" in text and "Gleason score" in text
+    assert "ECOG performance status" in text and "Prior therapies, n" in text
+    assert "Predictors of PSA50" in text and "Odds ratio (log scale)" in text
+    assert "Kaplan–Meier" in text and "Number at risk" in text
+    assert re.search(r"Week-\d+ landmark: hazard ratio of death was [\d.]+ \(95% CI", text)
+    assert NOT_PROVIDED not in text
+
+
+def test_poster_says_follow_up_was_not_provided(without_followup):
+    text = _text(without_followup)
+    assert " ".join(NOT_PROVIDED.split()) in text
+    assert "Kaplan–Meier" not in text and "Number at risk" not in text
+    assert "Baseline characteristics" in text and "Predictors of PSA50" in text
