@@ -34,7 +34,23 @@ Cross-references (``filters/crossref.lua``)
     or a pipe table), pipe tables with ``: Caption {#tbl-x}``.  ``@fig-x`` /
     ``@tbl-x`` / ``[@fig-a; @fig-b]`` / ``-@fig-x`` become linked "Figure n" /
     "Figures 1 and 2" / "n"; captions "Figure n: ...".  Unknown references
-    and duplicate ids are errors.
+    and duplicate ids are errors.  A table's caption is the div's; the
+    great-tables title is used only when the div has no caption or the
+    title starts with it (one caption, as in HTML, where the title row is
+    hidden under the div caption).  Metadata ``crossref``: Quarto's
+    ``fig-title`` / ``tbl-title`` (caption words), ``fig-prefix`` /
+    ``tbl-prefix`` (reference words), ``title-delim``, and our
+    ``number-prefix`` (``"S"``: "Table S1", "Figure S1" in captions and
+    references; the supplement sets it).
+Article tables and figures (``typst/psma.typ``, ``article-tables``)
+    In the article PDF tables are set in the body serif at 0.86 of the body
+    size with tabular figures, never justified, at their natural width (left
+    under the caption), numbers right-aligned, an indented stub row padded
+    so that a wrapped line keeps its indent.  A great-tables table and its
+    notes are one float (``#article-float``) when they fit on a page; a
+    longer table stays in the flow and breaks only between row groups (a
+    label row and its indented level rows), repeating its header rows.
+    Figures float (``placement: auto``) so that text fills the pages.
 Raw HTML tables (``filters/gt-tables.lua``)
     great-tables fragments stay raw in HTML (their CSS scoped to the table
     id, ``@import`` dropped); for Typst and DOCX they become native tables
@@ -91,8 +107,10 @@ How a real Quarto render of the same sources would differ
   our poster layout) and its DOCX uses Quarto's reference document.
 * Quarto numbers captions with its crossref system (configurable prefixes,
   sub-figures, ``fig-cap-location``, section refs ``@sec-``); we support
-  only fig/tbl, fixed English prefixes, captions above tables and below
-  figures.  Word captions are text, not SEQ fields.
+  only fig/tbl, the prefix options above, captions above tables and below
+  figures.  Quarto reaches "Figure S1" through a custom crossref kind
+  (``space-before-numbering: false``), not ``number-prefix``.  Word
+  captions are text, not SEQ fields.
 * Quarto keeps the great-tables title inside the HTML table (as we do) but
   in Typst/DOCX Quarto >= 1.4 leaves it as a spanning header row; we move
   it to the caption.
