@@ -19,6 +19,10 @@ Title and closing sentence (:func:`front_variables`), ``study.abstract`` in
     discourage, and is used only when the data show it (PSA50 responses
     evident early, ``prose.psa50_evident_early``); otherwise the neutral
     title.
+``references: false`` (default) | ``true``
+    whether the abstract lists the sources it cites (``show-references``
+    of report/abstract.qmd); with ``false`` its citations are dropped
+    (ASCO abstracts have no references).
 ``closing-sentence: false`` (default) | ``true``
     ``true`` ends the conclusions with "Updated data will be presented.",
     a convention several conferences discourage.
@@ -87,7 +91,8 @@ def front_variables(abstract: dict, project_title: str, evident_early: bool) -> 
     Returns
     -------
     dict
-        ``{"title": ..., "closing": ...}``; ``closing`` is ``""`` when off.
+        ``{"title": ..., "closing": ..., "references": "true" | "false"}``;
+        ``closing`` is ``""`` when off.
 
     Raises
     ------
@@ -111,4 +116,13 @@ def front_variables(abstract: dict, project_title: str, evident_early: bool) -> 
     neutral = str(titles.get("neutral") or project_title)
     result = str(titles.get("result") or neutral)
     title = result if form == "result" and evident_early else neutral
-    return {"title": title, "closing": CLOSING_SENTENCE if closing else ""}
+    references = abstract.get("references", False)
+    if not isinstance(references, bool):
+        raise PsmaRweError(
+            f"_quarto.yml: study.abstract.references is {references!r}; expected true or false"
+        )
+    return {
+        "title": title,
+        "closing": CLOSING_SENTENCE if closing else "",
+        "references": "true" if references else "false",
+    }

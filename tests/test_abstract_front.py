@@ -18,13 +18,13 @@ TITLES = {"neutral": "PSA response by dose: a cohort", "result": "Early PSA decl
 
 def test_neutral_title_and_no_closing_sentence_by_default():
     front = front_variables({"titles": TITLES}, "Project title", evident_early=True)
-    assert front == {"title": TITLES["neutral"], "closing": ""}
+    assert front == {"title": TITLES["neutral"], "closing": "", "references": "false"}
 
 
 def test_result_title_and_closing_sentence_when_chosen():
     settings = {"title": "result", "titles": TITLES, "closing-sentence": True}
     front = front_variables(settings, "Project title", evident_early=True)
-    assert front == {"title": TITLES["result"], "closing": CLOSING_SENTENCE}
+    assert front == {"title": TITLES["result"], "closing": CLOSING_SENTENCE, "references": "false"}
 
 
 def test_result_title_only_when_the_data_show_it():

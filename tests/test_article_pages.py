@@ -119,3 +119,43 @@ def test_article_tables_are_set_at_a_readable_size(built):
     page.extract_text(visitor_text=visit)
     age = next(v for k, v in sizes.items() if k.startswith("Age, years"))
     assert 8.5 <= age <= 10
+
+
+#: Entries the reference lists must hold (first author and journal abbreviation).
+SUPPLEMENT_REFERENCES = (
+    "Scher HI, Morris MJ, Stadler WM, et al.",
+    "Firth D. Bias reduction of maximum likelihood estimates. Biometrika. 1993;80(1):27–38.",
+    "Heinze G, Schemper M.",
+    "Common Terminology Criteria for Adverse Events (CTCAE), Version 5.0",
+    "Kaplan EL, Meier P.",
+)
+POSTER_REFERENCES = (
+    "Sartor O, et al. Lutetium-177–PSMA-617 for metastatic",
+    "Hofman MS, et al.",
+    "Scher HI, et al.",
+    "Heinze G, Schemper M.",
+    "(CTCAE), Version 5.0",
+)
+
+
+@pytest.mark.parametrize(
+    ("doc", "entries"), [("supplement", SUPPLEMENT_REFERENCES), ("poster", POSTER_REFERENCES)]
+)
+def test_reference_list_holds_the_cited_sources(built, doc, entries):
+    text = " ".join(pages(built / f"{doc}.pdf"))
+    refs = text[text.rindex("References") :]
+    for entry in entries:
+        assert entry in refs
+    page = (built / f"{doc}.html").read_text(encoding="utf-8")
+    page = re.sub(r"<(script|style)\b.*?</\1>", "", page, flags=re.DOTALL)
+    for out in (text, page):
+        assert "???" not in out and "[@" not in out
+    # every citation a superscript number (one glyph); none typed by hand
+    assert re.search(r"<sup>\d+(?:[,–]\d+)*</sup>", page)
+    assert not re.search(r"\^\d", page)
+
+
+def test_abstract_has_no_references_by_default(built):
+    text = (built / "abstract.txt").read_text(encoding="utf-8")
+    assert "References" not in text and "Firth D." not in text
+    assert "taxanes. Outside trials" in text  # the dropped citation leaves no gap

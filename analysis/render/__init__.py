@@ -87,6 +87,15 @@ Documents
     ``accent-color``, ``conference``/``institution``/``contact`` for the
     poster's title band, ...).  DOCX: pandoc's writer, native tables, numbered
     captions as text.
+Citations (pandoc's ``--citeproc``, as Quarto)
+    ``[@key]`` with ``bibliography:`` and ``csl:`` in the front matter
+    (paths relative to the document or the project); the list goes in a
+    ``::: {#refs}`` div.  citeproc runs after the filters, so ``@fig-`` /
+    ``@tbl-`` are cross-references first.  ``show-references: false``
+    (ours; ``filters/citations.lua``) drops a document's citations and list,
+    for conference abstracts without references.  The project's styles are
+    ``report/psma-rwe.csl`` (numeric, AMA-like, superscript) and
+    ``report/psma-rwe-poster.csl`` (its short form for posters).
 Long words (``filters/long-words.lua``)
     For Typst a word over 2,000 bytes is cut into adjacent pieces between two
     letters (same ``.typ`` text): pandoc's Typst writer is quadratic in the
@@ -123,8 +132,7 @@ How a real Quarto render of the same sources would differ
 * ``.column-break`` divs and ``table-notes`` are ours: Quarto has no poster
   columns and leaves the div empty, and it keeps every great-tables note;
   ``.small`` is styled by Quarto's HTML (Bootstrap) only.
-* No code execution (engines, ``{python}`` cells), no citations/
-  bibliography processing, no other shortcodes, no ``when-meta`` /
+* No code execution (engines, ``{python}`` cells), no other shortcodes, no ``when-meta`` /
   ``when-profile`` conditions, no Quarto extensions.
 """
 
