@@ -500,25 +500,11 @@ def _build_into(
     say: Progress,
 ) -> BuildReport:
     from analysis.abstract import abstract_length
-    from analysis.analyze import run_analysis, write_analysis
 
     report = BuildReport(label=label, path=tmp)
-    say("analyzing")
-    analysis = run_analysis(cohort, **analysis_settings(project_dir / "_quarto.yml"))
-    write_analysis(analysis, tmp)
-
-    say("tables")
-    from analysis.tables import write_tables
-
-    write_tables(analysis.results, tmp / "tables")
-    say("figures")
-    from analysis.charts import write_figures
-
-    write_figures(analysis.results, tmp / "figures")
-
+    analysis = analyze_into(tmp, project_dir, cohort, say=say)
     say("preparing documents")
-    work = tmp / "_project"
-    _prepare_project(work, project_dir, tmp, analysis, cohort)
+    work = prepare_work(tmp, project_dir, analysis, cohort)
 
     use_quarto = renderer == "quarto" or (renderer == "auto" and quarto_available())
     report.renderer = "quarto" if use_quarto else "embedded (pandoc + typst)"
@@ -544,11 +530,64 @@ def _build_into(
     for doc in DOCUMENTS:
         say(f"rendering {doc}")
         _render(work, doc, tmp, use_quarto)
+    _keep_sources(work, tmp)
     shutil.rmtree(work)
 
     say("manifest")
     _write_manifest(tmp, inputs, label, report, analysis, project_dir)
     return report
+
+
+def analyze_into(tmp: Path, project_dir: Path, cohort, *, say: Progress | None = None):
+    """Analyse a validated cohort with the project's settings; write the results into ``tmp``.
+
+    Shared by :func:`build` and :mod:`analysis.preview`.
+
+    Parameters
+    ----------
+    tmp : Path
+        Folder receiving results.json, the CSVs, ``tables/`` and ``figures/``.
+    project_dir : Path
+        The study project (its ``_quarto.yml`` gives data-cutoff and landmark-weeks).
+    cohort : Cohort
+        As returned by :func:`analysis.load.load_cohort`.
+    say : callable, optional
+        Called with the name of each stage as it starts.
+
+    Returns
+    -------
+    Analysis
+        The result of :func:`analysis.analyze.run_analysis`.
+    """
+    from analysis.analyze import run_analysis, write_analysis
+
+    say = say or (lambda stage: None)
+    say("analyzing")
+    analysis = run_analysis(cohort, **analysis_settings(project_dir / "_quarto.yml"))
+    write_analysis(analysis, tmp)
+
+    say("tables")
+    from analysis.tables import write_tables
+
+    write_tables(analysis.results, tmp / "tables")
+    say("figures")
+    from analysis.charts import write_figures
+
+    write_figures(analysis.results, tmp / "figures")
+    return analysis
+
+
+def prepare_work(tmp: Path, project_dir: Path, analysis, cohort) -> Path:
+    """Write ``tmp/_project``, the project to render, from :func:`analyze_into`'s ``tmp``.
+
+    Returns
+    -------
+    Path
+        The work folder (sources, ``_variables.yml``, tables, figures).
+    """
+    work = tmp / "_project"
+    _prepare_project(work, project_dir, tmp, analysis, cohort)
+    return work
 
 
 def _prepare_project(work: Path, project_dir: Path, tmp: Path, analysis, cohort) -> None:
@@ -605,6 +644,27 @@ def _prepare_project(work: Path, project_dir: Path, tmp: Path, analysis, cohort)
     )
 
 
+#: What the documents were rendered from, kept in the version for ``psma-rwe diff``:
+#: the computed variables as the documents displayed them, and the sources that cite them
+#: (``sources/report/*.qmd``, ``sources/followup/*.md``, as laid out when rendered).
+VARIABLES = "variables.yml"
+SOURCES = "sources"
+
+
+def _keep_sources(work: Path, tmp: Path) -> None:
+    """Copy ``_variables.yml``, the documents' ``.qmd`` and the follow-up fragments into ``tmp``.
+
+    ``psma-rwe diff`` reads them to report the numbers the abstract and poster
+    display (``{{< var >}}`` keys of the sources, their values in ``variables.yml``).
+    """
+    shutil.copy2(work / "_variables.yml", tmp / VARIABLES)
+    (tmp / SOURCES / "report").mkdir(parents=True)
+    for doc in DOCUMENTS:
+        shutil.copy2(work / "report" / f"{doc}.qmd", tmp / SOURCES / "report" / f"{doc}.qmd")
+    if (work / "followup").is_dir():
+        shutil.copytree(work / "followup", tmp / SOURCES / "followup")
+
+
 def analysis_settings(quarto_yml: Path) -> dict:
     """``study.data-cutoff`` and ``study.landmark-weeks`` of a ``_quarto.yml``, checked.
 
@@ -651,10 +711,7 @@ def analysis_settings(quarto_yml: Path) -> dict:
 
 def _study_settings(work: Path) -> dict:
     """The ``study`` block of the project's ``_quarto.yml``."""
-    import yaml
-
-    meta = yaml.safe_load((work / "_quarto.yml").read_text(encoding="utf-8")) or {}
-    return meta.get("study", {}) or {}
+    return _quarto_metadata(work).get("study", {}) or {}
 
 
 def _project_title(work: Path) -> str:
@@ -684,21 +741,52 @@ def _render(work: Path, doc: str, tmp: Path, use_quarto: bool) -> dict[str, Path
 
 
 def _quarto_render(work: Path, source: str, out: Path, formats) -> dict[str, Path]:
+    """``quarto render`` of one document, its files placed as the embedded renderer places them.
+
+    Quarto writes ``<output-dir>/report/<stem>.<ext>`` (the source's folder kept)
+    and, for HTML, a ``<stem>_files/`` folder unless resources are embedded.  Each
+    format is rendered into a scratch folder with ``embed-resources`` on and the
+    paper size named as Typst names it; only ``<stem>.<ext>`` is moved to
+    ``out``, so a version has the same files whichever renderer made it.
+    """
+    from analysis.render.layout import PAPER_SIZES
+    from analysis.render.pipeline import _check_offline
+
     stem = Path(source).stem
+    paper = str(_quarto_metadata(work).get("papersize") or "letter").strip().lower()
     paths = {}
     for fmt in formats:
         target = "typst" if fmt == "pdf" else fmt
-        proc = subprocess.run(
-            ["quarto", "render", source, "--to", target, "--output-dir", str(out)],
-            cwd=work,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        scratch = work / "_quarto_out" / fmt
+        args = ["quarto", "render", source, "--to", target, "--output-dir", str(scratch)]
+        if fmt == "html":
+            args += ["-M", "embed-resources:true"]
+        if fmt == "pdf":
+            args += ["-M", f"papersize:{PAPER_SIZES.get(paper, paper)}"]
+        proc = subprocess.run(args, cwd=work, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise PsmaRweError(f"quarto render {source} --to {target} failed:\n{proc.stderr}")
+        found = [
+            p
+            for p in (scratch / Path(source).parent / f"{stem}.{fmt}", scratch / f"{stem}.{fmt}")
+            if p.is_file()
+        ]
+        if not found:
+            raise PsmaRweError(
+                f"quarto render {source} --to {target} wrote no {stem}.{fmt} in {scratch}"
+            )
+        shutil.move(found[0], out / f"{stem}.{fmt}")
+        shutil.rmtree(scratch)
+        if fmt == "html":
+            _check_offline(out / f"{stem}.html", source)
         paths[fmt] = out / f"{stem}.{fmt}"
     return paths
+
+
+def _quarto_metadata(work: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load((work / "_quarto.yml").read_text(encoding="utf-8")) or {}
 
 
 def _portable(path: Path, project_dir: Path, outside: str) -> str:

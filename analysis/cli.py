@@ -1,4 +1,4 @@
-"""Command-line interface: ``psma-rwe init | validate | synth | analyze | build | diff``.
+"""Command-line interface: ``psma-rwe init | validate | synth | analyze | build | preview | diff``.
 
 Commands that need a study project find it the way Quarto does (the nearest
 folder upward with a psma-rwe ``_quarto.yml``, see :mod:`analysis.projects`)
@@ -285,6 +285,59 @@ def build(
 
 
 @app.command()
+def preview(
+    data_dir: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Cohort folder or .xlsx workbook (default: study.data of the project's "
+            "_quarto.yml, else its data/ folder)."
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port",
+            min=0,
+            max=65535,
+            help="Port on 127.0.0.1 (default 4848, or a free one if it is busy).",
+        ),
+    ] = None,
+    renderer: Annotated[
+        str,
+        typer.Option(
+            "--renderer",
+            help="auto (quarto if on PATH, else embedded), embedded, or quarto (hands over "
+            "to `quarto preview` in the prepared work folder).",
+        ),
+    ] = "auto",
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="Open the index page in the default browser.")
+    ] = False,
+    project: ProjectOpt = None,
+) -> None:
+    """Serve the documents on localhost, re-rendered and reloaded as their sources are saved.
+
+    Writes nothing into outputs/ or the project; errors are shown on the page and here.
+    """
+    from analysis.preview import serve
+
+    project_dir = _project(project)
+    if renderer not in ("auto", "embedded", "quarto"):
+        _fail(PsmaRweError(f"--renderer {renderer!r}: expected auto, embedded or quarto"))
+    try:
+        status = serve(
+            data_dir,
+            project_dir=project_dir,
+            port=port,
+            renderer=renderer,
+            open_browser=open_browser,
+        )
+    except PsmaRweError as exc:
+        _fail(exc)
+    raise typer.Exit(status)
+
+
+@app.command()
 def diff(
     old: Annotated[str, typer.Argument(help="Earlier version: a label or a version folder.")],
     new: Annotated[str, typer.Argument(help="Later version: a label or a version folder.")],
@@ -292,34 +345,59 @@ def diff(
         Path | None,
         typer.Option("--outputs", help="Folder of versions (default: outputs/ of the project)."),
     ] = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Also list every changed value of results.json and every table cell."
+        ),
+    ] = False,
+    fmt: Annotated[
+        str, typer.Option("--format", help="text (default) or json (one document, for scripts).")
+    ] = "text",
+    html_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--html", help="Also write a self-contained side-by-side HTML page to this file."
+        ),
+    ] = None,
     project: ProjectOpt = None,
 ) -> None:
-    """Show what changed between two versions: inputs, results and abstract text."""
-    from rich.markup import escape
-
+    """Show what changed between two versions: the abstract and poster numbers as displayed,
+    the abstract text and length, table cells, inputs (every results.json value with --all).
+    """
     from analysis.diff import diff_versions, resolve_version
     from analysis.projects import outputs_dir
 
+    if fmt not in ("text", "json"):
+        _fail(PsmaRweError(f"--format {fmt!r}: expected text or json"))
     outputs = outputs or outputs_dir(_project(project))
     try:
         a, b = resolve_version(old, outputs), resolve_version(new, outputs)
         d = diff_versions(a, b)
+        if html_file is not None:
+            from analysis.diff_html import write_html
+
+            write_html(d, html_file)
     except PsmaRweError as exc:
         _fail(exc)
-    out = _console()
-    out.print(f"[bold]{escape(a.name)} → {escape(b.name)}[/]")
-    out.print("\n[bold]Inputs[/]")
-    for name, change in d.inputs or [("(none changed)", "")]:
-        out.print(f"  {escape(name)} {change}")
-    out.print(f"\n[bold]Results[/] ({len(d.values)} values changed)")
-    for path, x, y in d.values:
-        out.print(f"  {escape(path)}: {escape(repr(x))} → {escape(repr(y))}")
-    out.print("\n[bold]Abstract[/]")
-    if not d.abstract:
-        out.print("  (text unchanged)")
-    for line in d.abstract:
-        style = "green" if line.startswith("+") else "red" if line.startswith("-") else ""
-        out.print(f"[{style}]{escape(line)}[/]" if style else escape(line))
+    if fmt == "json":
+        import json
+
+        from analysis.diff_report import json_report
+
+        typer.echo(json.dumps(json_report(d), ensure_ascii=False, indent=2))
+    else:
+        from rich.text import Text
+
+        from analysis.diff_report import text_report
+
+        out = _console()
+        for line in text_report(d, full=full):
+            out.print(Text.assemble(*line))
+    if html_file is not None:
+        from rich.markup import escape
+
+        _console(stderr=True).print(f"wrote {escape(str(html_file))}")
 
 
 @app.command()

@@ -99,3 +99,13 @@ def minimal_cohort(folder: Path) -> Path:
             prior("P2", "docetaxel", "taxane", "2021-03-01"),
         ],
     )
+
+
+def copy_project_sources(project: Path) -> None:
+    """The repository's ``report/`` and format extension, copied into ``project``."""
+    import shutil
+
+    from analysis.render.extension import RELATIVE_DIR
+
+    shutil.copytree(config.REPORT_DIR, project / "report")
+    shutil.copytree(config.PROJECT_DIR / RELATIVE_DIR, project / RELATIVE_DIR)

@@ -68,23 +68,27 @@ def test_diff_reports_inputs_values_and_text(tmp_path):
     a = _version(
         tmp_path / "v1",
         {"psa50": {"n": 8, "pct": 38.1}, "cohort": {"n": 21}},
-        "Results\nPSA50 in 8 (38.1%).\n",
+        "A title\n\nResults\n\nPSA50 in 8 (38.1%).\n",  # headings between blank lines
         {"data/patients.csv": "aa", "data/doses.csv": "bb", "report/old.qmd": "cc"},
     )
     b = _version(
         tmp_path / "v2",
         {"psa50": {"n": 9, "pct": 40.9}, "cohort": {"n": 22}},
-        "Results\nPSA50 in 9 (40.9%).\n",
+        "A title\n\nResults\n\nPSA50 in 9 (40.9%).\n",
         {"data/patients.csv": "aa", "data/doses.csv": "b2", "report/new.qmd": "dd"},
     )
     d = diff_versions(a, b)
-    assert d.inputs == [
+    assert d.inputs == (
         ("data/doses.csv", "changed"),
         ("report/new.qmd", "added"),
         ("report/old.qmd", "removed"),
-    ]
-    assert d.values == [("cohort.n", 21, 22), ("psa50.n", 8, 9), ("psa50.pct", 38.1, 40.9)]
-    assert "-PSA50 in 8 (38.1%)." in d.abstract and "+PSA50 in 9 (40.9%)." in d.abstract
+    )
+    assert d.values == (("cohort.n", 21, 22), ("psa50.n", 8, 9), ("psa50.pct", 38.1, 40.9))
+    (paragraph,) = d.paragraphs  # the changed line, word by word
+    assert paragraph.where == "Results"
+    assert paragraph.words == (("=", "PSA50 in"), ("-", "8 (38.1%)."), ("+", "9 (40.9%)."))
+    # no variables.yml, no manifest summary: the displayed numbers cannot be compared
+    assert d.shown == () and d.shown_source == "none" and "variables.yml" in d.shown_note
 
 
 def test_resolve_version_by_label_or_path(tmp_path):

@@ -321,9 +321,11 @@ def test_diff_between_two_cohorts(built, tmp_path):
     result = CliRunner().invoke(app, ["diff", "v1", "v2", "--outputs", str(outputs)])
     assert result.exit_code == 0, result.output
     assert "data/patients.csv changed" in result.output
-    assert "cohort.n_patients: 21 → 25" in result.output
-    assert re.search(r"^-.*comprised 21 patients", result.output, re.M)
-    assert re.search(r"^\+.*comprised 25 patients", result.output, re.M)
+    assert "Patients: 21 patients → 25 patients  (abstract, poster)" in result.output
+    assert re.search(r"^  Results: .*comprised \[-21-\] \{\+25\+\} patients", result.output, re.M)
+    assert "cohort.n_patients" not in result.output  # results.json values only with --all
+    everything = CliRunner().invoke(app, ["diff", "v1", "v2", "--outputs", str(outputs), "--all"])
+    assert "cohort.n_patients: 21 → 25" in everything.output
 
 
 def test_html_escapes_strings_from_the_data(tmp_path):

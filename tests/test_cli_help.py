@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from analysis.cli import app
 
-COMMANDS = ["", "validate", "synth", "analyze", "build", "diff"]
+COMMANDS = ["", "validate", "synth", "analyze", "build", "preview", "diff"]
 
 
 def _help(command: str) -> str:

@@ -119,7 +119,7 @@ def test_column_letters():
 
 def test_input_hash_covers_the_workbook_bytes_once(sheets, tmp_path):
     path = workbook(sheets, tmp_path)
-    inputs = collect_inputs(path)
+    inputs = collect_inputs(path, config.PROJECT_DIR)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     data = {k: v for k, v in inputs.hashes.items() if k.startswith("data/")}
     assert data == {"data/cohort.xlsx": digest}

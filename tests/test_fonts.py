@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cohorts import copy_project_sources
 
 from analysis import config, fonts
 
@@ -170,7 +171,7 @@ def test_project_fonts_cover_other_scripts_and_are_listed(tmp_path):
     if cjk is None:
         pytest.skip("no CJK font on this machine (Debian: fonts-wqy-microhei; .ci/run installs it)")
     project = tmp_path / "project"
-    shutil.copytree(config.PROJECT_DIR / "report", project / "report")
+    copy_project_sources(project)
     shutil.copy2(config.QUARTO_PROJECT, project / "_quarto.yml")
     (project / "fonts").mkdir()
     shutil.copy2(cjk, project / "fonts" / cjk.name)

@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cohorts import minimal_cohort
+from cohorts import copy_project_sources, minimal_cohort
 from test_hardening import _fake_build_into, run_build
 from typer.testing import CliRunner
 
@@ -229,7 +229,7 @@ def test_an_existing_non_version_under_the_label_is_named_as_such(tmp_path, kind
 @pytest.mark.parametrize("inside", ["report", "report/sub", "fonts"])
 def test_outputs_inside_the_copied_sources_is_refused(tmp_path, inside):
     project = tmp_path / "project"
-    shutil.copytree(config.REPORT_DIR, project / "report")
+    copy_project_sources(project)
     shutil.copy2(config.QUARTO_PROJECT, project / "_quarto.yml")
     (project / "fonts").mkdir()
     with pytest.raises(Exception, match="inside the project's"):
@@ -324,7 +324,7 @@ def test_the_build_parses_the_very_bytes_it_hashed(tmp_path, monkeypatch):
 
 def test_strict_fails_on_the_abstract_length_before_rendering_any_document(tmp_path, monkeypatch):
     project = tmp_path / "project"
-    shutil.copytree(config.REPORT_DIR, project / "report")
+    copy_project_sources(project)
     text = config.QUARTO_PROJECT.read_text(encoding="utf-8")
     (project / "_quarto.yml").write_text(
         text.replace("char-limit: 2000", "char-limit: 100"), encoding="utf-8"

@@ -3,7 +3,8 @@
 See :mod:`analysis.render` for what is supported.  Work files go to
 ``<project_dir>/_render/`` (the expanded markdown, per-format metadata, the
 generated ``.typ`` and a copy of ``typst/psma.typ``, PNG copies of SVG
-figures for Word); outputs go to ``out_dir``.
+figures for Word and Word's reference document, :mod:`analysis.render.docx`);
+outputs go to ``out_dir``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import yaml
 
 from analysis import fonts
 from analysis.errors import PsmaRweError
-from analysis.render import extension, layout, project
+from analysis.render import docx, extension, layout, project
 from analysis.render.shortcodes import ShortcodeExpander, split_front_matter
 
 #: Inside the project's extension (:mod:`analysis.render.extension`).
@@ -44,6 +45,7 @@ FILTERS = (
     "crossref.lua",
     "callouts.lua",
     "docx-title.lua",
+    "docx-tables.lua",
     "plain-text.lua",
     "citations.lua",
     "long-words.lua",
@@ -421,7 +423,7 @@ def render(
     for fmt in formats:
         t1 = time.perf_counter()
         args, env, plain, template = _base_args(prep, fmt)
-        if plain.get("toc") is True:
+        if plain.get("toc") is True and fmt != "docx":  # docx: docx-title.lua
             args += ["--toc", f"--toc-depth={layout.toc_depth(plain)}"]
         if plain.get("number-sections") is True and fmt != "pdf":
             args.append("--number-sections")
@@ -440,8 +442,14 @@ def render(
             _check_offline(target, prep.rel_source)
         elif fmt == "docx":
             target = out_dir / f"{prep.stem}.docx"
-            args += ["--to=docx", f"--output={target}"]
+            reference = docx.reference_doc(
+                plain, prep.work, [prep.src.parent, prep.project_dir], pandoc_path()
+            )
+            width, height = docx.text_area_pt(reference)
+            env["PSMA_RENDER_DOCX_TEXT_WIDTH"] = f"{width:g}"
+            args += ["--to=docx", f"--reference-doc={reference}", f"--output={target}"]
             _run_pandoc(args, prep.project_dir, env, f"{what} DOCX")
+            docx.postprocess(target, width, height)
         else:
             target = out_dir / f"{prep.stem}.pdf"
             typ = prep.work / f"{prep.stem}.typ"

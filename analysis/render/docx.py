@@ -1,0 +1,424 @@
+"""Word output: the reference document and the page it gives the tables.
+
+pandoc takes the styles and the page (size and margins: the last ``w:sectPr``
+of ``word/document.xml``) of a DOCX file from ``--reference-doc``.  The
+project's reference document is made here, per render, from pandoc's own
+default (``pandoc --print-default-data-file reference.docx``) with these
+edits, so that it follows pandoc's version and stays byte-identical between
+builds (fixed zip timestamps, a fixed member order):
+
+* body text IBM Plex Serif at the document's ``fontsize`` (default 10.5 pt, as
+  the PDF), 6 pt after a paragraph; title, headings and captions in Lato;
+* the captions ("Caption", and pandoc's "Table Caption" and "Image Caption"
+  based on it) in Lato 9 pt, tables' text in the paragraph style "Table Text"
+  (Lato 8.5 pt, kept with the next row) that :func:`postprocess` gives the
+  cells; "Footnote Text" (footnotes and the tables' notes) at 8.5 pt; "toc 1"
+  to "toc 3" for the table of contents of ``filters/docx-title.lua``;
+* the page from ``papersize`` (letter: 8.5 x 11 in, a4: 210 x 297 mm) with the
+  PDF's margins (1 in left and right, 0.9 in top, 1 in bottom).
+
+A ``reference-doc`` the document or ``_quarto.yml`` names (Quarto's
+``format: docx: reference-doc:``) is used as it is instead.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import zipfile
+from pathlib import Path
+
+from analysis.errors import PsmaRweError
+
+#: Page sizes in twentieths of a point (twips): (width, height).
+PAGE_TWIPS = {"letter": (12240, 15840), "us-letter": (12240, 15840), "a4": (11906, 16838)}
+#: The PDF article's margins (typst/psma.typ), twips.
+MARGINS_TWIPS = {"left": 1440, "right": 1440, "top": 1296, "bottom": 1440}
+SERIF = "IBM Plex Serif"
+SANS = "Lato"
+#: The PDF's default body size (layout.typst_variables), so that pages correspond.
+DEFAULT_FONTSIZE_PT = 10.5
+#: Zip timestamp of every member (the earliest a zip can hold).
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+#: Styles added or replaced (``{sans}`` is the heading font).
+_NEW_STYLES = {
+    "Caption": """<w:style w:type="paragraph" w:styleId="Caption">
+    <w:name w:val="caption" /><w:basedOn w:val="Normal" /><w:qFormat />
+    <w:pPr><w:spacing w:before="60" w:after="160" w:line="240" w:lineRule="auto" /></w:pPr>
+    <w:rPr>{sans}<w:color w:val="3C3C3C" /><w:sz w:val="18" /><w:szCs w:val="18" /></w:rPr>
+  </w:style>""",
+    "TableText": """<w:style w:type="paragraph" w:customStyle="1" w:styleId="TableText">
+    <w:name w:val="Table Text" /><w:basedOn w:val="Normal" /><w:qFormat />
+    <w:pPr><w:keepNext /><w:spacing w:before="10" w:after="10" w:line="240" w:lineRule="auto" />
+    </w:pPr>
+    <w:rPr>{sans}<w:sz w:val="17" /><w:szCs w:val="17" /></w:rPr>
+  </w:style>""",
+    "FootnoteText": """<w:style w:type="paragraph" w:styleId="FootnoteText">
+    <w:name w:val="Footnote Text" /><w:basedOn w:val="Normal" /><w:next w:val="FootnoteText" />
+    <w:uiPriority w:val="9" /><w:unhideWhenUsed /><w:qFormat />
+    <w:pPr><w:spacing w:before="20" w:after="60" w:line="240" w:lineRule="auto" /></w:pPr>
+    <w:rPr><w:color w:val="3C3C3C" /><w:sz w:val="17" /><w:szCs w:val="17" /></w:rPr>
+  </w:style>""",
+    "TOC1": """<w:style w:type="paragraph" w:styleId="TOC1">
+    <w:name w:val="toc 1" /><w:basedOn w:val="Normal" /><w:next w:val="Normal" />
+    <w:uiPriority w:val="39" /><w:unhideWhenUsed />
+    <w:pPr><w:spacing w:before="60" w:after="40" /></w:pPr>
+  </w:style>""",
+    "TOC2": """<w:style w:type="paragraph" w:styleId="TOC2">
+    <w:name w:val="toc 2" /><w:basedOn w:val="Normal" /><w:next w:val="Normal" />
+    <w:uiPriority w:val="39" /><w:unhideWhenUsed />
+    <w:pPr><w:spacing w:before="0" w:after="40" /><w:ind w:left="240" /></w:pPr>
+  </w:style>""",
+    "TOC3": """<w:style w:type="paragraph" w:styleId="TOC3">
+    <w:name w:val="toc 3" /><w:basedOn w:val="Normal" /><w:next w:val="Normal" />
+    <w:uiPriority w:val="39" /><w:unhideWhenUsed />
+    <w:pPr><w:spacing w:before="0" w:after="40" /><w:ind w:left="480" /></w:pPr>
+  </w:style>""",
+}
+#: Font sizes (half-points) of pandoc's styles: the PDF's proportions.
+_SIZES = {"Title": 34, "Subtitle": 26, "Author": 22, "Heading1": 28, "Heading2": 24, "Heading3": 22}
+#: Paragraph spacing (twips) of pandoc's styles: the PDF's, not pandoc's 9 pt before and after.
+_SPACING = {"BodyText": (0, 120)}
+_RFONTS = re.compile(r"<w:rFonts\b[^>]*?(major|minor)HAnsi[^>]*/>", re.DOTALL)
+_SECTPR = re.compile(r"<w:sectPr\b.*?</w:sectPr>", re.DOTALL)
+
+
+def _rfonts(family: str) -> str:
+    return (
+        f'<w:rFonts w:ascii="{family}" w:hAnsi="{family}" w:eastAsia="{family}" w:cs="{family}" />'
+    )
+
+
+def _edit_style(styles: str, style_id: str, edit) -> str:
+    """``styles`` with the ``w:style`` of ``style_id`` replaced by ``edit(style)``
+    (appended when pandoc's styles have none: ``edit("")``)."""
+    m = re.search(rf'<w:style\b[^>]*w:styleId="{style_id}".*?</w:style>', styles, re.DOTALL)
+    if m is None:
+        return styles.replace("</w:styles>", f"  {edit('')}\n</w:styles>")
+    return styles[: m.start()] + edit(m.group(0)) + styles[m.end() :]
+
+
+def _set_size(style: str, half_points: int) -> str:
+    style = re.sub(r'<w:sz w:val="\d+" />', f'<w:sz w:val="{half_points}" />', style)
+    style = re.sub(r'<w:szCs w:val="\d+" />', f'<w:szCs w:val="{half_points}" />', style)
+    if "<w:sz " not in style and style.endswith("</w:style>"):
+        size = f'<w:sz w:val="{half_points}" /><w:szCs w:val="{half_points}" />'
+        if "<w:rPr>" in style:
+            style = style.replace("<w:rPr>", "<w:rPr>" + size, 1)
+        else:
+            style = style.replace("</w:style>", f"<w:rPr>{size}</w:rPr></w:style>")
+    return style
+
+
+def edit_styles(styles: str, fontsize_pt: float = DEFAULT_FONTSIZE_PT) -> str:
+    """pandoc's ``word/styles.xml`` with the project's fonts, sizes and styles.
+
+    Parameters
+    ----------
+    styles : str
+        The XML text of pandoc's default ``styles.xml``.
+    fontsize_pt : float
+        Body text size in points (rounded to Word's half points).
+
+    Returns
+    -------
+    str
+        The edited XML text.
+    """
+    styles = _RFONTS.sub(
+        lambda m: _rfonts(SANS if m.group(1) == "major" else SERIF),
+        styles,
+    )
+    start, end = styles.index("<w:rPrDefault>"), styles.index("</w:rPrDefault>")
+    styles = styles[:start] + _set_size(styles[start:end], round(fontsize_pt * 2)) + styles[end:]
+    for style_id, size in _SIZES.items():
+        styles = _edit_style(styles, style_id, lambda style, size=size: _set_size(style, size))
+    for style_id, (before, after) in _SPACING.items():
+        spacing = f'<w:spacing w:before="{before}" w:after="{after}" />'
+        styles = _edit_style(
+            styles, style_id, lambda style, sp=spacing: re.sub(r"<w:spacing [^>]*/>", sp, style)
+        )
+    for style_id, xml in _NEW_STYLES.items():
+        xml = xml.format(sans=_rfonts(SANS))
+        styles = _edit_style(styles, style_id, lambda _style, xml=xml: xml)
+    return styles
+
+
+def section_properties(paper: str) -> str:
+    """The ``w:sectPr`` of a page of ``paper`` (``letter`` or ``a4``) with the project's margins."""
+    width, height = PAGE_TWIPS[paper]
+    m = MARGINS_TWIPS
+    return (
+        "<w:sectPr>"
+        '<w:footnotePr><w:numRestart w:val="eachSect" /></w:footnotePr>'
+        f'<w:pgSz w:w="{width}" w:h="{height}" />'
+        f'<w:pgMar w:top="{m["top"]}" w:right="{m["right"]}" w:bottom="{m["bottom"]}" '
+        f'w:left="{m["left"]}" w:header="720" w:footer="720" w:gutter="0" />'
+        "</w:sectPr>"
+    )
+
+
+def default_reference(pandoc: str) -> bytes:
+    """pandoc's default ``reference.docx``, as bytes."""
+    proc = subprocess.run(
+        [pandoc, "--print-default-data-file", "reference.docx"],
+        capture_output=True,
+        check=False,
+    )
+    if proc.returncode != 0 or not proc.stdout:
+        detail = proc.stderr.decode("utf-8", "replace").strip()
+        raise PsmaRweError(f"pandoc could not print its default reference.docx: {detail}")
+    return proc.stdout
+
+
+def write_reference(
+    dest: Path, pandoc: str, paper: str = "letter", fontsize_pt: float = DEFAULT_FONTSIZE_PT
+) -> Path:
+    """Write the project's reference document for ``paper`` to ``dest``.
+
+    Parameters
+    ----------
+    dest : Path
+        The ``.docx`` file to write.
+    pandoc : str
+        The pandoc binary whose default reference document is edited.
+    paper : str
+        ``letter`` or ``a4`` (see :data:`PAGE_TWIPS`).
+    fontsize_pt : float
+        Body text size in points.
+
+    Returns
+    -------
+    Path
+        ``dest``; the same inputs give the same bytes.
+    """
+    import io
+
+    if paper not in PAGE_TWIPS:
+        raise PsmaRweError(f"papersize: '{paper}' is not one of letter, a4")
+    source = zipfile.ZipFile(io.BytesIO(default_reference(pandoc)))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "word/styles.xml":
+                data = edit_styles(data.decode("utf-8"), fontsize_pt).encode("utf-8")
+            elif info.filename == "word/document.xml":
+                text = data.decode("utf-8")
+                sections = list(_SECTPR.finditer(text))
+                if not sections:
+                    raise PsmaRweError("pandoc's reference.docx has no w:sectPr to edit")
+                last = sections[-1]
+                text = text[: last.start()] + section_properties(paper) + text[last.end() :]
+                data = text.encode("utf-8")
+            member = zipfile.ZipInfo(info.filename, date_time=ZIP_DATE)
+            member.compress_type = zipfile.ZIP_DEFLATED
+            member.external_attr = 0o644 << 16
+            out.writestr(member, data)
+    return dest
+
+
+def text_area_pt(reference: Path) -> tuple[float, float]:
+    """Width and height between the margins of the last section of a ``.docx``, in points.
+
+    Parameters
+    ----------
+    reference : Path
+        A reference document (the project's or the user's).
+
+    Returns
+    -------
+    tuple of float
+        Page width minus left and right margins, page height minus top and
+        bottom margins; Word's default letter page with 1 in margins (6.5 x
+        9 in) for what the document does not state.
+    """
+    try:
+        with zipfile.ZipFile(reference) as z:
+            text = z.read("word/document.xml").decode("utf-8")
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise PsmaRweError(f"reference-doc '{reference}' is not a readable .docx: {exc}") from None
+    sections = _SECTPR.findall(text)
+    section = sections[-1] if sections else ""
+
+    def twips(tag: str, attr: str, default: int) -> int:
+        m = re.search(rf'<w:{tag}\b[^>]*\bw:{attr}="(\d+)"', section)
+        return int(m.group(1)) if m else default
+
+    width = twips("pgSz", "w", 12240) - twips("pgMar", "left", 1440) - twips("pgMar", "right", 1440)
+    height = (
+        twips("pgSz", "h", 15840) - twips("pgMar", "top", 1440) - twips("pgMar", "bottom", 1440)
+    )
+    return width / 20, height / 20
+
+
+def fontsize_pt(meta: dict) -> float:
+    """Body text size of the Word output: ``fontsize`` (``"11pt"``), as the PDF's, or 10.5 pt."""
+    value = str(meta.get("fontsize") or f"{DEFAULT_FONTSIZE_PT:g}pt").strip()
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)pt", value)
+    if not m:
+        raise PsmaRweError(f"fontsize: '{value}' is not a size in points like 11pt")
+    return float(m.group(1))
+
+
+def reference_doc(meta: dict, work: Path, search: list[Path], pandoc: str) -> Path:
+    """The reference document of a Word render.
+
+    Parameters
+    ----------
+    meta : dict
+        The docx metadata (placeholders resolved): ``reference-doc``,
+        ``papersize``, ``fontsize``.
+    work : Path
+        The render's work folder, where the project's reference is written.
+    search : list of Path
+        Folders a relative ``reference-doc`` is looked up in, in order.
+    pandoc : str
+        The pandoc binary.
+
+    Returns
+    -------
+    Path
+        The user's ``reference-doc`` when one is named, else the project's
+        for the paper and font size.
+    """
+    given = meta.get("reference-doc")
+    if given:
+        path = Path(str(given))
+        for folder in [] if path.is_absolute() else search:
+            if (folder / path).is_file():
+                return (folder / path).resolve()
+        if path.is_absolute() and path.is_file():
+            return path
+        raise PsmaRweError(f"reference-doc: '{given}' not found")
+    paper = str(meta.get("papersize") or "letter").strip().lower()
+    if paper not in PAGE_TWIPS:
+        raise PsmaRweError(f"papersize: '{paper}' is not one of letter, a4")
+    size = fontsize_pt(meta)
+    return write_reference(work / f"reference-{paper}-{size:g}pt.docx", pandoc, paper, size)
+
+
+_TABLE = re.compile(r"<w:tbl>.*?</w:tbl>", re.DOTALL)
+_GRID = re.compile(r"<w:tblGrid>(.*?)</w:tblGrid>", re.DOTALL)
+_GRID_COL = re.compile(r'<w:gridCol w:w="(\d+)" />')
+
+
+def _scale_grid(match: re.Match, width: int) -> str:
+    cols = [int(w) for w in _GRID_COL.findall(match.group(1))]
+    total = sum(cols)
+    if not cols or total <= 0:
+        return match.group(0)
+    # largest remainder, so the columns add up to the text width exactly
+    exact = [c * width / total for c in cols]
+    sized = [int(e) for e in exact]
+    order = sorted(range(len(cols)), key=lambda i: (sized[i] - exact[i], i))
+    for i in order[: width - sum(sized)]:
+        sized[i] += 1
+    return "<w:tblGrid>" + "".join(f'<w:gridCol w:w="{w}" />' for w in sized) + "</w:tblGrid>"
+
+
+def fit_tables(document: str, width_twips: int) -> str:
+    """Table grids of a ``word/document.xml`` scaled to the text width.
+
+    pandoc writes the column widths of a table (``w:gridCol``) for a text
+    width of its own (5.5 in) whatever the reference document's page; Word
+    and LibreOffice lay a fixed-layout table out on that grid.  Scaled here to
+    the page's text width, the proportions kept.
+
+    Parameters
+    ----------
+    document : str
+        The XML text of ``word/document.xml``.
+    width_twips : int
+        The text width in twips.
+
+    Returns
+    -------
+    str
+        The XML text with every table grid adding up to ``width_twips``.
+    """
+    return _GRID.sub(lambda m: _scale_grid(m, width_twips), document)
+
+
+def style_table_text(document: str) -> str:
+    """Table cells' paragraphs in the style "Table Text" instead of pandoc's "Compact".
+
+    Parameters
+    ----------
+    document : str
+        The XML text of ``word/document.xml``.
+
+    Returns
+    -------
+    str
+        The XML text; paragraphs outside tables keep their styles.
+    """
+    return _TABLE.sub(
+        lambda m: m.group(0).replace(
+            '<w:pStyle w:val="Compact" />', '<w:pStyle w:val="TableText" />'
+        ),
+        document,
+    )
+
+
+_DRAWING = re.compile(r"<w:drawing>.*?</w:drawing>", re.DOTALL)
+_EXTENT = re.compile(r'<(wp:extent|a:ext) cx="(\d+)" cy="(\d+)" />')
+#: Share of the text height a figure may take (the rest for its caption).
+FIGURE_HEIGHT_SHARE = 0.8
+_EMU_PER_PT = 12700
+
+
+def fit_figures(document: str, height_pt: float) -> str:
+    """Images taller than :data:`FIGURE_HEIGHT_SHARE` of the text height scaled down.
+
+    Word and LibreOffice cut an image taller than the page (the treatment
+    course chart of a large cohort).  The aspect ratio is kept.
+
+    Parameters
+    ----------
+    document : str
+        The XML text of ``word/document.xml``.
+    height_pt : float
+        The text height in points.
+
+    Returns
+    -------
+    str
+        The XML text with no image taller than the share of the text height.
+    """
+    limit = height_pt * FIGURE_HEIGHT_SHARE * _EMU_PER_PT
+
+    def scale(drawing: re.Match) -> str:
+        extent = re.search(r'<wp:extent cx="(\d+)" cy="(\d+)" />', drawing.group(0))
+        if extent is None or int(extent.group(2)) <= limit:
+            return drawing.group(0)
+        factor = limit / int(extent.group(2))
+        return _EXTENT.sub(
+            lambda m: (
+                f'<{m.group(1)} cx="{round(int(m.group(2)) * factor)}" '
+                f'cy="{round(int(m.group(3)) * factor)}" />'
+            ),
+            drawing.group(0),
+        )
+
+    return _DRAWING.sub(scale, document)
+
+
+def postprocess(path: Path, width_pt: float, height_pt: float) -> None:
+    """Rewrite the ``.docx`` at ``path`` for its page of ``width_pt`` x ``height_pt``.
+
+    Tables fitted to the width (:func:`fit_tables`), their cells in "Table
+    Text" (:func:`style_table_text`), images no taller than the page allows
+    (:func:`fit_figures`).  The members keep their order, timestamps and
+    compression, so the file stays byte-identical for identical inputs.
+    """
+    with zipfile.ZipFile(path) as z:
+        members = [(info, z.read(info.filename)) for info in z.infolist()]
+    with zipfile.ZipFile(path, "w") as out:
+        for info, data in members:
+            if info.filename == "word/document.xml":
+                text = fit_tables(data.decode("utf-8"), round(width_pt * 20))
+                text = fit_figures(style_table_text(text), height_pt)
+                data = text.encode("utf-8")
+            out.writestr(info, data)

@@ -1,0 +1,289 @@
+"""Word output of the embedded renderer: page, styles, tables, title block, TOC.
+
+Renders the fixture project's article to DOCX only and reads the package's XML
+(``word/document.xml``, ``word/styles.xml``).
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+from xml.dom import minidom
+
+import pytest
+from render_project import build_project
+
+from analysis.errors import PsmaRweError
+from analysis.render import docx, render_document
+from analysis.render.pipeline import pandoc_path
+
+pytestmark = pytest.mark.slow
+
+#: A table wider than the page: a stub of long words and eight value columns.
+WIDE_TABLE = (
+    "| Characteristic | Dose 1 | Dose 2 | Dose 3 | Dose 4 | Dose 5 | Dose 6 | All doses |\n"
+    "|:--|--:|--:|--:|--:|--:|--:|--:|\n"
+    + "".join(
+        f"| {stub} | 11.8 (11.4, 12.3) | 11.5 (10.7, 12.3) | 11.9 (11.6, 12.3) "
+        "| 11.0 (10.1, 11.9) | 10.8 (10.0, 11.5) | 10.5 (9.9, 11.0) | 11.3 (10.5, 12.1) |\n"
+        for stub in ("Hemoglobin, g/dL", "Thrombocytopenia", "Unknown", "Creatinine, mg/dL")
+    )
+    + "\n: Laboratory values {#tbl-wide}\n"
+)
+#: The estimate of docx-tables.lua: Lato 8.5 pt, 0.55 em a character (0.6 bold),
+#: 2 x 108 twips of cell margins.
+CHAR_PT = 0.55 * 8.5
+PAD_PT = 2 * 108 / 20
+
+
+def xml_of(path: Path, member: str = "word/document.xml") -> str:
+    with zipfile.ZipFile(path) as z:
+        return z.read(member).decode("utf-8")
+
+
+def text_of(fragment: str) -> str:
+    import html
+
+    return html.unescape("".join(re.findall(r"<w:t[^>]*>([^<]*)</w:t>", fragment)))
+
+
+def paragraphs(document: str) -> list[str]:
+    return re.findall(r"<w:p>.*?</w:p>", document, re.S)
+
+
+def style_of(paragraph: str) -> str | None:
+    m = re.search(r'<w:pStyle w:val="([^"]+)"', paragraph)
+    return m.group(1) if m else None
+
+
+def page(document: str) -> dict[str, int]:
+    """Page size and margins of the last section (pandoc sorts the attributes)."""
+    section = re.findall(r"<w:sectPr>.*?</w:sectPr>", document, re.S)[-1]
+    values = {}
+    for tag in ("pgSz", "pgMar"):
+        element = re.search(rf"<w:{tag} ([^>]*)/>", section).group(1)
+        values.update({k: int(v) for k, v in re.findall(r'w:(\w+)="(\d+)"', element)})
+    return values
+
+
+def style_xml(styles: str, style_id: str) -> str:
+    return re.search(rf'<w:style [^>]*w:styleId="{style_id}"[^>]*>.*?</w:style>', styles, re.S)[0]
+
+
+def add_to_article(project: Path, front: str = "", body: str = "") -> None:
+    qmd = project / "report" / "article.qmd"
+    text = qmd.read_text(encoding="utf-8")
+    assert text.startswith("---\n")
+    qmd.write_text("---\n" + front + text[4:] + body, encoding="utf-8")
+
+
+def set_paper(project: Path, paper: str) -> None:
+    quarto = project / "_quarto.yml"
+    quarto.write_text(quarto.read_text(encoding="utf-8") + f"papersize: {paper}\n")
+
+
+@pytest.fixture(scope="module")
+def article(tmp_path_factory, chart_files) -> dict:
+    """The article (with a TOC and a wide table) rendered to DOCX twice."""
+    svg, pdf = chart_files
+    root = tmp_path_factory.mktemp("docx")
+    project = build_project(root / "project", svg, pdf)
+    add_to_article(
+        project,
+        front="toc: true\n",
+        body="\n## Laboratory & \\<safety\\> values\n\n" + WIDE_TABLE,
+    )
+    first = render_document(project, "report/article.qmd", root / "a", formats=["docx"])
+    again = render_document(project, "report/article.qmd", root / "b", formats=["docx"])
+    return {"project": project, "docx": first["docx"], "again": again["docx"]}
+
+
+def test_docx_is_byte_identical_across_renders(article):
+    assert article["docx"].read_bytes() == article["again"].read_bytes()
+
+
+def test_docx_parts_are_well_formed_xml(article):
+    # data strings ("&", "<safety>") escaped in the text, the TOC entries and the tables
+    with zipfile.ZipFile(article["docx"]) as z:
+        for name in z.namelist():
+            if name.endswith(".xml") or name.endswith(".rels"):
+                minidom.parseString(z.read(name))
+    assert "Laboratory &amp; &lt;safety&gt; values" in xml_of(article["docx"])
+
+
+def test_every_table_has_a_set_width_and_a_grid_of_the_text_width(article):
+    document = xml_of(article["docx"])
+    tables = re.findall(r"<w:tbl>.*?</w:tbl>", document, re.S)
+    assert len(tables) >= 4
+    width = round(6.5 * 72 * 20)  # letter, 1 in margins left and right
+    for table in tables:
+        pref = re.search(r'<w:tblW w:type="(\w+)" w:w="(\d+)"', table)
+        assert pref and pref.group(1) in ("pct", "dxa") and int(pref.group(2)) > 0, table[:300]
+        assert '<w:tblLayout w:type="fixed" />' in table
+        grid = [int(w) for w in re.findall(r'<w:gridCol w:w="(\d+)"', table)]
+        assert sum(grid) == width, grid
+
+
+def test_no_stub_word_is_wider_than_its_column(article):
+    document = xml_of(article["docx"])
+    checked = 0
+    for table in re.findall(r"<w:tbl>.*?</w:tbl>", document, re.S):
+        first_col = int(re.search(r'<w:gridCol w:w="(\d+)"', table).group(1)) / 20
+        for row in re.findall(r"<w:tr>.*?</w:tr>", table, re.S):
+            cell = re.search(r"<w:tc>.*?</w:tc>", row, re.S).group(0)
+            if "w:gridSpan" in cell:
+                continue
+            bold = 0.6 / 0.55 if "<w:b />" in cell or "tblHeader" in row else 1.0
+            for word in text_of(cell).split():
+                assert len(word) * CHAR_PT * bold + PAD_PT <= first_col, (word, first_col)
+                checked += 1
+    assert checked > 20
+    # the wide table's cells wrap, its stub words keep whole
+    assert "Thrombocytopenia" in text_of(document)
+
+
+def test_cells_are_in_the_table_text_style(article):
+    document = xml_of(article["docx"])
+    for table in re.findall(r"<w:tbl>.*?</w:tbl>", document, re.S):
+        styles = set(re.findall(r'<w:pStyle w:val="([^"]+)"', table))
+        assert styles == {"TableText"}, styles
+    outside = re.sub(r"<w:tbl>.*?</w:tbl>", "", document, flags=re.S)
+    assert "TableText" not in outside
+
+
+def test_affiliation_marks_are_superscript_runs(article):
+    document = xml_of(article["docx"])
+    authors = [p for p in paragraphs(document) if style_of(p) == "Author"]
+    line = authors[0]
+    assert text_of(line) == "Jane Doe1, John Smith1,2, Ana Lima3"
+    runs = re.findall(r"<w:r>.*?</w:r>", line, re.S)
+    marks = [text_of(r) for r in runs if '<w:vertAlign w:val="superscript" />' in r]
+    assert marks == ["1", "1,2", "3"]
+    plain = [text_of(r) for r in runs if "vertAlign" not in r]
+    assert not any(re.search(r"\d$", t) for t in plain), plain
+    # the affiliations follow, each with its mark in superscript
+    affiliations = [text_of(p) for p in authors[1:]]
+    assert affiliations[0].startswith("1 Genitourinary Oncology Service")
+    assert all('w:val="superscript"' in p for p in authors[1:4])
+
+
+def test_toc_is_a_word_field_after_the_title_block(article):
+    document = xml_of(article["docx"])
+    assert document.count("TOC \\o") == 1
+    toc = document.index("TOC \\o")
+    last_affiliation = document.rindex('<w:pStyle w:val="Author" />')
+    first_heading = document.index('<w:pStyle w:val="Heading2" />')
+    assert last_affiliation < toc < first_heading
+    assert 'w:fldCharType="begin" w:dirty="true"' in document
+    # filled: the cached result lists the headings as links to their bookmarks
+    entries = [p for p in paragraphs(document) if style_of(p) == "TOC2"]
+    assert [text_of(p) for p in entries] == [
+        "Background",
+        "Results",
+        *[text_of(p) for p in entries[2:]],
+    ]
+    assert "Laboratory & <safety> values" in [text_of(p) for p in entries]
+    assert all("<w:hyperlink w:anchor=" in p for p in entries)
+    # pandoc's own TOC (between the authors and their affiliations) is gone
+    assert "Table of Contents" not in text_of(document)
+
+
+def test_captions_use_the_caption_styles(article):
+    document = xml_of(article["docx"])
+    captions = {
+        text_of(p)[:9]: style_of(p)
+        for p in paragraphs(document)
+        if re.match(r"(Table|Figure) \d+:", text_of(p))
+    }
+    assert captions, "no captions"
+    for start, style in captions.items():
+        assert style == ("TableCaption" if start.startswith("Table") else "ImageCaption"), start
+    styles = xml_of(article["docx"], "word/styles.xml")
+    for style_id in ("TableCaption", "ImageCaption"):
+        assert '<w:basedOn w:val="Caption" />' in style_xml(styles, style_id)
+    assert 'w:ascii="Lato"' in style_xml(styles, "Caption")
+
+
+def test_reference_styles_fonts_and_sizes(article):
+    styles = xml_of(article["docx"], "word/styles.xml")
+    defaults = re.search(r"<w:rPrDefault>.*?</w:rPrDefault>", styles, re.S).group(0)
+    assert 'w:ascii="IBM Plex Serif"' in defaults and '<w:sz w:val="21" />' in defaults
+    assert 'w:ascii="Lato"' in style_xml(styles, "Heading2")
+    assert 'w:ascii="Lato"' in style_xml(styles, "TableText")
+    assert "majorHAnsi" not in styles and "minorHAnsi" not in styles
+
+
+@pytest.mark.parametrize(("paper", "size"), [("letter", (12240, 15840)), ("a4", (11906, 16838))])
+def test_page_size_and_margins_follow_papersize(project, tmp_path, paper, size):
+    set_paper(project, paper)
+    result = render_document(project, "report/article.qmd", tmp_path, formats=["docx"])
+    document = xml_of(result["docx"])
+    found = page(document)
+    assert (found["w"], found["h"]) == size
+    assert (found["top"], found["right"], found["bottom"], found["left"]) == (
+        1296,
+        1440,
+        1440,
+        1440,
+    )
+    grid = re.search(r"<w:tblGrid>.*?</w:tblGrid>", document, re.S).group(0)
+    assert sum(int(w) for w in re.findall(r'w:w="(\d+)"', grid)) == size[0] - 2 * 1440
+
+
+def test_a_given_reference_doc_is_used(project, tmp_path):
+    # an A4 reference named in the docx format options wins over papersize: letter
+    docx.write_reference(project / "my-reference.docx", pandoc_path(), "a4")
+    quarto = project / "_quarto.yml"
+    quarto.write_text(
+        quarto.read_text(encoding="utf-8").replace(
+            "format:\n", "format:\n  docx:\n    reference-doc: my-reference.docx\n", 1
+        )
+        + "papersize: letter\n"
+    )
+    result = render_document(project, "report/article.qmd", tmp_path, formats=["docx"])
+    assert (page(xml_of(result["docx"]))["w"], page(xml_of(result["docx"]))["h"]) == (11906, 16838)
+
+
+def test_a_missing_reference_doc_is_an_error(project, tmp_path):
+    qmd = project / "report" / "article.qmd"
+    qmd.write_text(
+        qmd.read_text(encoding="utf-8").replace(
+            "format:\n", "format:\n  docx:\n    reference-doc: nowhere.docx\n", 1
+        )
+    )
+    with pytest.raises(PsmaRweError, match=r"reference-doc: .nowhere\.docx. not found"):
+        render_document(project, "report/article.qmd", tmp_path, formats=["docx"])
+
+
+def test_fit_tables_keeps_proportions_and_adds_up():
+    document = (
+        '<w:tbl><w:tblGrid><w:gridCol w:w="3960" /><w:gridCol w:w="1980" />'
+        '<w:gridCol w:w="1980" /></w:tblGrid></w:tbl>'
+    )
+    fitted = docx.fit_tables(document, 9361)
+    cols = [int(w) for w in re.findall(r'w:w="(\d+)"', fitted)]
+    assert sum(cols) == 9361 and cols[0] in (4680, 4681) and abs(cols[1] - cols[2]) <= 1
+
+
+def test_fit_figures_scales_a_tall_image_to_the_page():
+    tall = (
+        '<w:drawing><wp:extent cx="5831095" cy="11384519" />'
+        '<a:ext cx="5831095" cy="11384519" /></w:drawing>'
+    )
+    small = '<w:drawing><wp:extent cx="5943600" cy="2598324" /></w:drawing>'
+    fitted = docx.fit_figures(tall + small, 655.0)
+    sizes = [(int(a), int(b)) for a, b in re.findall(r'cx="(\d+)" cy="(\d+)"', fitted)]
+    limit = 655.0 * docx.FIGURE_HEIGHT_SHARE * 12700
+    assert sizes[0] == sizes[1] and abs(sizes[0][1] - limit) <= 1
+    assert abs(sizes[0][0] / sizes[0][1] - 5831095 / 11384519) < 1e-6
+    assert sizes[2] == (5943600, 2598324)
+
+
+def test_reference_doc_is_reproducible(tmp_path):
+    a = docx.write_reference(tmp_path / "a.docx", pandoc_path(), "letter")
+    b = docx.write_reference(tmp_path / "b.docx", pandoc_path(), "letter")
+    assert a.read_bytes() == b.read_bytes()
+    assert docx.text_area_pt(a) == (6.5 * 72, 11 * 72 - 0.9 * 72 - 72)
+    with pytest.raises(PsmaRweError, match="papersize"):
+        docx.write_reference(tmp_path / "c.docx", pandoc_path(), "legal")

@@ -1,0 +1,82 @@
+"""Real Quarto and the embedded renderer give the same version.
+
+Runs only when ``quarto`` is on PATH (skipped with the reason otherwise): builds
+``data/synthetic`` with both renderers and compares the list of files in the
+two version folders, the page count and page size of every PDF, and the set of
+numbers printed in every document (PDF and HTML text).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from analysis import build, config
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        shutil.which("quarto") is None,
+        reason="quarto is not on PATH: the parity check needs real Quarto (quarto.org)",
+    ),
+]
+
+_NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
+
+
+def _numbers(text: str) -> set[str]:
+    return set(_NUMBER.findall(text))
+
+
+def _pdf(path: Path) -> tuple[int, set[tuple[float, float]], set[str]]:
+    from pypdf import PdfReader
+
+    reader = PdfReader(str(path))
+    sizes = {
+        (round(float(p.mediabox.width)), round(float(p.mediabox.height))) for p in reader.pages
+    }
+    text = " ".join(p.extract_text() or "" for p in reader.pages)
+    return len(reader.pages), sizes, _numbers(text)
+
+
+def _html_numbers(path: Path) -> set[str]:
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.S | re.I)
+    text = re.sub(r"data:[^\"')\s]+", " ", text)  # embedded images and fonts
+    return _numbers(html.unescape(re.sub(r"<[^>]+>", " ", text)))
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory):
+    out = tmp_path_factory.mktemp("parity")
+    kwargs = {"project_dir": config.PROJECT_DIR, "outputs": out}
+    embedded = build.build(config.SYNTHETIC_DIR, label="embedded", renderer="embedded", **kwargs)
+    quarto = build.build(config.SYNTHETIC_DIR, label="quarto", renderer="quarto", **kwargs)
+    return embedded.path, quarto.path
+
+
+def test_both_versions_hold_the_same_files(versions):
+    embedded, quarto = versions
+
+    def listing(root: Path) -> list[str]:
+        return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+    assert listing(embedded) == listing(quarto)
+
+
+@pytest.mark.parametrize("doc", sorted(build.DOC_FORMATS))
+def test_pdfs_have_the_same_pages_and_numbers(versions, doc):
+    embedded, quarto = (_pdf(v / f"{doc}.pdf") for v in versions)
+    assert embedded[0] == quarto[0], "page count"
+    assert embedded[1] == quarto[1], "page size (pt)"
+    assert embedded[2] == quarto[2], "numbers printed"
+
+
+@pytest.mark.parametrize("doc", sorted(build.DOC_FORMATS))
+def test_html_documents_print_the_same_numbers(versions, doc):
+    embedded, quarto = (_html_numbers(v / f"{doc}.html") for v in versions)
+    assert embedded == quarto
