@@ -130,7 +130,7 @@ SUPPLEMENT_REFERENCES = (
     "Kaplan EL, Meier P.",
 )
 POSTER_REFERENCES = (
-    "Sartor O, et al. Lutetium-177–PSMA-617 for metastatic",
+    "Sartor O, et al. N Engl J Med. 2021;385:1091–1103.",
     "Hofman MS, et al.",
     "Scher HI, et al.",
     "Heinze G, Schemper M.",
