@@ -625,6 +625,13 @@ def _prepare_project(work: Path, project_dir: Path, tmp: Path, analysis, cohort)
     from analysis.charts_poster import poster_variables
 
     variables["poster"] = poster_variables(analysis.results)
+    from analysis.abstract import front_variables
+
+    variables["abstract"] = front_variables(
+        study.get("abstract") or {},
+        str(_project_title(work)),
+        bool(variables["prose"]["psa50_evident_early"]),
+    )
     (work / "_variables.yml").write_text(
         yaml.safe_dump(variables, sort_keys=True, allow_unicode=True), encoding="utf-8"
     )
@@ -708,6 +715,13 @@ def analysis_settings(quarto_yml: Path) -> dict:
 def _study_settings(work: Path) -> dict:
     """The ``study`` block of the project's ``_quarto.yml``."""
     return _quarto_metadata(work).get("study", {}) or {}
+
+
+def _project_title(work: Path) -> str:
+    import yaml
+
+    meta = yaml.safe_load((work / "_quarto.yml").read_text(encoding="utf-8")) or {}
+    return str(meta.get("title") or "") if isinstance(meta, dict) else ""
 
 
 def _abstract_settings(work: Path) -> dict:

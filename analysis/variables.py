@@ -43,6 +43,9 @@ wording did before they were generated.
     dose 3" ("most" only when more than half of the responders had responded
     by the dose before the last milestone dose; otherwise the counts are
     given); "no PSA50 response to 177Lu-PSMA-617 was seen after any dose".
+``prose.psa50_evident_early``
+    ``"yes"`` when ``prose.psa50_early`` says the responses "were evident
+    early" (the data support a title that states it), else ``""``.
 ``prose.psa90_early``
     "Deep (PSA90) responses followed within the next doses in most
     responders."; "Deep (PSA90) responses followed in 2 of 8 responders.";
@@ -377,6 +380,7 @@ def _prose(r: StudyResults, all50, prev, final90, dose90, estimable, planned_dos
         "psa50_timing": psa50_timing,
         "psa90_timing": psa90_timing,
         "psa50_early": psa50_early,
+        "psa50_evident_early": "yes" if "were evident early" in psa50_early else "",
         "psa90_early": psa90_early,
         "regression": regression,
         "toxicity": _toxicity_sentence(r),

@@ -34,7 +34,23 @@ Cross-references (``filters/crossref.lua``)
     or a pipe table), pipe tables with ``: Caption {#tbl-x}``.  ``@fig-x`` /
     ``@tbl-x`` / ``[@fig-a; @fig-b]`` / ``-@fig-x`` become linked "Figure n" /
     "Figures 1 and 2" / "n"; captions "Figure n: ...".  Unknown references
-    and duplicate ids are errors.
+    and duplicate ids are errors.  A table's caption is the div's; the
+    great-tables title is used only when the div has no caption or the
+    title starts with it (one caption, as in HTML, where the title row is
+    hidden under the div caption).  Metadata ``crossref``: Quarto's
+    ``fig-title`` / ``tbl-title`` (caption words), ``fig-prefix`` /
+    ``tbl-prefix`` (reference words), ``title-delim``, and our
+    ``number-prefix`` (``"S"``: "Table S1", "Figure S1" in captions and
+    references; the supplement sets it).
+Article tables and figures (``typst/psma.typ``, ``article-tables``)
+    In the article PDF tables are set in the body serif at 0.86 of the body
+    size with tabular figures, never justified, at their natural width (left
+    under the caption), numbers right-aligned, an indented stub row padded
+    so that a wrapped line keeps its indent.  A great-tables table and its
+    notes are one float (``#article-float``) when they fit on a page; a
+    longer table stays in the flow and breaks only between row groups (a
+    label row and its indented level rows), repeating its header rows.
+    Figures float (``placement: auto``) so that text fills the pages.
 Raw HTML tables (``filters/gt-tables.lua``)
     great-tables fragments stay raw in HTML (their CSS scoped to the table
     id, ``@import`` dropped); for Typst and DOCX they become native tables
@@ -80,6 +96,15 @@ Documents
     ``accent-color``, ``conference``/``institution``/``contact`` for the
     poster's title band, ...).  DOCX: pandoc's writer, native tables, numbered
     captions as text.
+Citations (pandoc's ``--citeproc``, as Quarto)
+    ``[@key]`` with ``bibliography:`` and ``csl:`` in the front matter
+    (paths relative to the document or the project); the list goes in a
+    ``::: {#refs}`` div.  citeproc runs after the filters, so ``@fig-`` /
+    ``@tbl-`` are cross-references first.  ``show-references: false``
+    (ours; ``filters/citations.lua``) drops a document's citations and list,
+    for conference abstracts without references.  The project's styles are
+    ``report/psma-rwe.csl`` (numeric, AMA-like, superscript) and
+    ``report/psma-rwe-poster.csl`` (its short form for posters).
 Long words (``filters/long-words.lua``)
     For Typst a word over 2,000 bytes is cut into adjacent pieces between two
     letters (same ``.typ`` text): pandoc's Typst writer is quadratic in the
@@ -100,8 +125,10 @@ How a real Quarto render of the same sources would differ
   our poster layout) and its DOCX uses Quarto's reference document.
 * Quarto numbers captions with its crossref system (configurable prefixes,
   sub-figures, ``fig-cap-location``, section refs ``@sec-``); we support
-  only fig/tbl, fixed English prefixes, captions above tables and below
-  figures.  Word captions are text, not SEQ fields.
+  only fig/tbl, the prefix options above, captions above tables and below
+  figures.  Quarto reaches "Figure S1" through a custom crossref kind
+  (``space-before-numbering: false``), not ``number-prefix``.  Word
+  captions are text, not SEQ fields.
 * Quarto keeps the great-tables title inside the HTML table (as we do) but
   in Typst/DOCX Quarto >= 1.4 leaves it as a spanning header row; we move
   it to the caption.
@@ -114,8 +141,7 @@ How a real Quarto render of the same sources would differ
 * ``.column-break`` divs and ``table-notes`` are ours: Quarto has no poster
   columns and leaves the div empty, and it keeps every great-tables note;
   ``.small`` is styled by Quarto's HTML (Bootstrap) only.
-* No code execution (engines, ``{python}`` cells), no citations/
-  bibliography processing, no other shortcodes, no ``when-meta`` /
+* No code execution (engines, ``{python}`` cells), no other shortcodes, no ``when-meta`` /
   ``when-profile`` conditions, no Quarto extensions.
 """
 

@@ -47,6 +47,7 @@ FILTERS = (
     "docx-title.lua",
     "docx-tables.lua",
     "plain-text.lua",
+    "citations.lua",
     "long-words.lua",
 )
 FORMATS = ("html", "pdf", "docx")
@@ -379,7 +380,22 @@ def _base_args(prep: Prepared, fmt: str) -> tuple[list[str], dict[str, str], dic
         "--standalone",
         *[f"--lua-filter={prep.ext / FILTERS_DIR / name}" for name in FILTERS],
     ]
+    if citations_on(plain):
+        # after the filters: crossref.lua has resolved @fig-/@tbl- by then
+        args.append("--citeproc")
     return args, env, plain, template
+
+
+def citations_on(meta: dict) -> bool:
+    """Whether pandoc's citeproc formats the citations and the reference list.
+
+    On when the document has a ``bibliography`` and ``show-references`` is
+    not false (``false`` or ``"false"``: filters/citations.lua drops the
+    citations, as a conference abstract without references needs).
+    """
+    value = meta.get("show-references", True)
+    off = value is False or str(value).strip().lower() in ("false", "no", "")
+    return bool(meta.get("bibliography")) and not off
 
 
 def render(

@@ -10,9 +10,16 @@ Targets (Quarto syntax), numbered separately in document order:
 
 Captions become "Figure n: caption" / "Table n: caption" (the label part in
 a `.crossref-label` span).  A native table's caption is the div caption; a
-caption the table already had (great-tables' title) is appended unless the
-div caption already starts with it.  In HTML, a raw HTML table goes in a
+caption the table already had (great-tables' title) is used when the div
+has none or when it starts with the div's caption (title and subtitle);
+otherwise the div's caption alone (HTML hides the title row under it: one
+caption in every format).  In HTML, a raw HTML table goes in a
 `div.table-float#tbl-x` with the caption paragraph above it.
+
+Metadata `crossref` (document front matter or _quarto.yml): Quarto's
+`fig-title`, `tbl-title` (caption words), `fig-prefix`, `tbl-prefix`
+(reference words) and `title-delim`, and our `number-prefix` ("S": Figure
+S1, Table S1, in captions and references).
 
 References: a citation whose keys all start with fig- or tbl- becomes
 "Figure n"/"Table n" (several: "Figures 1 and 2"), a link to the target;
@@ -24,12 +31,51 @@ local source = os.getenv("PSMA_RENDER_SOURCE") or "document"
 local stringify = pandoc.utils.stringify
 
 local KINDS = {
-  fig = { name = "Figure", plural = "Figures" },
-  tbl = { name = "Table", plural = "Tables" },
+  fig = { name = "Figure", plural = "Figures", title = "Figure" },
+  tbl = { name = "Table", plural = "Tables", title = "Table" },
 }
-
 local numbers = {} -- id -> number
 local counters = { fig = 0, tbl = 0 }
+
+-- Set from the metadata key `crossref` (see configure): what goes before
+-- every number ("S" gives Table S1), and the caption's delimiter.
+local number_prefix = ""
+local title_delim = ":"
+
+-- Quarto's crossref options: `fig-title` / `tbl-title` (the caption's word),
+-- `fig-prefix` / `tbl-prefix` (the reference's word; its plural adds "s"),
+-- `title-delim`; and ours, `number-prefix` (Quarto reaches "Figure S1" only
+-- through a custom kind with `space-before-numbering: false`).
+local function configure(meta)
+  local cr = meta.crossref
+  if type(cr) ~= "table" then
+    return
+  end
+  local function text(key)
+    local v = cr[key]
+    if v == nil then
+      return nil
+    end
+    return stringify(v)
+  end
+  for k, kind in pairs(KINDS) do
+    local title, prefix = text(k .. "-title"), text(k .. "-prefix")
+    if title then
+      kind.title = title
+    end
+    if prefix then
+      kind.name = prefix
+      kind.plural = prefix .. "s"
+    end
+  end
+  number_prefix = text("number-prefix") or number_prefix
+  title_delim = text("title-delim") or title_delim
+end
+
+local function number_text(id)
+  return number_prefix .. numbers[id]
+end
+
 
 local function kind_of(id)
   local k = id:match("^(%a+)%-")
@@ -66,7 +112,7 @@ end
 
 local function labelled(id, caption)
   local k = kind_of(id)
-  local label = KINDS[k].name .. " " .. numbers[id] .. (#caption > 0 and ":" or "")
+  local label = KINDS[k].title .. " " .. number_text(id) .. (#caption > 0 and title_delim or "")
   local out = pandoc.Inlines({ pandoc.Span(pandoc.Inlines(label), pandoc.Attr("", { "crossref-label" })) })
   if #caption > 0 then
     out:insert(pandoc.Space())
@@ -84,6 +130,12 @@ local function first_table(blocks)
   return nil
 end
 
+-- The caption of a table: the div's own caption when it has one (the
+-- document's caption, as in HTML, where the great-tables title row is hidden
+-- under it), else the caption the table brought (great-tables' title); the
+-- table's when it starts with the div's (a title and its subtitle).
+-- Appending both printed one caption twice ("Baseline characteristics ... .
+-- Baseline characteristics ...").
 local function merge_captions(div_caption, table_caption)
   if #table_caption == 0 then
     return div_caption
@@ -92,18 +144,11 @@ local function merge_captions(div_caption, table_caption)
     return table_caption
   end
   local d, t = stringify(div_caption), stringify(table_caption)
-  local stem = d:gsub("[%s%.]+$", "") -- "PSA response." repeats a title "PSA response"
+  local stem = d:gsub("[%s%.]+$", "") -- "PSA response." and a title "PSA response. Subtitle"
   if t:sub(1, #stem) == stem then
     return table_caption
   end
-  local out = pandoc.Inlines({})
-  out:extend(div_caption)
-  if not d:match("[%.%!%?%:]$") then
-    out:insert(pandoc.Str("."))
-  end
-  out:insert(pandoc.Space())
-  out:extend(table_caption)
-  return out
+  return div_caption
 end
 
 local function table_div(div)
@@ -187,11 +232,11 @@ local function reference_text(cite)
     local k = KINDS[kind_of(c.id)]
     local text
     if c.mode == "SuppressAuthor" or (same_kind and n > 1) then
-      text = tostring(numbers[c.id])
+      text = number_text(c.id)
     elseif same_kind and #ids > 1 then
-      text = k.plural .. " " .. numbers[c.id]
+      text = k.plural .. " " .. number_text(c.id)
     else
-      text = k.name .. " " .. numbers[c.id]
+      text = k.name .. " " .. number_text(c.id)
     end
     local part = pandoc.Inlines({ pandoc.Link(pandoc.Inlines(text), "#" .. c.id) })
     if c.suffix and #c.suffix > 0 then
@@ -217,6 +262,7 @@ end
 return {
   {
     Pandoc = function(doc)
+      configure(doc.meta)
       -- pass 1: number targets in document order
       doc.blocks:walk({
         traverse = "topdown",

@@ -17,6 +17,8 @@ pandoc.read(html, "html") (as Quarto >= 1.4 does), then:
     classes; column spanners are centred; row-group headings set in bold;
   * ids and the wrapper div are dropped (the crossref filter puts the
     `#tbl-...` id on the table).
+In the article's Typst (not the poster's) the table and its notes are the
+body of one `#article-float[...]`, so that they float (or break) together.
 Raw HTML that holds no <table>, or holds a <script> (interactive figures),
 is left alone (and dropped by the typst and docx writers, like any raw HTML).
 
@@ -27,6 +29,7 @@ analysis/render/layout.py, passed as $PSMA_RENDER_TABLE_NOTES): `all`
 ]]
 
 local notes_mode = os.getenv("PSMA_RENDER_TABLE_NOTES") or "all"
+local template = os.getenv("PSMA_RENDER_TEMPLATE") or "article"
 
 -- Is a tfoot row (class gt_footnotes / gt_sourcenotes) kept under notes_mode?
 local function keep_note_class(classes)
@@ -289,6 +292,11 @@ local function convert_table(tbl)
   tbl = superscript_marks(tbl)
 
   local out = pandoc.Blocks({ tbl })
+  -- article PDF: the table and its notes as one float (psma.typ article-float)
+  local float = FORMAT == "typst" and template == "article"
+  if float then
+    out:insert(1, pandoc.RawBlock("typst", "#article-float["))
+  end
   if #notes > 0 then
     notes = superscript_marks(pandoc.Plain(notes)).content
     if FORMAT == "typst" then
@@ -300,6 +308,9 @@ local function convert_table(tbl)
     else
       out:insert(pandoc.Div({ pandoc.Para(notes) }, pandoc.Attr("", { "table-notes" })))
     end
+  end
+  if float then
+    out:insert(pandoc.RawBlock("typst", "]"))
   end
   return out
 end

@@ -1,0 +1,161 @@
+"""The supplement's and abstract's pages (issue 12): captions, numbering, table breaks.
+
+One build of the shipped synthetic cohort (module fixture); the checks read the
+PDF's text page by page with pypdf, the HTML as text.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from pathlib import Path
+
+import pytest
+
+from analysis import config
+from analysis.build import build
+
+pytestmark = pytest.mark.slow
+
+#: The supplement's great-tables tables in document order (Table S1, S2, ...).
+SUPPLEMENT_TABLES = (
+    "table1",
+    "prior_therapy",
+    "psa_response",
+    "milestones",
+    "labs",
+    "toxicity",
+    "regression",
+    "survival",
+    "landmark",
+    "dosing",
+    "discontinuation",
+)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    outputs = tmp_path_factory.mktemp("outputs")
+    return build(config.SYNTHETIC_DIR, label="v1", outputs=outputs).path
+
+
+def pages(pdf: Path) -> list[str]:
+    """Text of each page, whitespace collapsed."""
+    from pypdf import PdfReader
+
+    return [" ".join(p.extract_text().split()) for p in PdfReader(str(pdf)).pages]
+
+
+def last_stub(fragment: str) -> str:
+    """Text of the first cell of a great-tables fragment's last body row."""
+    body = fragment.split("<tbody", 1)[1].split("</tbody>", 1)[0]
+    last = re.findall(r"<tr[^>]*>(.*?)</tr>", body, flags=re.DOTALL)[-1]
+    cell = re.search(r"<t[hd][^>]*>(.*?)</t[hd]>", last, flags=re.DOTALL).group(1)
+    text = html_lib.unescape(re.sub(r"<[^>]+>", "", cell))
+    return " ".join(text.replace("\xa0", " ").split())
+
+
+def first_heading(fragment: str) -> str:
+    """Text of a great-tables fragment's first column heading."""
+    cell = re.search(r'<th class="gt_col_heading[^>]*>(.*?)</th>', fragment, re.DOTALL).group(1)
+    return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", "", cell)).split())
+
+
+def title(fragment: str) -> str:
+    cell = re.search(r'class="gt_heading gt_title[^>]*>(.*?)</td>', fragment, re.DOTALL).group(1)
+    return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", "", cell)).split())
+
+
+def test_no_table_caption_is_printed_twice(built):
+    """Between "Table Sn:" and the table's first column heading the great-tables
+    title occurs at most once (the document's caption and the table's title were
+    both printed: "... of 177Lu-PSMA-617. Baseline characteristics by PSA50 response")."""
+    text = " ".join(pages(built / "supplement.pdf"))
+    assert len(re.findall(r"Table S\d+:", text)) == len(SUPPLEMENT_TABLES)
+    for number, name in enumerate(SUPPLEMENT_TABLES, start=1):
+        fragment = (built / "tables" / f"{name}.html").read_text(encoding="utf-8")
+        start = text.index(f"Table S{number}:")
+        caption = text[start : text.index(first_heading(fragment), start)]
+        words = " ".join(title(fragment).split()[:3])
+        assert caption.count(words) <= 1, caption
+
+
+def test_a_table_that_fits_a_page_is_on_one_page(built):
+    texts = pages(built / "supplement.pdf")
+    for number, name in enumerate(SUPPLEMENT_TABLES, start=1):
+        fragment = (built / "tables" / f"{name}.html").read_text(encoding="utf-8")
+        caption = f"Table S{number}:"
+        on = [i for i, t in enumerate(texts) if caption in t]
+        assert len(on) == 1, caption
+        assert last_stub(fragment) in texts[on[0]], (caption, last_stub(fragment))
+
+
+def test_supplement_numbers_are_s_numbers_and_the_poster_keeps_plain_ones(built):
+    pdf = " ".join(pages(built / "supplement.pdf"))
+    page = (built / "supplement.html").read_text(encoding="utf-8")
+    for text in (pdf, page):
+        assert "Table S1" in text and "Figure S1" in text
+        assert not re.search(r"\b(Table|Figure)s? \d", text)
+    # references in the text are S-numbers too (linked in HTML)
+    assert re.search(r'<a href="#tbl-table1"[^>]*>Table S1</a>', page)
+    poster = " ".join(pages(built / "poster.pdf"))
+    assert not re.search(r"\b(Table|Figure) S\d", poster)
+
+
+def test_article_tables_are_set_at_a_readable_size(built):
+    """Table text about 9 pt (0.86 of the 10.5 pt body), in the body's serif."""
+    from pypdf import PdfReader
+
+    page = next(
+        p for p in PdfReader(str(built / "supplement.pdf")).pages if "Table S1:" in p.extract_text()
+    )
+    sizes: dict[str, float] = {}
+
+    def visit(text, cm, tm, font, size):
+        if text.strip() and font is not None:
+            scale = (tm[0] * cm[0]) if tm[0] and cm[0] else 1
+            sizes.setdefault(text.strip(), size * abs(scale))
+
+    page.extract_text(visitor_text=visit)
+    age = next(v for k, v in sizes.items() if k.startswith("Age, years"))
+    assert 8.5 <= age <= 10
+
+
+#: Entries the reference lists must hold (first author and journal abbreviation).
+SUPPLEMENT_REFERENCES = (
+    "Scher HI, Morris MJ, Stadler WM, et al.",
+    "Firth D. Bias reduction of maximum likelihood estimates. Biometrika. 1993;80(1):27–38.",
+    "Heinze G, Schemper M.",
+    "Common Terminology Criteria for Adverse Events (CTCAE), Version 5.0",
+    "Kaplan EL, Meier P.",
+)
+POSTER_REFERENCES = (
+    "Sartor O, et al. N Engl J Med. 2021;385:1091–1103.",
+    "Hofman MS, et al.",
+    "Scher HI, et al.",
+    "Heinze G, Schemper M.",
+    "(CTCAE), Version 5.0",
+)
+
+
+@pytest.mark.parametrize(
+    ("doc", "entries"), [("supplement", SUPPLEMENT_REFERENCES), ("poster", POSTER_REFERENCES)]
+)
+def test_reference_list_holds_the_cited_sources(built, doc, entries):
+    text = " ".join(pages(built / f"{doc}.pdf"))
+    refs = text[text.rindex("References") :]
+    for entry in entries:
+        assert entry in refs
+    page = (built / f"{doc}.html").read_text(encoding="utf-8")
+    page = re.sub(r"<(script|style)\b.*?</\1>", "", page, flags=re.DOTALL)
+    for out in (text, page):
+        assert "???" not in out and "[@" not in out
+    # every citation a superscript number (one glyph); none typed by hand
+    assert re.search(r"<sup>\d+(?:[,–]\d+)*</sup>", page)
+    assert not re.search(r"\^\d", page)
+
+
+def test_abstract_has_no_references_by_default(built):
+    text = (built / "abstract.txt").read_text(encoding="utf-8")
+    assert "References" not in text and "Firth D." not in text
+    assert "taxanes. Outside trials" in text  # the dropped citation leaves no gap
