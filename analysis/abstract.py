@@ -14,7 +14,8 @@ Title and closing sentence (:func:`front_variables`), ``study.abstract`` in
 ``_quarto.yml``:
 
 ``title: neutral`` (default) | ``result``
-    ``neutral`` names what was studied (``titles.neutral``); ``result``
+    ``neutral`` names what was studied (``titles.neutral``, by default the
+    ``title`` of ``_quarto.yml``); ``result``
     states the finding (``titles.result``), which several conferences
     discourage, and is used only when the data show it (PSA50 responses
     evident early, ``prose.psa50_evident_early``); otherwise the neutral

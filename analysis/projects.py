@@ -138,6 +138,8 @@ _PLACEHOLDER_CUTOFF = (
     "  # data-cutoff: YYYY-MM-DD    # nothing dated after it is analysed (optional)"
 )
 
+_PLACEHOLDER_RESULT_TITLE = '      result: "Title that states the finding"'
+
 DATA_NOTE = """\
 Put the cohort here: the four CSV files described in README.md (patients.csv,
 doses.csv, measurements.csv, prior_therapies.csv), or one .xlsx workbook with
@@ -156,6 +158,7 @@ def _new_quarto_yml(example: str, with_synthetic: bool) -> str:
         return example
     end = start + study.end()
     rest = re.sub(r"^  data-cutoff: .*$", _PLACEHOLDER_CUTOFF, example[end:], count=1, flags=re.M)
+    rest = re.sub(r"^      result: .*$", _PLACEHOLDER_RESULT_TITLE, rest, count=1, flags=re.M)
     return example[:start] + _PLACEHOLDER_METADATA + rest
 
 

@@ -109,10 +109,14 @@ def test_init_writes_a_project_with_placeholders_and_no_cohort(tmp_path):
     # Everything that is not the example study's own metadata is kept as shipped.
     for key in ("project", "poster-size", "papersize"):
         assert meta[key] == example[key]
-    own = {"data", "institution", "conference", "contact", "data-cutoff"}
+    own = {"data", "institution", "conference", "contact", "data-cutoff", "abstract"}
     assert {k: v for k, v in meta["study"].items() if k not in own} == {
         k: v for k, v in example["study"].items() if k not in own
     }
+    # The example's result-stating title is not carried into a new study.
+    assert meta["study"]["abstract"]["titles"]["result"] == "Title that states the finding"
+    ours = {k: v for k, v in meta["study"]["abstract"].items() if k != "titles"}
+    assert ours == {k: v for k, v in example["study"]["abstract"].items() if k != "titles"}
     assert projects.is_project(study)
     # The copies are the shipped files, byte for byte.
     for rel in ("report/abstract.qmd", "_extensions/psma-rwe/typst/psma.typ", "data/README.md"):
