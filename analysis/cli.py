@@ -86,6 +86,14 @@ ProjectOpt = Annotated[
     ),
 ]
 
+ProjectData = Annotated[
+    Path | None,
+    typer.Argument(
+        help="Cohort folder or .xlsx workbook (default: study.data of the project's "
+        "_quarto.yml, else its data/ folder)."
+    ),
+]
+
 
 def _project(project: Path | None) -> Path:
     from analysis.projects import resolve_project
@@ -198,13 +206,7 @@ def analyze(
 
 @app.command()
 def build(
-    data_dir: Annotated[
-        Path | None,
-        typer.Argument(
-            help="Cohort folder or .xlsx workbook (default: study.data of the project's "
-            "_quarto.yml, else its data/ folder)."
-        ),
-    ] = None,
+    data_dir: ProjectData = None,
     label: Annotated[
         str | None,
         typer.Option("--label", help="Version label (default: today's date + inputs hash)."),
@@ -286,13 +288,7 @@ def build(
 
 @app.command()
 def preview(
-    data_dir: Annotated[
-        Path | None,
-        typer.Argument(
-            help="Cohort folder or .xlsx workbook (default: study.data of the project's "
-            "_quarto.yml, else its data/ folder)."
-        ),
-    ] = None,
+    data_dir: ProjectData = None,
     port: Annotated[
         int | None,
         typer.Option(

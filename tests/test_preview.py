@@ -23,12 +23,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from test_browser import CHROMIUM, _browser_or_skip
 
 from analysis import preview
 from analysis.preview import DOCUMENTS, Plan, Preview, plan_for
 from analysis.projects import init_project
 
-CHROMIUM = "/usr/bin/chromium"
 RELOAD_MARK = "psma-rwe preview: live reload"
 
 
@@ -303,18 +303,6 @@ def test_quarto_hand_over_runs_quarto_preview_in_the_prepared_work_folder(projec
     assert lines[-1] == "synced"  # the author's edit was copied into quarto's folder
     assert not work.exists() and list((tmp_path / "t").iterdir()) == []
     assert _listing(project) == before and not (project / "outputs").exists()
-
-
-def _browser_or_skip():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail("chromium is required in CI (.ci/run installs it)")
-        pytest.skip("Debian chromium not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:  # pragma: no cover - test extra
-        pytest.skip("playwright not installed")
-    return sync_playwright
 
 
 def _wait_text(page, needle: str, timeout: float, absent: str | None = None) -> float:
