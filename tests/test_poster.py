@@ -3,6 +3,7 @@ the follow-up (or says that follow-up was not provided)."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -40,6 +41,25 @@ def render_poster(data: Path, size: str, root: Path) -> Path:
     quarto = re.sub(r"(?m)^poster-size: .*$", f"poster-size: {size}", quarto)
     (work / "_quarto.yml").write_text(quarto, encoding="utf-8")
     return render_document(work, "report/poster.qmd", root / "out", formats=("pdf",))["pdf"]
+
+
+def column_words(pdf: Path, size: str) -> list[list[tuple[str, float, float]]]:
+    """``(word, yMin, yMax)`` of each poster column under the title band, top to bottom
+    (``pdftotext -bbox`` word boxes, columns from the poster's geometry)."""
+    g = poster_geometry({"poster-size": size})
+    words = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    s = min(g["width"], g["height"]) / (36 * 72)
+    margin, gutter, width = 1.1 * 72 * s, 0.9 * 72 * s, g["column_width"]
+    columns: list[list[tuple[str, float, float]]] = [[] for _ in range(g["columns"])]
+    box = r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">([^<]*)</word>'
+    for m in re.finditer(box, words):
+        x0, y0, y1 = (float(v) for v in m.groups()[:3])
+        k = int((x0 - margin + gutter / 2) // (width + gutter))
+        if 0 <= k < g["columns"] and y0 > 0.25 * g["height"]:
+            columns[k].append((m.group(4), y0, y1))
+    return [sorted(c, key=lambda w: w[1]) for c in columns]
 
 
 def column_gaps(pdf: Path, size: str) -> list[float]:
@@ -85,6 +105,30 @@ def test_columns_end_within_an_inch_of_each_other(synthetic):
     assert len(gaps) == poster_geometry({"poster-size": size})["columns"]
     assert all(g > 0 for g in gaps), gaps  # nothing is cut off at the page edge
     assert max(gaps) - min(gaps) <= BALANCE_IN, gaps
+
+
+def test_the_key_findings_box_heads_its_column(synthetic):
+    """The balance may put the key findings anywhere in a column; it is placed first."""
+    import typst
+
+    from analysis import fonts
+
+    size, pdf = synthetic
+    work = pdf.parent.parent / "_project"
+    typ = work / "_render" / "poster.typ"
+    flow = json.loads(
+        typst.query(
+            str(typ),
+            "<psma-poster-flow>",
+            field="value",
+            one=True,
+            root=str(work),
+            font_paths=fonts.typst_fonts(fonts.font_set(work), typ.parent / "fonts"),
+        )
+    )
+    leads = [column for column in flow["leads"] if any(column)]
+    assert len(leads) == 1, (size, flow["leads"])  # one key-findings box on the poster
+    assert leads[0][0] and not any(leads[0][1:]), (size, flow["leads"])
 
 
 def test_poster_shows_table1_forest_plot_and_follow_up(synthetic):

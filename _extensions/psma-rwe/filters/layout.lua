@@ -20,7 +20,8 @@ other div); one found elsewhere is an error.  Each format:
     [..]), ..))` (typst/psma.typ), which measures them and balances them over
     the columns (a unit that opens with a heading or is a callout is a
     section start: columns start there when they can, and the slack of a
-    column goes into its gaps between sections).  A `.poster-optional` div
+    column goes into its gaps between sections; a `callout-important`, the key
+    findings, is a lead unit, moved to the top of the column it falls in).  A `.poster-optional` div
     is one unit that is left out, last first, when the poster cannot hold
     everything (e.g. a second figure of a section that fits a portrait
     poster but not a landscape one); do not cross-reference into one;
@@ -117,8 +118,9 @@ local function flow_units(blocks, html)
     if html then
       out:insert(pandoc.RawBlock("html", '<div class="poster-unit">'))
     else
-      out:insert(pandoc.RawBlock("typst", "(start: " .. tostring(start) .. ", optional: "
-        .. tostring(optional) .. ", body: ["))
+      local lead = first ~= nil and first.t == "Div" and first.classes:includes("callout-important")
+      out:insert(pandoc.RawBlock("typst", "(start: " .. tostring(start) .. ", lead: "
+        .. tostring(lead) .. ", optional: " .. tostring(optional) .. ", body: ["))
     end
     if optional and not html then
       out:extend(block.content)
