@@ -657,6 +657,7 @@ def test_generated_phrases_read_as_the_documents_did_for_typical_data():
         "reached it.",
         "psa50_early": "PSA50 responses to 177Lu-PSMA-617 were evident early: most by dose 2 "
         "and all by dose 3",
+        "psa50_evident_early": "yes",  # chooses the result-stating title when asked for
         "psa90_early": "Deep (PSA90) responses followed within the next doses in most responders.",
         "regression": "With 8 responders, estimates are imprecise and should be read as "
         "descriptive.",
