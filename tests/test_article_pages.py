@@ -121,6 +121,27 @@ def test_article_tables_are_set_at_a_readable_size(built):
     assert 8.5 <= age <= 10
 
 
+@pytest.mark.skipif(
+    __import__("shutil").which("pdftotext") is None, reason="needs poppler's pdftotext"
+)
+def test_figure_captions_are_flush_left_like_table_captions(built):
+    import subprocess
+
+    words = subprocess.run(
+        ["pdftotext", "-bbox", str(built / "supplement.pdf"), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    box = r'<word xMin="([\d.]+)"[^>]*>(Figure|Table)</word>\s*<word[^>]*>(S\d+):</word>'
+    starts = {(kind, num): float(x) for x, kind, num in re.findall(box, words)}
+    assert ("Figure", "S1") in starts and ("Table", "S1") in starts
+    left = starts[("Table", "S1")]
+    assert abs(left - 72) < 1  # the 1 in margin
+    figures = {k: x for k, x in starts.items() if k[0] == "Figure"}
+    assert all(abs(x - left) < 1 for x in figures.values()), figures
+
+
 #: Entries the reference lists must hold (first author and journal abbreviation).
 SUPPLEMENT_REFERENCES = (
     "Scher HI, Morris MJ, Stadler WM, et al.",
