@@ -174,22 +174,22 @@ local function figure_div(div)
     pandoc.Attr(div.identifier, div.classes, div.attributes))
 end
 
+-- A figure or table of cross-reference kind `kind`: its caption labelled.
+local function relabel(el, kind)
+  if kind_of(el.identifier) ~= kind then
+    return nil
+  end
+  local caption = pandoc.utils.blocks_to_inlines(el.caption.long)
+  el.caption = pandoc.Caption({ pandoc.Plain(labelled(el.identifier, caption)) })
+  return el
+end
+
 local transform = {
   Figure = function(fig)
-    if kind_of(fig.identifier) ~= "fig" then
-      return nil
-    end
-    local caption = pandoc.utils.blocks_to_inlines(fig.caption.long)
-    fig.caption = pandoc.Caption({ pandoc.Plain(labelled(fig.identifier, caption)) })
-    return fig
+    return relabel(fig, "fig")
   end,
   Table = function(tbl)
-    if kind_of(tbl.identifier) ~= "tbl" then
-      return nil
-    end
-    local caption = pandoc.utils.blocks_to_inlines(tbl.caption.long)
-    tbl.caption = pandoc.Caption({ pandoc.Plain(labelled(tbl.identifier, caption)) })
-    return tbl
+    return relabel(tbl, "tbl")
   end,
   Div = function(div)
     local k = kind_of(div.identifier)
