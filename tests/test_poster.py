@@ -63,22 +63,10 @@ def column_words(pdf: Path, size: str) -> list[list[tuple[str, float, float]]]:
 
 
 def column_gaps(pdf: Path, size: str) -> list[float]:
-    """Inches from the lowest word of each poster column to the page's bottom edge
-    (``pdftotext -bbox`` word boxes, columns from the poster's geometry)."""
-    g = poster_geometry({"poster-size": size})
-    words = subprocess.run(
-        ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
-    ).stdout
-    s = min(g["width"], g["height"]) / (36 * 72)
-    margin, gutter, width = 1.1 * 72 * s, 0.9 * 72 * s, g["column_width"]
-    lowest = [0.0] * g["columns"]
-    box = r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">'
-    for m in re.finditer(box, words):
-        x0, y0, y1 = (float(v) for v in m.groups())
-        k = int((x0 - margin + gutter / 2) // (width + gutter))
-        if 0 <= k < g["columns"] and y0 > 0.25 * g["height"]:  # under the title band
-            lowest[k] = max(lowest[k], y1)
-    return [(g["height"] - y) / 72 for y in lowest]
+    """Inches from the lowest word of each poster column to the page's bottom edge."""
+    height = poster_geometry({"poster-size": size})["height"]
+    lowest = [max((y1 for _, _, y1 in column), default=0.0) for column in column_words(pdf, size)]
+    return [(height - y) / 72 for y in lowest]
 
 
 def _text(pdf: Path) -> str:
