@@ -315,7 +315,7 @@ def build(
     outputs: Path | str | None = None,
     project_dir: Path | str | None = None,
     strict: bool = False,
-    renderer: str = "auto",
+    renderer: str = "embedded",
     progress: Progress | None = None,
 ) -> BuildReport:
     """Build a new version of every output from a cohort folder.
@@ -335,9 +335,11 @@ def build(
         (:func:`analysis.projects.find_project`).
     strict : bool
         Make an abstract over its character limit an error instead of a warning.
-    renderer : {"auto", "embedded", "quarto"}
-        ``auto`` uses ``quarto render`` when quarto is on PATH, otherwise the
-        embedded pandoc + Typst renderer.
+    renderer : {"embedded", "quarto", "auto"}
+        ``embedded`` (default) is the bundled pandoc + Typst renderer, whose
+        output depends on nothing installed on the machine; ``quarto`` runs
+        ``quarto render`` through the project's extension
+        (:mod:`analysis.render.quarto`); ``auto`` takes quarto when it is on PATH.
     progress : callable, optional
         Called with the name of each stage as it starts.
 
@@ -527,6 +529,10 @@ def _build_into(
             raise PsmaRweError(f"{message} (--strict)")
         report.warnings.append(message)
 
+    if use_quarto:
+        from analysis.render import quarto
+
+        quarto.write_support(work)
     for doc in DOCUMENTS:
         say(f"rendering {doc}")
         _render(work, doc, tmp, use_quarto)
@@ -637,6 +643,10 @@ def _prepare_project(work: Path, project_dir: Path, tmp: Path, analysis, cohort)
     )
     shutil.copytree(tmp / "tables", work / "tables")
     shutil.copytree(tmp / "figures", work / "figures")
+    from analysis.render.includes import write_wrappers
+
+    write_wrappers(work / "tables")
+    write_wrappers(work / "figures")
     from analysis import followup_docs
 
     followup_docs.write_fragments(
@@ -737,52 +747,11 @@ def _render(work: Path, doc: str, tmp: Path, use_quarto: bool) -> dict[str, Path
 
     source = f"report/{doc}.qmd"
     if use_quarto:
-        paths = _quarto_render(work, source, tmp, DOC_FORMATS[doc])
+        from analysis.render import quarto
+
+        paths = quarto.render(work, source, tmp, DOC_FORMATS[doc])
     else:
         paths = render_document(work, source, tmp, DOC_FORMATS[doc])
-    return paths
-
-
-def _quarto_render(work: Path, source: str, out: Path, formats) -> dict[str, Path]:
-    """``quarto render`` of one document, its files placed as the embedded renderer places them.
-
-    Quarto writes ``<output-dir>/report/<stem>.<ext>`` (the source's folder kept)
-    and, for HTML, a ``<stem>_files/`` folder unless resources are embedded.  Each
-    format is rendered into a scratch folder with ``embed-resources`` on and the
-    paper size named as Typst names it; only ``<stem>.<ext>`` is moved to
-    ``out``, so a version has the same files whichever renderer made it.
-    """
-    from analysis.render.layout import PAPER_SIZES
-    from analysis.render.pipeline import _check_offline
-
-    stem = Path(source).stem
-    paper = str(_quarto_metadata(work).get("papersize") or "letter").strip().lower()
-    paths = {}
-    for fmt in formats:
-        target = "typst" if fmt == "pdf" else fmt
-        scratch = work / "_quarto_out" / fmt
-        args = ["quarto", "render", source, "--to", target, "--output-dir", str(scratch)]
-        if fmt == "html":
-            args += ["-M", "embed-resources:true"]
-        if fmt == "pdf":
-            args += ["-M", f"papersize:{PAPER_SIZES.get(paper, paper)}"]
-        proc = subprocess.run(args, cwd=work, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            raise PsmaRweError(f"quarto render {source} --to {target} failed:\n{proc.stderr}")
-        found = [
-            p
-            for p in (scratch / Path(source).parent / f"{stem}.{fmt}", scratch / f"{stem}.{fmt}")
-            if p.is_file()
-        ]
-        if not found:
-            raise PsmaRweError(
-                f"quarto render {source} --to {target} wrote no {stem}.{fmt} in {scratch}"
-            )
-        shutil.move(found[0], out / f"{stem}.{fmt}")
-        shutil.rmtree(scratch)
-        if fmt == "html":
-            _check_offline(out / f"{stem}.html", source)
-        paths[fmt] = out / f"{stem}.{fmt}"
     return paths
 
 

@@ -1,6 +1,6 @@
 """The poster's versions of the charts: text that prints large, charts that span a column.
 
-A poster figure is placed at the width of its column (``typst/psma.typ``
+A poster figure is placed at the width of its column (``typst/typst-template.typ``
 stretches every poster image to the column, up to a height cap), so the size
 its text prints at is the font size in the Vega-Lite spec times the placed
 width over the chart's rendered width.  :func:`poster_spec` turns a chart's

@@ -222,9 +222,11 @@ def build(
         str,
         typer.Option(
             "--renderer",
-            help="auto (quarto if on PATH, else embedded), embedded or quarto.",
+            help="embedded (default: pandoc + Typst, bundled with psma-rwe; the same bytes "
+            "on every machine), quarto (real Quarto through the project's extension; the "
+            "same pages, several times slower) or auto (quarto if on PATH).",
         ),
-    ] = "auto",
+    ] = "embedded",
     project: ProjectOpt = None,
 ) -> None:
     """Build a new version: abstract, poster and supplement (HTML, PDF, DOCX) and results."""
@@ -302,10 +304,10 @@ def preview(
         str,
         typer.Option(
             "--renderer",
-            help="auto (quarto if on PATH, else embedded), embedded, or quarto (hands over "
-            "to `quarto preview` in the prepared work folder).",
+            help="embedded (default), quarto (hands over to `quarto preview` in the "
+            "prepared work folder) or auto (quarto if on PATH).",
         ),
-    ] = "auto",
+    ] = "embedded",
     open_browser: Annotated[
         bool, typer.Option("--open", help="Open the index page in the default browser.")
     ] = False,

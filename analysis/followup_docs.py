@@ -148,7 +148,7 @@ def supplement_md(results, tables: set[str], figures: set[str]) -> str:
     if "survival" in tables:
         out += [
             "::: {#tbl-survival}",
-            "{{< include ../tables/survival.html >}}",
+            "{{< include ../tables/survival.md >}}",
             "",
             "Time-to-event endpoints from the first dose.",
             ":::",
@@ -166,7 +166,7 @@ def supplement_md(results, tables: set[str], figures: set[str]) -> str:
             f"{v['landmark']} ({refs})",
             "",
             "::: {#tbl-landmark}",
-            "{{< include ../tables/landmark.html >}}",
+            "{{< include ../tables/landmark.md >}}",
             "",
             "Overall survival from the landmark by PSA50 response at the landmark.",
             ":::",
@@ -184,7 +184,7 @@ def supplement_md(results, tables: set[str], figures: set[str]) -> str:
     if "dosing" in tables:
         out += [
             "::: {#tbl-dosing}",
-            "{{< include ../tables/dosing.html >}}",
+            "{{< include ../tables/dosing.md >}}",
             "",
             "Doses and administered activity of 177Lu-PSMA-617.",
             ":::",
@@ -193,7 +193,7 @@ def supplement_md(results, tables: set[str], figures: set[str]) -> str:
     if "discontinuation" in tables:
         out += [
             "::: {#tbl-discontinuation}",
-            "{{< include ../tables/discontinuation.html >}}",
+            "{{< include ../tables/discontinuation.md >}}",
             "",
             "Reasons for discontinuing 177Lu-PSMA-617.",
             ":::",

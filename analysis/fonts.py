@@ -196,15 +196,13 @@ def _typst_families(paths: list[Path]) -> dict[Path, list[tuple[str, str, int]]]
     return {k: sorted(v) for k, v in out.items()}
 
 
-def typst_fonts(fonts: list[FontFile], folder: Path):
-    """A ``typst.Fonts`` of these files and Typst's embedded fonts, no system fonts.
+def link_fonts(fonts: list[FontFile], folder: Path) -> Path:
+    """Hard-link (or copy) the font files into ``folder``, numbered in order; returns it.
 
-    Typst reads fonts from folders, so the files are linked (or copied) into
-    ``folder`` first, a folder of the build's own (its work folder).
+    Typst reads fonts from folders: the embedded renderer's and Quarto's
+    (``_psma/fonts``, :mod:`analysis.render.quarto`) both come from here.
     """
     import shutil
-
-    import typst
 
     folder.mkdir(parents=True, exist_ok=True)
     for i, font in enumerate(fonts):
@@ -215,6 +213,18 @@ def typst_fonts(fonts: list[FontFile], folder: Path):
             os.link(font.path, target)
         except OSError:
             shutil.copyfile(font.path, target)
+    return folder
+
+
+def typst_fonts(fonts: list[FontFile], folder: Path):
+    """A ``typst.Fonts`` of these files and Typst's embedded fonts, no system fonts.
+
+    Typst reads fonts from folders, so the files are linked (or copied) into
+    ``folder`` first, a folder of the build's own (its work folder).
+    """
+    import typst
+
+    link_fonts(fonts, folder)
     return typst.Fonts(
         include_system_fonts=False, include_embedded_fonts=True, font_paths=[str(folder)]
     )

@@ -425,7 +425,7 @@ def serve(
     *,
     project_dir: Path | str | None = None,
     port: int | None = None,
-    renderer: str = "auto",
+    renderer: str = "embedded",
     open_browser: bool = False,
     log: Log = _log,
 ) -> int:

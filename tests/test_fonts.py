@@ -123,9 +123,9 @@ def test_the_declared_families_are_the_files_families():
 def test_templates_and_charts_name_only_bundled_families():
     from analysis import charts
 
-    typ = (config.PROJECT_DIR / "_extensions" / "psma-rwe" / "typst" / "psma.typ").read_text(
-        encoding="utf-8"
-    )
+    typ = (
+        config.PROJECT_DIR / "_extensions" / "psma-rwe" / "typst" / "typst-template.typ"
+    ).read_text(encoding="utf-8")
     named = set(re.findall(r"#let \w+-fonts = \(([^)]*)\)", typ))
     families = {s.strip().strip('"') for group in named for s in group.split(",") if s.strip()}
     assert families == {fonts.SANS, fonts.SERIF, fonts.MONO}

@@ -119,7 +119,11 @@ def test_init_writes_a_project_with_placeholders_and_no_cohort(tmp_path):
     assert ours == {k: v for k, v in example["study"]["abstract"].items() if k != "titles"}
     assert projects.is_project(study)
     # The copies are the shipped files, byte for byte.
-    for rel in ("report/abstract.qmd", "_extensions/psma-rwe/typst/psma.typ", "data/README.md"):
+    for rel in (
+        "report/abstract.qmd",
+        "_extensions/psma-rwe/typst/typst-template.typ",
+        "data/README.md",
+    ):
         assert (study / rel).read_bytes() == (config.SKELETON_DIR / rel).read_bytes()
 
 
@@ -207,8 +211,8 @@ def test_the_inputs_hash_covers_the_extension_and_the_package_version(tmp_path, 
     projects.init_project(study, with_synthetic=True)
     data = projects.default_data(study)
     first = build.collect_inputs(data, study)
-    assert "_extensions/psma-rwe/typst/psma.typ" in first.hashes
-    lib = study / extension.RELATIVE_DIR / "typst" / "psma.typ"
+    assert "_extensions/psma-rwe/typst/typst-template.typ" in first.hashes
+    lib = study / extension.RELATIVE_DIR / "typst" / "typst-template.typ"
     lib.write_text(lib.read_text(encoding="utf-8") + "\n// edited\n", encoding="utf-8")
     second = build.collect_inputs(data, study).digest  # the digest is computed on access
     assert second != first.digest

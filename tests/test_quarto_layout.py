@@ -28,9 +28,14 @@ source = pathlib.Path(args[1])
 to = args[args.index("--to") + 1]
 out = pathlib.Path(args[args.index("--output-dir") + 1]) / source.parent
 out.mkdir(parents=True, exist_ok=True)
-ext = {{"typst": "pdf"}}.get(to, to)
-(out / f"{{source.stem}}.{{ext}}").write_bytes(f"{{source.stem}} {{to}}".encode())
-if to == "html":
+ext = to.removeprefix("psma-rwe-").replace("typst", "pdf")
+target = out / f"{{source.stem}}.{{ext}}"
+if ext == "docx":  # a real Word file: the build post-processes it
+    import subprocess
+    subprocess.run([{pandoc!r}, "-o", str(target)], input="x", text=True, check=True)
+else:
+    target.write_bytes(f"{{source.stem}} {{to}}".encode())
+if ext == "html":
     (out / f"{{source.stem}}_files").mkdir(exist_ok=True)
     (out / f"{{source.stem}}_files" / "quarto.js").write_text("//")
 """
@@ -41,7 +46,11 @@ def test_quarto_outputs_are_placed_like_the_embedded_renderers(tmp_path, monkeyp
     bin_dir.mkdir()
     log = tmp_path / "quarto-args.jsonl"
     fake = bin_dir / "quarto"
-    fake.write_text(FAKE.format(python=sys.executable, log=str(log)), encoding="utf-8")
+    from analysis.render.pipeline import pandoc_path
+
+    fake.write_text(
+        FAKE.format(python=sys.executable, log=str(log), pandoc=pandoc_path()), encoding="utf-8"
+    )
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
 
@@ -58,17 +67,20 @@ def test_quarto_outputs_are_placed_like_the_embedded_renderers(tmp_path, monkeyp
     assert documents == expected
     assert not (report.path / "report").exists()
     assert not list(report.path.rglob("*_files"))
-    assert (report.path / "abstract.pdf").read_bytes() == b"abstract typst"
+    assert (report.path / "abstract.pdf").read_bytes() == b"abstract psma-rwe-typst"
     manifest = json.loads((report.path / build.MANIFEST).read_text(encoding="utf-8"))
     assert not [k for k in manifest["outputs"] if k.startswith("report/")]
 
     calls = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
     by_format = {(Path(c[1]).stem, c[c.index("--to") + 1]): c for c in calls}
+    # the extension's formats
     assert set(by_format) == {
-        (doc, "typst" if fmt == "pdf" else fmt)
+        (doc, {"pdf": "psma-rwe-typst"}.get(fmt, f"psma-rwe-{fmt}"))
         for doc, fmts in build.DOC_FORMATS.items()
         for fmt in fmts
     }
-    assert "embed-resources:true" in by_format[("poster", "html")]
-    # _quarto.yml says letter; Typst (through Quarto) only knows us-letter.
-    assert "papersize:us-letter" in by_format[("abstract", "typst")]
+    # Word gets the project's reference document (papersize letter), made for Quarto
+    reference = [
+        a for a in by_format[("abstract", "psma-rwe-docx")] if a.startswith("--reference-doc=")
+    ]
+    assert len(reference) == 1 and reference[0].endswith("_psma/reference-letter.docx")

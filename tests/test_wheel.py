@@ -83,7 +83,7 @@ def test_the_wheel_ships_the_example_project_as_files(wheel_venv):
         "report/poster.qmd",
         "report/supplement.qmd",
         "_extensions/psma-rwe/_extension.yml",
-        "_extensions/psma-rwe/typst/psma.typ",
+        "_extensions/psma-rwe/typst/typst-template.typ",
         "_extensions/psma-rwe/filters/gt-tables.lua",
         "data/README.md",
         "data/synthetic/patients.csv",

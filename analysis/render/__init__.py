@@ -42,7 +42,7 @@ Cross-references (``filters/crossref.lua``)
     ``tbl-prefix`` (reference words), ``title-delim``, and our
     ``number-prefix`` (``"S"``: "Table S1", "Figure S1" in captions and
     references; the supplement sets it).
-Article tables and figures (``typst/psma.typ``, ``article-tables``)
+Article tables and figures (``typst/typst-template.typ``, ``article-tables``)
     In the article PDF tables are set in the body serif at 0.86 of the body
     size with tabular figures, never justified, at their natural width (left
     under the caption), numbers right-aligned, an indented stub row padded
@@ -65,7 +65,7 @@ Callouts (``filters/callouts.lua``)
     title and plain text in DOCX.  On the poster a callout has a title bar
     and larger type; ``callout-important`` is a solid box in the accent
     colour with large bold figures (key findings).
-Poster layout (``filters/layout.lua``, ``typst/psma.typ``)
+Poster layout (``filters/layout.lua``, ``typst/typst-template.typ``)
     Without column breaks (the project's poster) the body is balanced over
     the columns from measured heights: Typst ``#poster-flow`` measures each
     unit (a heading with its lead paragraphs and first figure or table, a
@@ -89,10 +89,11 @@ Figures (``filters/figures.lua``)
 Documents
     HTML: one self-contained file (``--embed-resources``, ``--mathml``, our
     ``css/report.css``, no CDN, no web fonts), title block, TOC only with
-    ``toc: true``.  PDF: ``templates/article.typst`` (default) or
-    ``templates/poster.typst`` (``format-template: poster``) over
-    ``typst/psma.typ``; the template headers list the metadata keys they
-    read (``papersize``, ``poster-size``, ``poster-columns``,
+    ``toc: true``.  PDF: ``typst/psma.typst`` assembles the Quarto template
+    partials ``typst/typst-template.typ`` (the library), ``page.typ`` and
+    ``typst-show.typ``, which picks the article (default) or the poster
+    (``format-template: poster``); typst-show.typ's header lists the metadata keys
+    it reads (``papersize``, ``poster-size``, ``poster-columns``,
     ``accent-color``, ``conference``/``institution``/``contact`` for the
     poster's title band, ...).  DOCX: pandoc's writer, native tables, numbered
     captions as text.

@@ -32,11 +32,11 @@ from analysis.errors import PsmaRweError
 
 #: Page sizes in twentieths of a point (twips): (width, height).
 PAGE_TWIPS = {"letter": (12240, 15840), "us-letter": (12240, 15840), "a4": (11906, 16838)}
-#: The PDF article's margins (typst/psma.typ), twips.
+#: The PDF article's margins (typst/typst-template.typ), twips.
 MARGINS_TWIPS = {"left": 1440, "right": 1440, "top": 1296, "bottom": 1440}
 SERIF = "IBM Plex Serif"
 SANS = "Lato"
-#: The PDF's default body size (layout.typst_variables), so that pages correspond.
+#: The PDF's default body size (typst-template.typ, article()), so that pages correspond.
 DEFAULT_FONTSIZE_PT = 10.5
 #: Zip timestamp of every member (the earliest a zip can hold).
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)

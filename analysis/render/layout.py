@@ -1,9 +1,10 @@
 """Page layout settings read from metadata and handed to the Typst templates.
 
-The templates document the metadata keys; this module validates them and
-turns them into Typst literals passed with ``pandoc -V psma-...=...``
-(``-V`` values reach the template verbatim, whereas metadata strings are
-escaped as Typst markup, which would break ``"#1f4e79"`` inside a string).
+The templates document the metadata keys; this module validates them.  The
+Typst partials (typst/typst-show.typ, typst-template.typ) read the same keys
+and parse them themselves, so that ``quarto render`` lays the pages out as the
+embedded renderer does; what this module computes (poster geometry, say) is
+for Python's own use (chart sizes, tests).
 """
 
 from __future__ import annotations
@@ -104,36 +105,32 @@ def table_notes(meta: dict) -> str:
     return value
 
 
-def typst_variables(meta: dict) -> dict[str, str]:
-    """``-V`` variables for the Typst templates (values are Typst literals)."""
+def check_typst_metadata(meta: dict) -> None:
+    """Check the metadata typst/typst-show.typ hands to ``psma-document()``.
+
+    The Typst partials parse these values themselves (so that ``quarto
+    render`` needs nothing from here); the embedded renderer checks them
+    first, for a one-line message instead of a Typst panic.
+    """
     template = template_name(meta)
-    variables = {
-        "psma-template": template,
-        "psma-accent": f'rgb("{accent_color(meta.get("accent-color"))}")',
-    }
+    accent_color(meta.get("accent-color"))
     if template == "poster":
-        width, height, columns = poster_layout(meta)
-        variables.update(
-            {"psma-poster-width": width, "psma-poster-height": height, "psma-columns": str(columns)}
-        )
-    else:
-        paper = str(meta.get("papersize") or "letter").strip().lower()
-        if paper not in PAPER_SIZES:
-            raise PsmaRweError(f"papersize: '{paper}' is not one of letter, a4")
-        variables["psma-paper"] = f'"{PAPER_SIZES[paper]}"'
-        fontsize = str(meta.get("fontsize") or "10.5pt").strip()
-        if not re.fullmatch(r"\d+(?:\.\d+)?pt", fontsize):
-            raise PsmaRweError(f"fontsize: '{fontsize}' is not a size in points like 11pt")
-        variables["psma-fontsize"] = fontsize
-    return variables
+        poster_layout(meta)
+        return
+    paper = str(meta.get("papersize") or "letter").strip().lower()
+    if paper not in PAPER_SIZES:
+        raise PsmaRweError(f"papersize: '{paper}' is not one of letter, a4")
+    fontsize = str(meta.get("fontsize") or "10.5pt").strip()
+    if not re.fullmatch(r"\d+(?:\.\d+)?pt", fontsize):
+        raise PsmaRweError(f"fontsize: '{fontsize}' is not a size in points like 11pt")
 
 
-#: Share of the page height a poster figure may take (``max-figure`` in typst/psma.typ).
+#: Share of the page height a poster figure may take (``max-figure`` in typst/typst-template.typ).
 POSTER_FIGURE_MAX_HEIGHT = 0.3
 
 
 def poster_geometry(meta: dict) -> dict[str, float]:
-    """The poster's page and column sizes in points, as ``poster()`` in typst/psma.typ
+    """The poster's page and column sizes in points, as ``poster()`` in typst/typst-template.typ
     computes them: ``width``, ``height``, ``columns``, ``column_width`` and
     ``figure_max_height`` (the height cap of a figure)."""
     width, height, columns = poster_layout(meta)

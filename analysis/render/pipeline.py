@@ -2,7 +2,7 @@
 
 See :mod:`analysis.render` for what is supported.  Work files go to
 ``<project_dir>/_render/`` (the expanded markdown, per-format metadata, the
-generated ``.typ`` and a copy of ``typst/psma.typ``, PNG copies of SVG
+generated ``.typ`` (the extension's Typst partials inlined), PNG copies of SVG
 figures for Word and Word's reference document, :mod:`analysis.render.docx`);
 outputs go to ``out_dir``.
 """
@@ -13,7 +13,6 @@ import functools
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 import warnings
@@ -32,7 +31,10 @@ from analysis.render.shortcodes import ShortcodeExpander, split_front_matter
 #: Inside the project's extension (:mod:`analysis.render.extension`).
 FILTERS_DIR = "filters"
 TEMPLATES_DIR = "templates"
-TYPST_LIB = "typst/psma.typ"
+#: The embedded renderer's main Typst template; it assembles the partials
+#: typst/typst-template.typ, page.typ and typst-show.typ, which Quarto's own
+#: Typst template assembles under ``quarto render``.
+TYPST_TEMPLATE = "typst/psma.typst"
 CSS = "css/report.css"
 
 #: Lua filters in the order they run (each file says what it does).
@@ -146,7 +148,7 @@ def _pandoc_metadata(meta: dict) -> dict:
         meta.pop(key, None)
     if by_author:
         meta["by-author"] = by_author
-        meta["author-meta"] = [a["name"] for a in by_author]
+        meta["author-meta"] = [a["name"]["literal"] for a in by_author]
     if by_affiliation:
         meta["by-affiliation"] = by_affiliation
     if "date" in meta:
@@ -455,14 +457,15 @@ def render(
         else:
             target = out_dir / f"{prep.stem}.pdf"
             typ = prep.work / f"{prep.stem}.typ"
-            shutil.copyfile(prep.ext / TYPST_LIB, prep.work / Path(TYPST_LIB).name)
-            variables = layout.typst_variables(plain)
+            # the values the Typst partials parse, checked here for a clear message
+            layout.check_typst_metadata(plain)
             args += [
                 "--to=typst",
-                f"--template={prep.ext / TEMPLATES_DIR / (template + '.typst')}",
-                *[f"--variable={k}:{v}" for k, v in sorted(variables.items())],
+                f"--template={prep.ext / TYPST_TEMPLATE}",
                 f"--output={typ}",
             ]
+            if plain.get("number-sections") is True and not plain.get("section-numbering"):
+                args.append("--metadata=section-numbering:1.1")
             _run_pandoc(args, prep.project_dir, env, f"{what} Typst")
             _compile_typst(typ, prep.project_dir, target, prep.rel_source)
         results[fmt] = target

@@ -9,17 +9,20 @@ merged key by key, anything else is replaced):
 3. the document's front matter (minus ``format``);
 4. the document's ``format: <name>:`` keys.
 
-Format names: ``html`` for HTML; ``typst`` and ``pdf`` (both, in that order)
-for the Typst PDF; ``docx`` for Word; ``plain`` for the plain-text abstract.
+Format names: ``html`` and ``psma-rwe-html`` (the extension's format) for
+HTML; ``typst``, ``pdf`` and ``psma-rwe-typst`` (in that order) for the Typst
+PDF; ``docx`` and ``psma-rwe-docx`` for Word; ``plain`` for the plain-text abstract.
 ``{{< meta >}}`` shortcodes see layers 1 and 3 only (the format-independent
 keys), so their text is the same in all outputs.
 
 Authors (``author`` or ``authors``, Quarto's forms: a string, a list of
 strings, or a list of maps with ``name``, ``affiliation(s)``, ``email``; a
 top-level ``affiliations`` list with ``id``/``name`` that ``ref:`` points to)
-are normalised into ``by-author`` (``name``, ``marks`` such as ``"1,2"``,
-``email``) and ``by-affiliation`` (``mark``, ``name``), in order of first
-mention, which is what the templates read.
+are normalised as Quarto normalises them, into ``by-author`` (``name`` with
+``literal``, ``affiliations`` with ``number`` and ``name``, ``email``) and
+``by-affiliation`` (``number``, ``name``), the affiliations numbered in order
+of first mention: the extension's templates read that shape under both
+renderers.
 """
 
 from __future__ import annotations
@@ -36,9 +39,9 @@ from analysis.errors import PsmaRweError
 
 #: Output name -> the Quarto ``format:`` names whose options apply to it.
 FORMAT_ALIASES: dict[str, tuple[str, ...]] = {
-    "html": ("html",),
-    "pdf": ("typst", "pdf"),
-    "docx": ("docx",),
+    "html": ("html", "psma-rwe-html"),
+    "pdf": ("typst", "pdf", "psma-rwe-typst"),
+    "docx": ("docx", "psma-rwe-docx"),
     "plain": ("plain",),
 }
 #: Top-level keys that are Quarto configuration, not document metadata.
@@ -143,12 +146,12 @@ def normalize_authors(meta: dict) -> tuple[list[dict], list[dict]]:
     by_author: list[dict] = []
     for author in authors:
         if not isinstance(author, dict):
-            by_author.append({"name": _author_name(author), "marks": ""})
+            by_author.append({"name": {"literal": _author_name(author)}, "affiliations": []})
             continue
         raw = author.get("affiliations", author.get("affiliation", []))
         if not isinstance(raw, list):
             raw = [raw]
-        marks = []
+        affiliations = []
         for aff in raw:
             if isinstance(aff, dict) and "ref" in aff:
                 text = registry.get(str(aff["ref"]), str(aff["ref"]))
@@ -158,9 +161,12 @@ def normalize_authors(meta: dict) -> tuple[list[dict], list[dict]]:
                 text = _affiliation_text(aff)
             if text not in numbers:
                 numbers[text] = len(numbers) + 1
-                by_affiliation.append({"mark": str(numbers[text]), "name": text})
-            marks.append(str(numbers[text]))
-        entry = {"name": _author_name(author.get("name")), "marks": ",".join(marks)}
+                by_affiliation.append({"number": numbers[text], "name": text})
+            affiliations.append({"number": numbers[text], "name": text})
+        entry = {
+            "name": {"literal": _author_name(author.get("name"))},
+            "affiliations": affiliations,
+        }
         if author.get("email"):
             entry["email"] = str(author["email"])
         by_author.append(entry)

@@ -312,7 +312,7 @@ class ShortcodeExpander:
         if not content.endswith("\n"):
             content += "\n"
         if own_line and target.suffix.lower() in _HTML_SUFFIXES:
-            longest = max((len(run) for run in re.findall(r"`+", content)), default=0)
-            fence = "`" * max(3, longest + 1)
-            return f"\n{fence}{{=html}}\n{content}{fence}\n\n"
+            from analysis.render.includes import fenced_html
+
+            return f"\n{fenced_html(content)}\n"
         return content

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from analysis import config
 from analysis.errors import PsmaRweError
 from analysis.render import layout, project
 from analysis.render.shortcodes import ShortcodeExpander, split_front_matter
@@ -113,35 +114,54 @@ def test_metadata_layers_and_authors():
     assert pdf["papersize"] == "a4" and pdf["fontsize"] == "11pt" and pdf["toc"] is False
     assert project.shortcode_metadata(proj, front)["title"] == "Doc"
     by_author, by_aff = project.normalize_authors(proj)
+    # Quarto's shape (by-author name.literal, affiliations[].number; by-affiliation)
     assert by_author == [
-        {"name": "A", "marks": "1"},
-        {"name": "B C", "marks": "2,1"},
-        {"name": "D", "marks": ""},
-    ]
-    assert by_aff == [{"mark": "1", "name": "Uni, Town"}, {"mark": "2", "name": "Lab"}]
-
-
-def test_layout_variables():
-    poster = layout.typst_variables({"format-template": "poster"})
-    assert poster["psma-poster-width"] == "48in" and poster["psma-poster-height"] == "36in"
-    assert poster["psma-columns"] == "4"
-    custom = layout.typst_variables(
+        {"name": {"literal": "A"}, "affiliations": [{"number": 1, "name": "Uni, Town"}]},
         {
-            "format-template": "poster",
-            "poster-size": "40x30in",
-            "poster-columns": 5,
-            "accent-color": "8a1538",
-        }
-    )
-    assert (custom["psma-poster-width"], custom["psma-columns"]) == ("40in", "5")
-    assert custom["psma-accent"] == 'rgb("#8a1538")'
-    assert layout.typst_variables({})["psma-paper"] == '"us-letter"'
+            "name": {"literal": "B C"},
+            "affiliations": [{"number": 2, "name": "Lab"}, {"number": 1, "name": "Uni, Town"}],
+        },
+        {"name": {"literal": "D"}, "affiliations": []},
+    ]
+    assert by_aff == [{"number": 1, "name": "Uni, Town"}, {"number": 2, "name": "Lab"}]
+
+
+def test_typst_metadata_checked():
+    layout.check_typst_metadata({"format-template": "poster", "poster-size": "40x30in"})
+    layout.check_typst_metadata({"papersize": "a4", "fontsize": "11pt", "accent-color": "8a1538"})
     with pytest.raises(PsmaRweError, match="poster-columns"):
-        layout.typst_variables({"format-template": "poster", "poster-columns": 0})
+        layout.check_typst_metadata({"format-template": "poster", "poster-columns": 0})
     with pytest.raises(PsmaRweError, match="format-template"):
-        layout.typst_variables({"format-template": "slides"})
+        layout.check_typst_metadata({"format-template": "slides"})
     with pytest.raises(PsmaRweError, match="papersize"):
-        layout.typst_variables({"papersize": "legal"})
+        layout.check_typst_metadata({"papersize": "legal"})
+    with pytest.raises(PsmaRweError, match="accent-color"):
+        layout.check_typst_metadata({"accent-color": "blue"})
+
+
+def test_typst_parses_sizes_as_python_does(tmp_path):
+    """typst-template.typ parses poster-size and papersize itself (so that
+    `quarto render` needs nothing from Python): the same sizes as layout.py."""
+    import typst
+
+    lib = (config.PROJECT_DIR / "_extensions/psma-rwe/typst/typst-template.typ").read_text()
+    sizes = [*layout.POSTER_SIZES, "40x30in", "100 x 70 cm", "600×800mm"]
+    calls = ", ".join(f'poster-size-of("{s}").map(x => x.pt())' for s in sizes)
+    doc = tmp_path / "t.typ"
+    doc.write_text(
+        lib + f"\n#metadata(({calls},)) <sizes>\n"
+        '#metadata((paper-of("letter"), paper-of("A4"), paper-of("us-letter"))) <papers>\n',
+        encoding="utf-8",
+    )
+    got = typst.query(str(doc), "<sizes>", field="value", one=True)
+    import json
+
+    got = json.loads(got) if isinstance(got, str) else got
+    want = [[layout.length_pt(v) for v in layout.poster_size(s)] for s in sizes]
+    assert [x for pair in got for x in pair] == pytest.approx([x for pair in want for x in pair])
+    papers = typst.query(str(doc), "<papers>", field="value", one=True)
+    papers = json.loads(papers) if isinstance(papers, str) else papers
+    assert papers == ["us-letter", "a4", "us-letter"]
 
 
 def test_poster_layout_and_table_notes():

@@ -23,6 +23,15 @@ from analysis.render import render_document
 pytestmark = pytest.mark.slow
 
 
+def typ_body(path: Path) -> str:
+    """The generated .typ after the inlined function library (typst-template.typ,
+    whose comments name the functions the filters call)."""
+    text = path.read_text(encoding="utf-8")
+    marker = "\n#show: psma-document.with("
+    assert marker in text
+    return text.split(marker, 1)[1]
+
+
 def pdf_text(path: Path) -> list[str]:
     return [page.extract_text() for page in PdfReader(path).pages]
 
@@ -75,7 +84,7 @@ def article_html(built) -> str:
 
 @pytest.fixture(scope="module")
 def article_typ(built) -> str:
-    return (built["project"] / "_render" / "article.typ").read_text(encoding="utf-8")
+    return typ_body(built["project"] / "_render" / "article.typ")
 
 
 @pytest.fixture(scope="module")
@@ -327,7 +336,7 @@ def test_interactive_figure_only_in_html(project, tmp_path):
     result = render_document(project, "report/poster.qmd", tmp_path, formats=["html", "pdf"])
     markup = result["html"].read_text()
     assert 'var s = "<table>"; // INTERACTIVEMARKER\n\nwindow.vegaEmbed' in markup
-    assert "INTERACTIVEMARKER" not in (project / "_render" / "poster.typ").read_text()
+    assert "INTERACTIVEMARKER" not in typ_body(project / "_render" / "poster.typ")
 
 
 # --- PDF layout --------------------------------------------------------------------------
@@ -353,7 +362,7 @@ def test_poster_size_switches(project, tmp_path, size, expected):
     width, height = page_size(result["pdf"])
     assert (width, height) == pytest.approx(expected, abs=0.01)
     assert height > width  # portrait
-    typ = (project / "_render" / "poster.typ").read_text()
+    typ = typ_body(project / "_render" / "poster.typ")
     assert "columns: 3," in typ  # portrait default
 
 
@@ -400,11 +409,11 @@ def test_column_breaks_start_the_next_column_in_pdf_and_html(project, tmp_path):
     add_column_breaks(project / "report" / "poster.qmd")
     result = render_document(project, "report/poster.qmd", tmp_path, formats=["html", "pdf"])
 
-    typ = (project / "_render" / "poster.typ").read_text(encoding="utf-8")
+    typ = typ_body(project / "_render" / "poster.typ")
     assert typ.count("#poster-colbreak(") == 2  # the 3- and 5-column break does not apply
     assert re.search(r"#poster-colbreak\(2\)\s*== Methods", typ)
     assert re.search(r"#poster-colbreak\(3\)\s*== Results", typ)
-    assert "column-break" not in typ.split("#show: poster.with(")[1]
+    assert "column-break" not in typ
     reader = PdfReader(result["pdf"])
     assert len(reader.pages) == 1
     column = 3456 / 4
@@ -427,7 +436,7 @@ def test_column_breaks_follow_the_number_of_columns(project, tmp_path):
     add_column_breaks(project / "report" / "poster.qmd")
     set_front_matter(project / "report" / "poster.qmd", "poster-size: 36x48in")
     result = render_document(project, "report/poster.qmd", tmp_path, formats=["html", "pdf"])
-    typ = (project / "_render" / "poster.typ").read_text(encoding="utf-8")
+    typ = typ_body(project / "_render" / "poster.typ")
     assert "columns: 3," in typ
     assert typ.count("#poster-colbreak(") == 2
     assert re.search(r"#poster-colbreak\(3\)\s*== Conclusions", typ)
@@ -447,7 +456,7 @@ def test_poster_without_breaks_flows_and_the_article_drops_breaks(built, project
     result = render_document(project, "report/article.qmd", tmp_path, formats=["html", "pdf"])
     body = result["html"].read_text(encoding="utf-8").split("<body")[1]
     assert "column-break" not in body and "poster-" not in body
-    assert "colbreak" not in (project / "_render" / "article.typ").read_text(encoding="utf-8")
+    assert "colbreak" not in typ_body(project / "_render" / "article.typ")
 
 
 def test_column_break_after_an_overflowing_column_is_skipped(project, tmp_path):
@@ -501,7 +510,7 @@ def test_poster_title_band_shows_institution_and_contact(project, tmp_path):
 
 
 def test_poster_tables_keep_footnotes_and_drop_source_notes(built):
-    typ = (built["project"] / "_render" / "poster.typ").read_text(encoding="utf-8")
+    typ = typ_body(built["project"] / "_render" / "poster.typ")
     notes = typ[typ.index("#table-notes[") :][:400]
     assert "Eastern Cooperative Oncology Group" in notes
     assert "GTSOURCENOTE" not in typ
@@ -519,7 +528,7 @@ def test_poster_tables_keep_footnotes_and_drop_source_notes(built):
 def test_table_notes_setting(project, tmp_path, setting, kept, dropped):
     set_front_matter(project / "report" / "poster.qmd", f"table-notes: {setting}")
     result = render_document(project, "report/poster.qmd", tmp_path, formats=["html", "pdf"])
-    typ = (project / "_render" / "poster.typ").read_text(encoding="utf-8")
+    typ = typ_body(project / "_render" / "poster.typ")
     markup = result["html"].read_text(encoding="utf-8")
     for text in kept:
         assert text in typ and text in markup
@@ -538,7 +547,7 @@ def test_small_div(project, tmp_path):
         encoding="utf-8",
     )
     result = render_document(project, "report/poster.qmd", tmp_path, formats=["html", "pdf"])
-    typ = (project / "_render" / "poster.typ").read_text(encoding="utf-8")
+    typ = typ_body(project / "_render" / "poster.typ")
     assert re.search(r"#small\[\s*SMALLPRINT text\.\s*\]", typ)
     assert "SMALLPRINT text." in PdfReader(result["pdf"]).pages[0].extract_text()
     assert '<div class="small">\n<p>SMALLPRINT text.</p>\n</div>' in result["html"].read_text(
@@ -710,7 +719,7 @@ def test_a_100_kb_word_renders_in_seconds(project, tmp_path):
     start = time.perf_counter()
     result = render_document(project, "report/article.qmd", tmp_path, formats=["pdf", "docx"])
     assert time.perf_counter() - start < 30
-    assert word in (project / "_render" / "article.typ").read_text(encoding="utf-8")
+    assert word in typ_body(project / "_render" / "article.typ")
     assert word in docx_text(result["docx"])
 
 

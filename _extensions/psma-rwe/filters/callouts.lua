@@ -7,8 +7,11 @@ opens the callout, else the type's name ("Note", "Tip", ...); a plain
 
   * HTML:  <div class="callout callout-note"> with a .callout-title and a
     .callout-body, styled by css/report.css;
-  * Typst: #callout(kind: "note", title: [...])[body] from typst/psma.typ;
+  * Typst: #callout(kind: "note", title: [...])[body] from typst/typst-template.typ;
   * DOCX:  plain — the title as a bold paragraph, then the body.
+
+The embedded renderer sees the callout as a Div; under `quarto render`,
+Quarto has made it a Callout node (its own title rules), drawn the same way.
 ]]
 
 local TITLES = {
@@ -37,8 +40,38 @@ local function typst_content(inlines)
   return (text:gsub("%s+$", ""))
 end
 
+-- The callout in the output format: `kind` (note, tip, ..., plain), its
+-- title (inlines or nil), body (blocks) and id.
+local function render(kind, title, body, identifier)
+  if FORMAT:match("html") then
+    local blocks = pandoc.Blocks({})
+    if title then
+      blocks:insert(pandoc.Div({ pandoc.Plain(title) }, pandoc.Attr("", { "callout-title" })))
+    end
+    blocks:insert(pandoc.Div(body, pandoc.Attr("", { "callout-body" })))
+    return pandoc.Div(blocks, pandoc.Attr(identifier, { "callout", "callout-" .. kind }))
+  elseif FORMAT == "typst" then
+    local open = '#callout(kind: "' .. kind .. '"'
+    if title then
+      open = open .. ", title: [" .. typst_content(title) .. "]"
+    end
+    local blocks = pandoc.Blocks({ pandoc.RawBlock("typst", open .. ")[") })
+    blocks:extend(body)
+    blocks:insert(pandoc.RawBlock("typst", "]"))
+    return blocks
+  else
+    local blocks = pandoc.Blocks({})
+    if title then
+      blocks:insert(pandoc.Para({ pandoc.Strong(title) }))
+    end
+    blocks:extend(body)
+    return pandoc.Div(blocks, pandoc.Attr(identifier, {}))
+  end
+end
+
 return {
   {
+    -- the embedded renderer: the callout is still a Div
     Div = function(div)
       local kind = callout_kind(div)
       if not kind then
@@ -55,31 +88,24 @@ return {
       elseif kind ~= "plain" and div.attributes.appearance ~= "simple" then
         title = pandoc.Inlines(TITLES[kind])
       end
-
-      if FORMAT:match("html") then
-        local blocks = pandoc.Blocks({})
-        if title then
-          blocks:insert(pandoc.Div({ pandoc.Plain(title) }, pandoc.Attr("", { "callout-title" })))
-        end
-        blocks:insert(pandoc.Div(body, pandoc.Attr("", { "callout-body" })))
-        return pandoc.Div(blocks, pandoc.Attr(div.identifier, { "callout", "callout-" .. kind }))
-      elseif FORMAT == "typst" then
-        local open = '#callout(kind: "' .. kind .. '"'
-        if title then
-          open = open .. ", title: [" .. typst_content(title) .. "]"
-        end
-        local blocks = pandoc.Blocks({ pandoc.RawBlock("typst", open .. ")[") })
-        blocks:extend(body)
-        blocks:insert(pandoc.RawBlock("typst", "]"))
-        return blocks
-      else
-        local blocks = pandoc.Blocks({})
-        if title then
-          blocks:insert(pandoc.Para({ pandoc.Strong(title) }))
-        end
-        blocks:extend(body)
-        return pandoc.Div(blocks, pandoc.Attr(div.identifier, {}))
+      return render(kind, title, body, div.identifier)
+    end,
+    -- quarto render: Quarto has parsed the callout (title, type) into its
+    -- Callout node; it is drawn as the embedded renderer draws it
+    Callout = function(callout)
+      local kind = TITLES[callout.type] and callout.type or "plain"
+      local title = callout.title
+      if title ~= nil and pandoc.utils.type(title) ~= "Inlines" then
+        title = pandoc.utils.blocks_to_inlines(pandoc.Blocks(title))
       end
+      if (title == nil or #title == 0) then
+        title = nil
+        if kind ~= "plain" and callout.appearance ~= "simple" then
+          title = pandoc.Inlines(TITLES[kind])
+        end
+      end
+      local id = callout.attr and callout.attr.identifier or ""
+      return render(kind, title, pandoc.Blocks(callout.content), id)
     end,
   },
 }

@@ -18,8 +18,8 @@ caption in every format).  In HTML, a raw HTML table goes in a
 
 Metadata `crossref` (document front matter or _quarto.yml): Quarto's
 `fig-title`, `tbl-title` (caption words), `fig-prefix`, `tbl-prefix`
-(reference words) and `title-delim`, and our `number-prefix` ("S": Figure
-S1, Table S1, in captions and references).
+(reference words) and `title-delim`, and our top-level `number-prefix` ("S":
+Figure S1, Table S1, in captions and references).
 
 References: a citation whose keys all start with fig- or tbl- becomes
 "Figure n"/"Table n" (several: "Figures 1 and 2"), a link to the target;
@@ -44,9 +44,13 @@ local title_delim = ":"
 
 -- Quarto's crossref options: `fig-title` / `tbl-title` (the caption's word),
 -- `fig-prefix` / `tbl-prefix` (the reference's word; its plural adds "s"),
--- `title-delim`; and ours, `number-prefix` (Quarto reaches "Figure S1" only
--- through a custom kind with `space-before-numbering: false`).
+-- `title-delim`; and ours, the top-level key `number-prefix` (outside
+-- `crossref`, which Quarto validates; typst-template.typ numbers Quarto's
+-- Typst floats with it too).
 local function configure(meta)
+  if meta["number-prefix"] ~= nil then
+    number_prefix = stringify(meta["number-prefix"])
+  end
   local cr = meta.crossref
   if type(cr) ~= "table" then
     return
@@ -68,7 +72,6 @@ local function configure(meta)
       kind.plural = prefix .. "s"
     end
   end
-  number_prefix = text("number-prefix") or number_prefix
   title_delim = text("title-delim") or title_delim
 end
 

@@ -13,8 +13,8 @@ stub ("Characteri stic").  This filter sizes every table to the text width
   which analysis/render/docx.py gives them after pandoc (pandoc's writer
   styles every cell "Compact", whatever custom-style it is given).
 
-The text width (points) comes from PSMA_RENDER_DOCX_TEXT_WIDTH, which the
-renderer reads from the reference document's page.  A table with a
+The text width (points) comes from filters/settings.lua: the embedded
+renderer reads it from the reference document's page.  A table with a
 `tbl-colwidths` attribute keeps the widths it was given.  Other formats: no-op.
 ]]
 
@@ -22,7 +22,8 @@ if FORMAT ~= "docx" then
   return {}
 end
 
-local TEXT_WIDTH = tonumber(os.getenv("PSMA_RENDER_DOCX_TEXT_WIDTH") or "") or 468
+local settings = dofile(pandoc.path.join({ pandoc.path.directory(PANDOC_SCRIPT_FILE), "settings.lua" }))
+local TEXT_WIDTH = 468
 local FONT_PT = 8.5
 -- average advance of a character, in em: Lato regular / bold, with margin
 local EM_REGULAR = 0.55
@@ -114,6 +115,11 @@ local function widths(tbl)
 end
 
 return {
+  {
+    Meta = function(meta)
+      TEXT_WIDTH = settings.read(meta).docx_width
+    end,
+  },
   {
     Table = function(tbl)
       if #tbl.colspecs == 0 then

@@ -80,8 +80,12 @@ return {
           if i > 1 then
             line:extend({ pandoc.Str(","), pandoc.Space() })
           end
-          line:extend(inlines(a.name))
-          local marks = pandoc.utils.stringify(a.marks or "")
+          line:extend(inlines(a.name and a.name.literal or a.name))
+          local numbers = pandoc.List({})
+          for _, aff in ipairs(a.affiliations or {}) do
+            numbers:insert(pandoc.utils.stringify(aff.number))
+          end
+          local marks = table.concat(numbers, ",")
           if marks ~= "" then
             line:insert(pandoc.Superscript(pandoc.Inlines(marks)))
           end
@@ -90,7 +94,7 @@ return {
       end
       local front = pandoc.Blocks({})
       for _, aff in ipairs(meta["by-affiliation"] or {}) do
-        local line = pandoc.Inlines({ pandoc.Superscript(inlines(aff.mark)), pandoc.Space() })
+        local line = pandoc.Inlines({ pandoc.Superscript(inlines(aff.number)), pandoc.Space() })
         line:extend(inlines(aff.name))
         front:insert(pandoc.Para(line))
       end

@@ -5,7 +5,9 @@ a leading "/" means the project root) and, as our extension, fall back to
 the project root, so both `../figures/x.svg` and `figures/x.svg` work from
 report/x.qmd.  A missing file or a remote (http/https) image is an error:
 nothing may be loaded from the network.  Paths are rewritten relative to the
-project root, the working directory pandoc and typst run in.
+project root, the working directory pandoc and typst run in (under Quarto,
+which runs pandoc in the document's folder, relative to that folder;
+Typst's stay root-absolute).
 
 Per format:
   * typst: a `.svg` with a `.pdf` sibling uses the PDF (SVG text renders with
@@ -17,16 +19,13 @@ Per format:
     fallback is poor); images keep their physical size from the PNG's ppi.
   * html: unchanged apart from the path; --embed-resources inlines it.
 
-Environment: PSMA_RENDER_PROJECT_DIR, PSMA_RENDER_SOURCE_DIR (absolute),
-PSMA_RENDER_SOURCE (name for messages), PSMA_RENDER_PNG_DIR (project-relative),
-PSMA_RENDER_TEMPLATE (article|poster).
+Settings (filters/settings.lua): project_dir, source_dir, source, png_dir,
+template.
 ]]
 
-local project_dir = os.getenv("PSMA_RENDER_PROJECT_DIR") or "."
-local source_dir = os.getenv("PSMA_RENDER_SOURCE_DIR") or project_dir
-local source = os.getenv("PSMA_RENDER_SOURCE") or "document"
-local png_dir = os.getenv("PSMA_RENDER_PNG_DIR") or ""
-local template = os.getenv("PSMA_RENDER_TEMPLATE") or "article"
+local settings = dofile(pandoc.path.join({ pandoc.path.directory(PANDOC_SCRIPT_FILE), "settings.lua" }))
+local project_dir, source_dir, source, png_dir, template = ".", ".", "document", "", "article"
+local in_quarto = false
 
 local function exists(path)
   local fh = io.open(path, "rb")
@@ -54,7 +53,7 @@ local function parts_of(path)
   return parts
 end
 
-local root_parts = parts_of(project_dir)
+local root_parts = {}
 
 -- Project-relative path of `src` (a path written in the document), or nil.
 local function project_relative(src)
@@ -118,7 +117,22 @@ local function image(el)
   else
     el.src = rel
   end
+  if in_quarto and FORMAT ~= "typst" then
+    -- Quarto runs pandoc in the document's folder (and reads "/x" as project-rooted)
+    el.src = pandoc.path.make_relative(project_dir .. "/" .. el.src, source_dir, true)
+  end
   return el
 end
 
-return { { Image = image } }
+return {
+  {
+    Meta = function(meta)
+      local s = settings.read(meta)
+      project_dir, source_dir, source = s.project_dir, s.source_dir, s.source
+      png_dir, template = s.png_dir, s.template
+      in_quarto = s.quarto
+      root_parts = parts_of(project_dir)
+    end,
+  },
+  { Image = image },
+}

@@ -23,13 +23,13 @@ Raw HTML that holds no <table>, or holds a <script> (interactive figures),
 is left alone (and dropped by the typst and docx writers, like any raw HTML).
 
 Which notes are kept is the metadata key `table-notes` (validated by
-analysis/render/layout.py, passed as $PSMA_RENDER_TABLE_NOTES): `all`
+analysis/render/layout.py; filters/settings.lua): `all`
 (default), `footnotes` (source notes dropped; the poster's default) or
 `none`.  In HTML the dropped rows are removed from the fragment's <tfoot>.
 ]]
 
-local notes_mode = os.getenv("PSMA_RENDER_TABLE_NOTES") or "all"
-local template = os.getenv("PSMA_RENDER_TEMPLATE") or "article"
+local settings = dofile(pandoc.path.join({ pandoc.path.directory(PANDOC_SCRIPT_FILE), "settings.lua" }))
+local notes_mode, template, in_quarto = "all", "article", false
 
 -- Is a tfoot row (class gt_footnotes / gt_sourcenotes) kept under notes_mode?
 local function keep_note_class(classes)
@@ -292,8 +292,10 @@ local function convert_table(tbl)
   tbl = superscript_marks(tbl)
 
   local out = pandoc.Blocks({ tbl })
-  -- article PDF: the table and its notes as one float (psma.typ article-float)
-  local float = FORMAT == "typst" and template == "article"
+  -- article PDF: the table and its notes as one float (typst-template.typ article-float)
+  -- (under Quarto the table is inside Quarto's float figure, which
+  -- typst-template.typ floats as a whole)
+  local float = FORMAT == "typst" and template == "article" and not in_quarto
   if float then
     out:insert(1, pandoc.RawBlock("typst", "#article-float["))
   end
@@ -346,6 +348,12 @@ local function native_blocks(html)
 end
 
 return {
+  {
+    Meta = function(meta)
+      local s = settings.read(meta)
+      notes_mode, template, in_quarto = s.table_notes, s.template, s.quarto
+    end,
+  },
   {
     RawBlock = function(el)
       -- a table fragment: holds <table> and no script (an interactive Vega

@@ -17,7 +17,7 @@ other div); one found elsewhere is an error.  Each format:
     cut into units, each a heading with its lead paragraphs and the first
     figure, table or other block after them, a callout, or one other
     top-level block, handed to `#poster-flow(((start: .., body:
-    [..]), ..))` (typst/psma.typ), which measures them and balances them over
+    [..]), ..))` (typst/typst-template.typ), which measures them and balances them over
     the columns (a unit that opens with a heading or is a callout is a
     section start: columns start there when they can, and the slack of a
     column goes into its gaps between sections; a `callout-important`, the key
@@ -25,7 +25,7 @@ other div); one found elsewhere is an error.  Each format:
     is one unit that is left out, last first, when the poster cannot hold
     everything (e.g. a second figure of a section that fits a portrait
     poster but not a landscape one); do not cross-reference into one;
-  * Typst (poster template), with breaks: `#poster-colbreak(n)` (typst/psma.typ), a
+  * Typst (poster template), with breaks: `#poster-colbreak(n)` (typst/typst-template.typ), a
     column break to column n (2 for the first applicable break, ...) that is
     skipped when the flow has already reached column n because an earlier
     column overflowed, so one overflow does not cascade onto a second page;
@@ -40,17 +40,16 @@ other div); one found elsewhere is an error.  Each format:
   * any other template or format (article, DOCX, plain text): dropped.
 
 Small print.  A `.small` div (Bootstrap's class name, which Quarto's HTML
-knows) sets its content in smaller type: `#small[...]` from typst/psma.typ
+knows) sets its content in smaller type: `#small[...]` from typst/typst-template.typ
 in Typst (0.8 em), the class in HTML (css/report.css), unchanged in DOCX.
 A div with an id (a `#tbl-`/`#fig-` target) is left alone.
 
-Environment: PSMA_RENDER_TEMPLATE (article|poster), PSMA_RENDER_COLUMNS
-(the poster's number of columns), PSMA_RENDER_SOURCE (name for messages).
+Settings (filters/settings.lua): template, columns, source.
 ]]
 
-local template = os.getenv("PSMA_RENDER_TEMPLATE") or "article"
-local columns = tonumber(os.getenv("PSMA_RENDER_COLUMNS") or "") or 0
-local source = os.getenv("PSMA_RENDER_SOURCE") or "document"
+local settings = dofile(pandoc.path.join({ pandoc.path.directory(PANDOC_SCRIPT_FILE), "settings.lua" }))
+local template, columns, source = "article", 0, "document"
+local poster_html, poster_typst = false, false
 
 local function is_break(block)
   return block.t == "Div" and block.classes:includes("column-break")
@@ -86,8 +85,6 @@ local function nested_break_error()
     .. "document, not inside a list, callout or other div", 0)
 end
 
-local poster_html = template == "poster" and FORMAT:match("html") ~= nil
-local poster_typst = template == "poster" and FORMAT == "typst"
 
 local function is_callout(block)
   if block.t ~= "Div" then
@@ -166,6 +163,14 @@ local function flow_units(blocks, html)
 end
 
 return {
+  {
+    Meta = function(meta)
+      local s = settings.read(meta)
+      template, columns, source = s.template, s.columns, s.source
+      poster_html = template == "poster" and FORMAT:match("html") ~= nil
+      poster_typst = template == "poster" and FORMAT == "typst"
+    end,
+  },
   {
     Div = function(div)
       if FORMAT == "typst" and div.classes:includes("small") and div.identifier == "" then

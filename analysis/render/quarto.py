@@ -1,0 +1,142 @@
+"""Rendering with real Quarto (``psma-rwe build --renderer quarto``, ``psma-rwe prepare``).
+
+Quarto renders the documents through the project's format extension
+(``_extensions/psma-rwe/_extension.yml``: the formats ``psma-rwe-html``,
+``psma-rwe-typst`` and ``psma-rwe-docx``), with the same Typst partials,
+CSS and Lua filters as the embedded renderer.  What Quarto needs besides
+the computed ``_variables.yml``, tables and figures is in the project's
+support folder, ``_psma/`` (:func:`write_support`):
+
+``_psma/fonts/``
+    the bundled fonts and the project's ``fonts/``, linked (the extension's
+    ``font-paths``);
+``_psma/png/``
+    PNG copies of the SVG figures for Word (filters/figures.lua), so that no
+    ``rsvg-convert`` is needed;
+``_psma/reference-<paper>.docx``
+    Word's reference document for the paper size (:mod:`analysis.render.docx`).
+
+:func:`render` runs ``quarto render`` for one document and places its files
+exactly as the embedded renderer does (``<stem>.<ext>`` in the output folder,
+self-contained HTML, no ``_files/`` folder).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from analysis.errors import PsmaRweError
+
+SUPPORT_DIR = "_psma"
+#: Output name -> the extension's format.
+FORMATS = {"html": "psma-rwe-html", "pdf": "psma-rwe-typst", "docx": "psma-rwe-docx"}
+
+
+def _project_meta(project_dir: Path) -> dict:
+    from analysis.render import project
+
+    return project.load_yaml(project_dir / "_quarto.yml", "_quarto.yml")
+
+
+def reference_path(project_dir: Path) -> Path:
+    """The Word reference document of the project's ``papersize``."""
+    paper = str(_project_meta(project_dir).get("papersize") or "letter").strip().lower()
+    return Path(project_dir) / SUPPORT_DIR / f"reference-{paper}.docx"
+
+
+def write_support(project_dir: Path) -> Path:
+    """Write ``<project>/_psma/`` (fonts, PNG figures, Word reference); returns it.
+
+    The folder is rebuilt from scratch each time (it holds nothing else).
+    """
+    from analysis import fonts
+    from analysis.render import docx, pipeline
+
+    project_dir = Path(project_dir).resolve()
+    support = project_dir / SUPPORT_DIR
+    staging = project_dir / f".{SUPPORT_DIR}.new"
+    shutil.rmtree(staging, ignore_errors=True)
+    fonts.link_fonts(fonts.font_set(project_dir), staging / "fonts")
+    svgs = sorted((project_dir / "figures").glob("*.svg"))
+    body = "\n".join(f"figures/{svg.name}" for svg in svgs)
+    pipeline._svg_pngs(body, project_dir, project_dir, staging / "png")
+    meta = _project_meta(project_dir)
+    paper = str(meta.get("papersize") or "letter").strip().lower()
+    if paper not in docx.PAGE_TWIPS:
+        raise PsmaRweError(f"_quarto.yml: papersize '{paper}' is not one of letter, a4")
+    docx.write_reference(
+        staging / f"reference-{paper}.docx",
+        pipeline.pandoc_path(),
+        paper,
+        docx.fontsize_pt(meta),
+    )
+    shutil.rmtree(support, ignore_errors=True)
+    staging.rename(support)
+    return support
+
+
+def quarto_env() -> dict[str, str]:
+    """The environment ``quarto render`` runs in: Typst without the machine's fonts
+    (as the embedded renderer: the bundled fonts and the project's, ``_psma/fonts``),
+    and ``SOURCE_DATE_EPOCH`` as the embedded renderer sets it."""
+    import os
+
+    from analysis.render.pipeline import _epoch
+
+    return {**os.environ, "TYPST_IGNORE_SYSTEM_FONTS": "true", "SOURCE_DATE_EPOCH": str(_epoch())}
+
+
+def render(work: Path, source: str, out: Path, formats) -> dict[str, Path]:
+    """``quarto render`` of one document; its files placed as the embedded renderer places them.
+
+    Quarto writes ``<output-dir>/report/<stem>.<ext>`` (the source's folder
+    kept); each format is rendered into a scratch folder and only
+    ``<stem>.<ext>`` is moved to ``out``.  HTML is self-contained (the
+    extension sets ``embed-resources``) and checked for network loads; Word
+    gets the project's reference document and the same post-processing as
+    the embedded renderer's (:func:`analysis.render.docx.postprocess`).
+    """
+    from analysis.render import docx
+    from analysis.render.pipeline import _check_offline
+
+    work = Path(work)
+    stem = Path(source).stem
+    paths = {}
+    for fmt in formats:
+        scratch = work / "_quarto_out" / fmt
+        args = ["quarto", "render", source, "--to", FORMATS[fmt], "--output-dir", str(scratch)]
+        reference = None
+        if fmt == "docx":
+            reference = reference_path(work)
+            args.append(f"--reference-doc={reference}")
+        try:
+            proc = subprocess.run(
+                args, cwd=work, env=quarto_env(), capture_output=True, text=True, check=False
+            )
+        except OSError as exc:
+            raise PsmaRweError(f"cannot run quarto: {exc}") from None
+        if proc.returncode != 0:
+            raise PsmaRweError(
+                f"quarto render {source} --to {FORMATS[fmt]} failed:\n{proc.stderr.strip()}"
+            )
+        found = [
+            p
+            for p in (scratch / Path(source).parent / f"{stem}.{fmt}", scratch / f"{stem}.{fmt}")
+            if p.is_file()
+        ]
+        if not found:
+            raise PsmaRweError(
+                f"quarto render {source} --to {FORMATS[fmt]} wrote no {stem}.{fmt} in {scratch}"
+            )
+        target = out / f"{stem}.{fmt}"
+        shutil.move(found[0], target)
+        shutil.rmtree(scratch)
+        if fmt == "html":
+            _check_offline(target, source)
+        elif fmt == "docx":
+            width, height = docx.text_area_pt(reference)
+            docx.postprocess(target, width, height)
+        paths[fmt] = target
+    return paths
