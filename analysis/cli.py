@@ -289,6 +289,37 @@ def build(
 
 
 @app.command()
+def prepare(
+    data_dir: ProjectData = None,
+    project: ProjectOpt = None,
+) -> None:
+    """Write what `quarto render` needs into the project: _variables.yml, tables/, figures/,
+    followup/ and _psma/ (then run quarto render or quarto preview there).
+
+    Replaces only what an earlier prepare wrote; the data are only read.
+    """
+    from analysis.prepare import prepare as run_prepare
+
+    project_dir = _project(project)
+    console = _console(stderr=True)
+    try:
+        with console.status("starting") as status:
+            written = run_prepare(project_dir, data_dir, say=status.update)
+    except KeyboardInterrupt:
+        _interrupted(console)
+    except PsmaRweError as exc:
+        _fail(exc)
+    from rich.markup import escape
+
+    for path in written:
+        _console().print(escape(str(path)))
+    console.print(
+        f"next: cd {escape(str(project_dir))} && quarto render (or quarto preview)",
+        highlight=False,
+    )
+
+
+@app.command()
 def preview(
     data_dir: ProjectData = None,
     port: Annotated[

@@ -329,6 +329,10 @@ class Preview:
         if self.work is not None:
             shutil.rmtree(self.work, ignore_errors=True)
         self.work = builder.prepare_work(self.built, self.project_dir, self.analysis, self.cohort)
+        if self.mirror is not None:  # quarto preview: fonts, Word's PNGs and reference
+            from analysis.render import quarto
+
+            quarto.write_support(self.work)
         self.broken = False
 
     def sync_sources(self) -> None:

@@ -31,6 +31,16 @@ OUTPUTS = "outputs"
 DEFAULT_DATA = "data"
 
 
+#: The new project's .gitignore: built versions, and what ``psma-rwe prepare``
+#: writes for ``quarto render`` (:data:`analysis.prepare.GENERATED`).
+GITIGNORE = (
+    "outputs/\n_render/\n"
+    "# psma-rwe prepare (computed inputs of quarto render)\n"
+    "_variables.yml\ntables/\nfigures/\nfollowup/\n_psma/\n"
+    "# quarto render by hand\nreport/*.html\nreport/*.pdf\nreport/*.docx\nreport/*_files/\n"
+)
+
+
 def _study_block(quarto_yml: Path) -> dict | None:
     """The ``study`` mapping of a ``_quarto.yml``; ``None`` if it has none.
 
@@ -215,7 +225,7 @@ def init_project(
             shutil.copytree(skeleton / "data" / "synthetic", staging / "data" / "synthetic")
         else:
             (staging / "data" / "NOTE.md").write_text(DATA_NOTE, encoding="utf-8")
-        (staging / ".gitignore").write_text("outputs/\n_render/\n", encoding="utf-8")
+        (staging / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
         for path in staging.rglob("*"):  # copies of read-only package files stay editable
             path.chmod(0o755 if path.is_dir() else 0o644)
         if target.exists():

@@ -83,4 +83,4 @@ def test_quarto_outputs_are_placed_like_the_embedded_renderers(tmp_path, monkeyp
     reference = [
         a for a in by_format[("abstract", "psma-rwe-docx")] if a.startswith("--reference-doc=")
     ]
-    assert len(reference) == 1 and reference[0].endswith("_psma/reference-letter.docx")
+    assert len(reference) == 1 and reference[0].endswith("_psma/reference.docx")

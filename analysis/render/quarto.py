@@ -13,8 +13,9 @@ support folder, ``_psma/`` (:func:`write_support`):
 ``_psma/png/``
     PNG copies of the SVG figures for Word (filters/figures.lua), so that no
     ``rsvg-convert`` is needed;
-``_psma/reference-<paper>.docx``
-    Word's reference document for the paper size (:mod:`analysis.render.docx`).
+``_psma/reference.docx``
+    Word's reference document for the project's ``papersize``
+    (:mod:`analysis.render.docx`; the extension's ``reference-doc``).
 
 :func:`render` runs ``quarto render`` for one document and places its files
 exactly as the embedded renderer does (``<stem>.<ext>`` in the output folder,
@@ -42,8 +43,7 @@ def _project_meta(project_dir: Path) -> dict:
 
 def reference_path(project_dir: Path) -> Path:
     """The Word reference document of the project's ``papersize``."""
-    paper = str(_project_meta(project_dir).get("papersize") or "letter").strip().lower()
-    return Path(project_dir) / SUPPORT_DIR / f"reference-{paper}.docx"
+    return Path(project_dir) / SUPPORT_DIR / "reference.docx"
 
 
 def write_support(project_dir: Path) -> Path:
@@ -67,7 +67,7 @@ def write_support(project_dir: Path) -> Path:
     if paper not in docx.PAGE_TWIPS:
         raise PsmaRweError(f"_quarto.yml: papersize '{paper}' is not one of letter, a4")
     docx.write_reference(
-        staging / f"reference-{paper}.docx",
+        staging / "reference.docx",
         pipeline.pandoc_path(),
         paper,
         docx.fontsize_pt(meta),
