@@ -424,7 +424,7 @@ def render(
     results: dict[str, Path] = {}
     for fmt in formats:
         t1 = time.perf_counter()
-        args, env, plain, template = _base_args(prep, fmt)
+        args, env, plain, _template = _base_args(prep, fmt)
         if plain.get("toc") is True and fmt != "docx":  # docx: docx-title.lua
             args += ["--toc", f"--toc-depth={layout.toc_depth(plain)}"]
         if plain.get("number-sections") is True and fmt != "pdf":
@@ -437,11 +437,8 @@ def render(
                 f"--css={prep.ext / CSS}",
                 "--embed-resources",
                 "--mathml",
-                f"--variable=psma-template:{template}",
                 f"--output={target}",
             ]
-            if template == "poster":  # one page of the poster's size, scaled to the window
-                args.append(f"--variable=psma-poster-page:{layout.poster_page_style(plain)}")
             _run_pandoc(args, prep.project_dir, env, f"{what} HTML")
             _check_offline(target, prep.rel_source)
         elif fmt == "docx":

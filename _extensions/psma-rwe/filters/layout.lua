@@ -44,7 +44,10 @@ knows) sets its content in smaller type: `#small[...]` from typst/typst-template
 in Typst (0.8 em), the class in HTML (css/report.css), unchanged in DOCX.
 A div with an id (a `#tbl-`/`#fig-` target) is left alone.
 
-Settings (filters/settings.lua): template, columns, source.
+Settings (filters/settings.lua): template, columns, source.  For HTML the
+filter also sets the metadata templates/html.template reads: `psma-template`
+(the body's class) and, on the poster, `psma-poster-page` (the page's size
+and type scale, as analysis/render/layout.py poster_page_style computes it).
 ]]
 
 local settings = dofile(pandoc.path.join({ pandoc.path.directory(PANDOC_SCRIPT_FILE), "settings.lua" }))
@@ -169,6 +172,18 @@ return {
       template, columns, source = s.template, s.columns, s.source
       poster_html = template == "poster" and FORMAT:match("html") ~= nil
       poster_typst = template == "poster" and FORMAT == "typst"
+      if FORMAT:match("html") then
+        -- templates/html.template: the body's class, and the poster's page
+        -- (its size and type scale, as the PDF's; css/report.css)
+        meta["psma-template"] = template
+        if poster_html and s.poster_width then
+          local scale = math.min(s.poster_width, s.poster_height) / (36 * 72)
+          meta["psma-poster-page"] = string.format(
+            "width: %.1fpt; height: %.1fpt; --poster-scale: %.4f",
+            s.poster_width, s.poster_height, scale)
+        end
+        return meta
+      end
     end,
   },
   {

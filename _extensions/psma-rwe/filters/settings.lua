@@ -15,16 +15,25 @@ under `quarto render` they come from the metadata and Quarto's Lua API
   png_dir      where PNG copies of the SVG figures are (project-relative): the
                embedded renderer's work folder, or _psma/png under Quarto
   docx_width   the DOCX text width in points (papersize letter 468, a4 451)
+  poster_width, poster_height  the poster's page in points (poster-size)
   quarto       true under `quarto render` (pandoc then runs in the document's
                folder, not in the project's)
 ]]
 
 local M = {}
 
--- poster sizes as width / height ratios' orientation (typst-template.typ
--- poster-sizes and analysis/render/layout.py list the same names)
-local PORTRAIT = { ["48x36in"] = false, ["36x48in"] = true, a0 = true,
-  ["a0-landscape"] = false, a1 = true, ["a1-landscape"] = false }
+-- Named poster sizes in points (typst-template.typ poster-sizes and
+-- analysis/render/layout.py POSTER_SIZES list the same names).
+local MM = 72 / 25.4
+local SIZES = {
+  ["48x36in"] = { 3456, 2592 },
+  ["36x48in"] = { 2592, 3456 },
+  a0 = { 841 * MM, 1189 * MM },
+  ["a0-landscape"] = { 1189 * MM, 841 * MM },
+  a1 = { 594 * MM, 841 * MM },
+  ["a1-landscape"] = { 841 * MM, 594 * MM },
+}
+local UNIT = { ["in"] = 72, cm = 72 / 2.54, mm = MM, pt = 1 }
 
 local function text(value)
   if value == nil then
@@ -37,13 +46,22 @@ local function text(value)
   return s
 end
 
-local function portrait(size)
+--- (width, height) in points of a `poster-size` value, or nil when it is not one.
+function M.poster_size_pt(size)
   local key = (size or "48x36in"):lower():gsub("%s", ""):gsub("\xc3\x97", "x")
-  if PORTRAIT[key] ~= nil then
-    return PORTRAIT[key]
+  if SIZES[key] then
+    return SIZES[key][1], SIZES[key][2]
   end
-  local w, h = key:match("^([%d.]+)x([%d.]+)%a+$")
-  return w ~= nil and tonumber(w) ~= nil and tonumber(h) ~= nil and tonumber(h) > tonumber(w)
+  local w, h, unit = key:match("^([%d.]+)x([%d.]+)(%a+)$")
+  if w and UNIT[unit] and tonumber(w) and tonumber(h) then
+    return tonumber(w) * UNIT[unit], tonumber(h) * UNIT[unit]
+  end
+  return nil
+end
+
+local function portrait(size)
+  local w, h = M.poster_size_pt(size)
+  return w ~= nil and h > w
 end
 
 function M.read(meta)
@@ -72,6 +90,7 @@ function M.read(meta)
   local paper = (text(meta.papersize) or "letter"):lower()
   s.docx_width = tonumber(env("PSMA_RENDER_DOCX_TEXT_WIDTH") or "")
     or (paper == "a4" and 451.3 or 468)
+  s.poster_width, s.poster_height = M.poster_size_pt(text(meta["poster-size"]))
   return s
 end
 
