@@ -223,3 +223,35 @@ def test_svg_scan_is_linear_in_a_long_word():
     start = time.perf_counter()
     assert sorted(set(_SVG_REF.findall(body))) == ["../figures/a.svg", "/figures/b-c.svg", "y.svg"]
     assert time.perf_counter() - start < 1
+
+
+def test_lua_poster_page_matches_python(tmp_path):
+    """filters/layout.lua computes the HTML poster's page (size and type scale) from
+    poster-size itself, for Quarto's sake: the same style as layout.poster_page_style."""
+    import subprocess
+
+    from analysis.render.pipeline import pandoc_path
+
+    ext = config.PROJECT_DIR / "_extensions" / "psma-rwe"
+    template = tmp_path / "t.html"
+    template.write_text("$psma-template$|$psma-poster-page$\n", encoding="utf-8")
+    sizes = [*layout.POSTER_SIZES, "40x30in", "100 x 70 cm", "600×800mm"]
+    for size in sizes:
+        meta = {"format-template": "poster", "poster-size": size}
+        proc = subprocess.run(
+            [
+                pandoc_path(),
+                "--from=markdown",
+                "--to=html",
+                f"--template={template}",
+                f"--lua-filter={ext / 'filters' / 'layout.lua'}",
+                "--metadata=format-template:poster",
+                f"--metadata=poster-size:{size}",
+            ],
+            input="text\n",
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PATH": "/usr/bin:/bin"},
+        )
+        assert proc.stdout.strip() == f"poster|{layout.poster_page_style(meta)}", size
