@@ -105,7 +105,13 @@ return {
         end
       end
       local id = callout.attr and callout.attr.identifier or ""
-      return render(kind, title, pandoc.Blocks(callout.content), id)
+      local out = render(kind, title, pandoc.Blocks(callout.content), id)
+      if FORMAT == "typst" then
+        -- kept in a Div of the callout's classes, for filters/layout.lua (which
+        -- runs after this filter under Quarto: the key findings lead their column)
+        return pandoc.Div(out, pandoc.Attr("", { "callout", "callout-" .. kind }))
+      end
+      return out
     end,
   },
 }
