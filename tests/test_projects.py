@@ -202,6 +202,49 @@ def test_the_embedded_renderer_reads_the_projects_extension_not_a_private_copy(t
     css.write_text(css.read_text(encoding="utf-8") + "\n.marker-7f3a { color: red; }\n", "utf-8")
     html = render_document(study, "report/note.qmd", tmp_path / "out", formats=("html",))
     assert ".marker-7f3a" in html["html"].read_text(encoding="utf-8")
+    # the Typst partials too (inlined into the .typ; the PDF's keywords show it)
+    lib = study / extension.RELATIVE_DIR / "typst" / "typst-template.typ"
+    lib.write_text(
+        lib.read_text(encoding="utf-8") + '\n#set document(keywords: ("marker-9b2c",))\n', "utf-8"
+    )
+    pdf = render_document(study, "report/note.qmd", tmp_path / "out", formats=("pdf",))["pdf"]
+    from pypdf import PdfReader
+
+    assert "marker-9b2c" in str(PdfReader(pdf).metadata.get("/Keywords"))
+
+
+def test_quarto_and_the_embedded_renderer_share_the_extensions_files():
+    """_extension.yml gives Quarto the partials typst/psma.typst assembles, and the
+    filters Quarto runs are the embedded renderer's, minus its emulations."""
+    import re
+
+    import yaml
+
+    from analysis.render import pipeline
+
+    ext = config.PROJECT_DIR / extension.RELATIVE_DIR
+    formats = yaml.safe_load((ext / "_extension.yml").read_text(encoding="utf-8"))["contributes"][
+        "formats"
+    ]
+    partials = [Path(p).name for p in formats["typst"]["template-partials"]]
+    main = (ext / pipeline.TYPST_TEMPLATE).read_text(encoding="utf-8")
+    assert re.findall(r"\$([\w.-]+\.typ)\(\)\$", main) == [
+        "typst-template.typ",
+        "page.typ",
+        "typst-show.typ",
+    ]
+    assert sorted(partials) == sorted(["typst-template.typ", "page.typ", "typst-show.typ"])
+    for name in partials:
+        assert (ext / "typst" / name).is_file()
+    # the library is a pandoc template too: a dollar sign would start a variable
+    assert "$" not in (ext / "typst" / "typst-template.typ").read_text(encoding="utf-8")
+    quarto_filters = [
+        Path(f if isinstance(f, str) else f["path"]).name for f in formats["common"]["filters"]
+    ]
+    emulated = {"shortcodes.lua", "conditional.lua", "crossref.lua", "plain-text.lua"}
+    assert set(quarto_filters) == set(pipeline.FILTERS) - emulated
+    assert formats["html"]["template"] == "templates/html.template"
+    assert formats["html"]["css"] == pipeline.CSS
 
 
 def test_the_inputs_hash_covers_the_extension_and_the_package_version(tmp_path, monkeypatch):
