@@ -97,3 +97,84 @@ def test_supplement_tables_are_set_as_the_pdf_tables(version, browser):
                 assert c["height"] <= c["line"] * 1.5, (t["id"], c["text"])
     labs = next(t for t in tables if t["id"] == "gt-labs")
     assert labs["columns"] == 7
+
+
+def render_poster_html(size: str, root):
+    """The poster HTML of the shipped synthetic cohort at ``poster-size: size``."""
+    import re
+
+    from test_poster import PROJECT
+
+    from analysis import build as build_module
+    from analysis.analyze import run_analysis
+    from analysis.charts import write_figures
+    from analysis.load import load_cohort
+    from analysis.render import render_document
+    from analysis.tables import write_tables
+
+    cohort = load_cohort(config.SYNTHETIC_DIR)
+    analysis = run_analysis(cohort, **build_module.analysis_settings(PROJECT / "_quarto.yml"))
+    write_tables(analysis.results, root / "tables")
+    write_figures(analysis.results, root / "figures")
+    work = root / "_project"
+    build_module._prepare_project(work, PROJECT, root, analysis, cohort)
+    quarto = (work / "_quarto.yml").read_text(encoding="utf-8")
+    quarto = re.sub(r"(?m)^poster-size: .*$", f"poster-size: {size}", quarto)
+    (work / "_quarto.yml").write_text(quarto, encoding="utf-8")
+    return render_document(work, "report/poster.qmd", root / "out", formats=("html",))["html"]
+
+
+POSTER_JS = """
+() => {
+  const page = document.querySelector('.poster-page');
+  const main = page.querySelector('main');
+  const top = e => {
+    let y = 0;
+    for (; e && e !== page; e = e.offsetParent) y += e.offsetTop;
+    return y;
+  };
+  const cols = [...page.querySelectorAll('.poster-columns > .poster-col')].map(c => {
+    const units = [...c.children].filter(u => u.classList.contains('poster-unit'));
+    return {
+      bottom: top(c) + c.offsetHeight,
+      units: units.map(u => ({ lead: u.dataset.lead === 'true', bottom: top(u) + u.offsetHeight })),
+    };
+  });
+  const px = e => parseFloat(getComputedStyle(e).fontSize);
+  const table = page.querySelector('.gt_table');
+  const cell = table.querySelector('tbody td');
+  const text = table.closest('.poster-unit').querySelector('p');
+  return { width: page.offsetWidth, mainBottom: top(main) + main.offsetHeight, cols,
+           tableRatio: px(cell) / px(text) };
+}
+"""
+
+
+@pytest.fixture(scope="module", params=["48x36in", "36x48in"])
+def poster_html(request, tmp_path_factory):
+    root = tmp_path_factory.mktemp(f"poster-html-{request.param}")
+    return request.param, render_poster_html(request.param, root)
+
+
+def test_html_poster_is_balanced_as_the_pdf(poster_html, browser):
+    """The columns end together at the bottom margin (within an inch, as the PDF's),
+    nothing runs past it, the key findings head their column, and the tables are set
+    at 0.9 of the text, as the PDF poster's (the portrait columns had ended 2 in
+    apart, the key findings at the foot of column 1, the tables at 0.82)."""
+    from analysis.render.layout import poster_geometry
+
+    size, html = poster_html
+    g = poster_geometry({"poster-size": size})
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(html.as_uri(), wait_until="load")
+    page.wait_for_timeout(300)
+    found = page.evaluate(POSTER_JS)
+    page.close()
+    per_inch = found["width"] / (g["width"] / 72)
+    assert len(found["cols"]) == g["columns"]
+    ends = [c["units"][-1]["bottom"] for c in found["cols"]]
+    assert max(ends) <= found["mainBottom"] + 1, (ends, found["mainBottom"])
+    assert (max(ends) - min(ends)) / per_inch <= 1.0, ends
+    leads = [c["units"] for c in found["cols"] if any(u["lead"] for u in c["units"])]
+    assert len(leads) == 1 and leads[0][0]["lead"], found["cols"]
+    assert found["tableRatio"] == pytest.approx(0.9, abs=0.01)
