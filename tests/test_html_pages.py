@@ -144,8 +144,11 @@ POSTER_JS = """
   const table = page.querySelector('.gt_table');
   const cell = table.querySelector('tbody td');
   const text = table.closest('.poster-unit').querySelector('p');
+  const entry = page.querySelector('.csl-entry');
+  const refLine = ['.csl-left-margin', '.csl-right-inline']
+    .map(sel => entry.querySelector(sel).getBoundingClientRect().top);
   return { width: page.offsetWidth, mainBottom: top(main) + main.offsetHeight, cols,
-           tableRatio: px(cell) / px(text) };
+           tableRatio: px(cell) / px(text), refLine };
 }
 """
 
@@ -178,3 +181,5 @@ def test_html_poster_is_balanced_as_the_pdf(poster_html, browser):
     leads = [c["units"] for c in found["cols"] if any(u["lead"] for u in c["units"])]
     assert len(leads) == 1 and leads[0][0]["lead"], found["cols"]
     assert found["tableRatio"] == pytest.approx(0.9, abs=0.01)
+    # a reference's number on the line of its entry ("1." had stood above it)
+    assert abs(found["refLine"][0] - found["refLine"][1]) < 2, found["refLine"]
