@@ -17,9 +17,16 @@ spec into its poster version:
 :func:`print_sizes` gives the printed size of every font in a spec for a
 placed width; :func:`placed_width` the width the poster gives a figure
 (:func:`analysis.render.layout.poster_geometry`).  With the narrowest column
-of the named poster sizes (A0, 706 pt) a 14 px font in a 400 px chart prints
-at 24.7 pt: the rule "chart text at least :data:`POSTER_MIN_PT` pt" holds on
-every named poster size (tests/test_charts_poster.py).
+of the 48 x 36 in, 36 x 48 in and A0 posters (A0, 706 pt) a 14 px font in a
+400 px chart prints at 24.7 pt: the rule "chart text at least
+:data:`POSTER_MIN_PT` pt" holds there.  A smaller poster (A1) sets all its
+type smaller, in proportion to its short side (body text 19.5 pt on A1 against
+30 pt on 48 x 36 in); its charts, drawn once for every poster size, print
+their text smaller in the same proportion.  24 pt chart text there would be
+larger than the body text, so the rule for it is :func:`min_text_pt`: chart
+text as large relative to the body text as on the 48 x 36 in design (36 x 48
+in for a portrait poster, whose three columns are relatively narrower)
+(tests/test_charts_poster.py).
 """
 
 from __future__ import annotations
@@ -30,6 +37,9 @@ from typing import Any
 
 #: Smallest printed chart text on the poster, in points.
 POSTER_MIN_PT = 24.0
+#: Body text of a poster with a 36 in short side, pt (typst/psma.typ, ``poster``:
+#: every type size scales with the short side).
+POSTER_BODY_PT = 30.0
 #: Smallest font in a poster spec, px.
 POSTER_FONT_MIN = 14.0
 #: Rendered width of every poster chart, px.
@@ -240,6 +250,28 @@ def placed_width(rendered: tuple[float, float], geometry: dict[str, float]) -> f
     its column's width, less when that would make it taller than the height cap."""
     w, h = rendered
     return min(geometry["column_width"], geometry["figure_max_height"] * w / h)
+
+
+def body_pt(geometry: dict[str, float]) -> float:
+    """Body text size, pt, of a poster of ``geometry`` (its short side over 36 in)."""
+    return POSTER_BODY_PT * min(geometry["width"], geometry["height"]) / (36 * 72)
+
+
+def min_text_pt(geometry: dict[str, float]) -> float:
+    """Smallest size, pt, the chart text of a poster of ``geometry`` must print at.
+
+    :data:`POSTER_MIN_PT`, or, on a poster too small for that at its type
+    scale, the smallest chart text of the 48 x 36 in design (36 x 48 in when
+    the poster is portrait) relative to its body text, times this poster's
+    body text: a 14 px font in a 400 px chart placed at the reference poster's
+    column width.
+    """
+    from analysis.render.layout import poster_geometry
+
+    portrait = geometry["height"] > geometry["width"]
+    ref = poster_geometry({"poster-size": "36x48in" if portrait else "48x36in"})
+    ratio = POSTER_FONT_MIN * ref["column_width"] / POSTER_CHART_WIDTH / body_pt(ref)
+    return min(POSTER_MIN_PT, ratio * body_pt(geometry))
 
 
 def _waterfall_poster(spec: dict[str, Any]) -> dict[str, Any]:

@@ -55,6 +55,32 @@ def test_chart_text_prints_at_24_pt_or_more(posters, size):
         assert min(printed) >= cp.POSTER_MIN_PT, (name, size, min(printed))
 
 
+@pytest.mark.parametrize("size", (*SIZES, "a1", "a1-landscape"))
+def test_chart_text_keeps_its_size_to_the_body_text_on_small_posters(posters, size):
+    """On A1 24 pt would be larger than the body text (19.5 pt): the chart text is at
+    least as large relative to the body as on 48 x 36 in (36 x 48 in when portrait),
+    and 24 pt where that allows it (tests above); it printed at 17.5 pt unchecked."""
+    geometry = poster_geometry({"poster-size": size})
+    need = cp.min_text_pt(geometry)
+    assert need == pytest.approx(min(24.0, need))
+    if size in SIZES:
+        assert need == cp.POSTER_MIN_PT
+    else:
+        assert need < cp.POSTER_MIN_PT and need >= 0.88 * cp.body_pt(geometry)
+    portrait = geometry["height"] > geometry["width"]
+    ref = poster_geometry({"poster-size": "36x48in" if portrait else "48x36in"})
+    for name, (spec, rendered) in posters.items():
+        printed = min(cp.print_sizes(spec, rendered[0], cp.placed_width(rendered, geometry)))
+        assert printed >= min(need, 24.0) * 0.995, (name, size, printed, need)
+        # the chart's own smallest text, relative to the body, as on the reference
+        on_ref = min(cp.print_sizes(spec, rendered[0], cp.placed_width(rendered, ref)))
+        if size not in SIZES:
+            assert printed / cp.body_pt(geometry) >= on_ref / cp.body_pt(ref) - 1e-9, (
+                name,
+                size,
+            )
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_poster_charts_span_their_column(posters, size):
     geometry = poster_geometry({"poster-size": size})

@@ -135,3 +135,38 @@ def test_poster_says_follow_up_was_not_provided(without_followup):
     assert " ".join(NOT_PROVIDED.split()) in text
     assert "Kaplan–Meier" not in text and "Number at risk" not in text
     assert "Baseline characteristics" in text and "Predictors of PSA50" in text
+
+
+def test_content_that_cannot_fit_fails_with_an_error_naming_the_poster_size(tmp_path):
+    """Content the columns cannot hold even without the optional figures is an error
+    that names the poster size (it ran past the bottom margin, cut off): shrinking the
+    type or the figures would print them under their sizes (30 pt body, 24 pt chart
+    text on a 36 in short side), so what to give up is the author's choice."""
+    from analysis.errors import PsmaRweError
+
+    cohort = load_cohort(config.SYNTHETIC_DIR)
+    analysis = run_analysis(cohort, **build.analysis_settings(PROJECT / "_quarto.yml"))
+    write_tables(analysis.results, tmp_path / "tables")
+    write_figures(analysis.results, tmp_path / "figures")
+    work = tmp_path / "_project"
+    build._prepare_project(work, PROJECT, tmp_path, analysis, cohort)
+    quarto = (work / "_quarto.yml").read_text(encoding="utf-8")
+    quarto = re.sub(r"(?m)^poster-size: .*$", "poster-size: a1", quarto)
+    (work / "_quarto.yml").write_text(quarto, encoding="utf-8")
+    qmd = work / "report" / "poster.qmd"
+    extra = "\n\n".join(["A paragraph the poster cannot hold. " * 20] * 14)
+    qmd.write_text(
+        qmd.read_text(encoding="utf-8").replace(
+            "## References", f"## Discussion\n\n{extra}\n\n## References"
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(PsmaRweError) as err:
+        render_document(work, "report/poster.qmd", tmp_path / "out", formats=("pdf",))
+    line = next(x for x in str(err.value).splitlines() if "poster-size" in x)
+    assert re.search(
+        r"poster-size 594 x 841 mm \(23\.4 x 33\.1 in\): the content does not fit the "
+        r"poster's 3 columns even without its \.poster-optional figures \(the longest runs "
+        r"[\d.]+ in past the bottom margin\); choose a larger poster-size",
+        line,
+    ), line

@@ -12,8 +12,10 @@ builds (fixed zip timestamps, a fixed member order):
 * the captions ("Caption", and pandoc's "Table Caption" and "Image Caption"
   based on it) in Lato 9 pt, tables' text in the paragraph style "Table Text"
   (Lato 8.5 pt, kept with the next row) that :func:`postprocess` gives the
-  cells; "Footnote Text" (footnotes and the tables' notes) at 8.5 pt; "toc 1"
-  to "toc 3" for the table of contents of ``filters/docx-title.lua``;
+  cells, and the character style "Table Text Small" (7.5 pt) of a table
+  whose numbers fit on one line only at that size (filters/docx-tables.lua);
+  "Footnote Text" (footnotes and the tables' notes) at 8.5 pt; "toc 1" to
+  "toc 3" for the table of contents of ``filters/docx-title.lua``;
 * the page from ``papersize`` (letter: 8.5 x 11 in, a4: 210 x 297 mm) with the
   PDF's margins (1 in left and right, 0.9 in top, 1 in bottom).
 
@@ -23,6 +25,7 @@ A ``reference-doc`` the document or ``_quarto.yml`` names (Quarto's
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 import zipfile
@@ -53,6 +56,10 @@ _NEW_STYLES = {
     <w:pPr><w:keepNext /><w:spacing w:before="10" w:after="10" w:line="240" w:lineRule="auto" />
     </w:pPr>
     <w:rPr>{sans}<w:sz w:val="17" /><w:szCs w:val="17" /></w:rPr>
+  </w:style>""",
+    "TableTextSmall": """<w:style w:type="character" w:customStyle="1" w:styleId="TableTextSmall">
+    <w:name w:val="Table Text Small" /><w:qFormat />
+    <w:rPr><w:sz w:val="15" /><w:szCs w:val="15" /></w:rPr>
   </w:style>""",
     "FootnoteText": """<w:style w:type="paragraph" w:styleId="FootnoteText">
     <w:name w:val="Footnote Text" /><w:basedOn w:val="Normal" /><w:next w:val="FootnoteText" />
@@ -364,16 +371,25 @@ def style_table_text(document: str) -> str:
 
 _DRAWING = re.compile(r"<w:drawing>.*?</w:drawing>", re.DOTALL)
 _EXTENT = re.compile(r'<(wp:extent|a:ext) cx="(\d+)" cy="(\d+)" />')
-#: Share of the text height a figure may take (the rest for its caption).
+#: Share of the text height a tall figure may take (the rest for its caption).
 FIGURE_HEIGHT_SHARE = 0.8
+#: As the PDF (typst/psma.typ, ``article-tables``): a figure up to
+#: :data:`FIGURE_SMALL_UP_TO` of the text height is set at most
+#: :data:`FIGURE_SMALL_SHARE` of it, so that two share a page.
+FIGURE_SMALL_UP_TO = 0.6
+FIGURE_SMALL_SHARE = 0.42
 _EMU_PER_PT = 12700
 
 
 def fit_figures(document: str, height_pt: float) -> str:
-    """Images taller than :data:`FIGURE_HEIGHT_SHARE` of the text height scaled down.
+    """Images scaled to the heights the PDF gives its figures.
 
-    Word and LibreOffice cut an image taller than the page (the treatment
-    course chart of a large cohort).  The aspect ratio is kept.
+    An image up to :data:`FIGURE_SMALL_UP_TO` of the text height is scaled
+    down to :data:`FIGURE_SMALL_SHARE` of it, so that two figures and their
+    captions share a page as in the PDF (at the PNG's own size each took most
+    of a page, the rest of it left empty); a taller one (the treatment course
+    chart of a large cohort, which Word and LibreOffice would cut at the page's
+    end) to :data:`FIGURE_HEIGHT_SHARE`.  The aspect ratio is kept.
 
     Parameters
     ----------
@@ -385,15 +401,20 @@ def fit_figures(document: str, height_pt: float) -> str:
     Returns
     -------
     str
-        The XML text with no image taller than the share of the text height.
+        The XML text with every image within its share of the text height.
     """
-    limit = height_pt * FIGURE_HEIGHT_SHARE * _EMU_PER_PT
+    small = height_pt * FIGURE_SMALL_SHARE * _EMU_PER_PT
+    tall = height_pt * FIGURE_HEIGHT_SHARE * _EMU_PER_PT
 
     def scale(drawing: re.Match) -> str:
         extent = re.search(r'<wp:extent cx="(\d+)" cy="(\d+)" />', drawing.group(0))
-        if extent is None or int(extent.group(2)) <= limit:
+        if extent is None:
             return drawing.group(0)
-        factor = limit / int(extent.group(2))
+        height = int(extent.group(2))
+        limit = small if height <= height_pt * FIGURE_SMALL_UP_TO * _EMU_PER_PT else tall
+        if height <= limit:
+            return drawing.group(0)
+        factor = limit / height
         return _EXTENT.sub(
             lambda m: (
                 f'<{m.group(1)} cx="{round(int(m.group(2)) * factor)}" '
@@ -405,13 +426,131 @@ def fit_figures(document: str, height_pt: float) -> str:
     return _DRAWING.sub(scale, document)
 
 
+_ROW = re.compile(r"<w:tr>.*?</w:tr>", re.DOTALL)
+_CELL = re.compile(r"<w:tc>.*?</w:tc>", re.DOTALL)
+_TEXT = re.compile(r"<w:t(?: [^>]*)?>([^<]*)</w:t>")
+#: A table estimated no taller than this share of the text height is kept on
+#: one page (the gap it can leave at the foot of a page is at most that); a
+#: taller one breaks between row groups, as the PDF's long tables.
+KEEP_WHOLE_SHARE = 0.35
+#: A row group longer than this breaks anywhere (the PDF's ``max-group``).
+MAX_GROUP_ROWS = 25
+#: The "Table Text" estimate of filters/docx-tables.lua: Lato 8.5 pt, 0.55 em
+#: a character, 2 x 108 twips of cell margins; a line with its spacing.
+_CHAR_PT = 0.55 * 8.5
+_CELL_PAD_PT = 2 * 108 / 20
+_LINE_PT = 8.5 * 1.22 + 1
+
+
+def _cell_text(cell: str) -> str:
+    import html
+
+    return html.unescape("".join(_TEXT.findall(cell)))
+
+
+def _row_height_pt(row: str, columns: list[float]) -> float:
+    """Estimated height of a table row: its cell with the most lines."""
+    lines, col = 1, 0
+    for cell in _CELL.findall(row):
+        span = re.search(r'<w:gridSpan w:val="(\d+)"', cell)
+        span = int(span.group(1)) if span else 1
+        width = sum(columns[col : col + span]) - _CELL_PAD_PT
+        col += span
+        for paragraph in re.findall(r"<w:p>.*?</w:p>", cell, re.DOTALL) or [""]:
+            text = _cell_text(paragraph)
+            if width > 0 and text:
+                lines = max(lines, -(-round(len(text) * _CHAR_PT) // max(1, round(width))))
+    return lines * _LINE_PT
+
+
+def _set_keep_next(row: str, keep: bool) -> str:
+    """``row`` with its paragraphs' keep-with-next stated (the style keeps;
+    ``w:val="0"`` lets the page break after the row)."""
+    row = row.replace('<w:keepNext w:val="0" />', "")
+    if keep:
+        return row
+    return row.replace(
+        '<w:pStyle w:val="TableText" />',
+        '<w:pStyle w:val="TableText" /><w:keepNext w:val="0" />',
+    )
+
+
+def _no_split(row: str) -> str:
+    """``row`` marked not to break across pages (``w:cantSplit``)."""
+    if "<w:cantSplit" in row:
+        return row
+    if "<w:trPr>" in row[:40]:
+        return row.replace("<w:trPr>", "<w:trPr><w:cantSplit />", 1)
+    return row.replace("<w:tr>", "<w:tr><w:trPr><w:cantSplit /></w:trPr>", 1)
+
+
+def _keep_table(table: str, height_pt: float) -> str:
+    columns = [int(w) / 20 for w in _GRID_COL.findall(_GRID.search(table).group(1))]
+    rows = list(_ROW.finditer(table))
+    if not rows:
+        return table
+    estimate = sum(_row_height_pt(r.group(0), columns) for r in rows)
+    body = [i for i, r in enumerate(rows) if "<w:tblHeader" not in r.group(0)]
+
+    # a row whose stub starts with a non-breaking space (great-tables' indented
+    # level rows) belongs to the group of the row above it
+    def indented(row: str) -> bool:
+        first = _CELL.search(row)
+        return first is not None and _cell_text(first.group(0)).startswith("\xa0")
+
+    starts = [i for i in body if i == body[0] or not indented(rows[i].group(0))]
+    breaks: set[int] = set()
+    if estimate > KEEP_WHOLE_SHARE * height_pt:
+        bounds = [*starts, len(rows)]
+        for start, end in itertools.pairwise(bounds):
+            if end - start > MAX_GROUP_ROWS:
+                breaks.update(range(start, end - 1))
+            if end < len(rows):
+                breaks.add(end - 1)
+    out, last = [], 0
+    for i, r in enumerate(rows):
+        out.append(table[last : r.start()])
+        out.append(_no_split(_set_keep_next(r.group(0), i not in breaks)))
+        last = r.end()
+    out.append(table[last:])
+    return "".join(out)
+
+
+def keep_tables(document: str, height_pt: float) -> str:
+    """Where the tables of a ``word/document.xml`` may break across pages.
+
+    The cells' style "Table Text" keeps every row with the next, so Word and
+    LibreOffice move a whole table to the next page when it does not fit
+    where it stands.  The PDF floats such a table, the text filling the page
+    before it; Word has no such float.  Here a table estimated taller than
+    :data:`KEEP_WHOLE_SHARE` of the text height (Table S1 took all of page 4,
+    leaving half of page 3 empty) may break after the last row of a row group
+    (a label row and the indented level rows under it), its header rows
+    repeated; a shorter one stays whole.  No row breaks inside itself.
+
+    Parameters
+    ----------
+    document : str
+        The XML text of ``word/document.xml``, its grids fitted to the page.
+    height_pt : float
+        The text height in points.
+
+    Returns
+    -------
+    str
+        The XML text.
+    """
+    return _TABLE.sub(lambda m: _keep_table(m.group(0), height_pt), document)
+
+
 def postprocess(path: Path, width_pt: float, height_pt: float) -> None:
     """Rewrite the ``.docx`` at ``path`` for its page of ``width_pt`` x ``height_pt``.
 
     Tables fitted to the width (:func:`fit_tables`), their cells in "Table
-    Text" (:func:`style_table_text`), images no taller than the page allows
-    (:func:`fit_figures`).  The members keep their order, timestamps and
-    compression, so the file stays byte-identical for identical inputs.
+    Text" (:func:`style_table_text`), long ones breaking between row groups
+    (:func:`keep_tables`), images sized as the PDF's (:func:`fit_figures`).
+    The members keep their order, timestamps and compression, so the file
+    stays byte-identical for identical inputs.
     """
     with zipfile.ZipFile(path) as z:
         members = [(info, z.read(info.filename)) for info in z.infolist()]
@@ -419,6 +558,7 @@ def postprocess(path: Path, width_pt: float, height_pt: float) -> None:
         for info, data in members:
             if info.filename == "word/document.xml":
                 text = fit_tables(data.decode("utf-8"), round(width_pt * 20))
-                text = fit_figures(style_table_text(text), height_pt)
+                text = keep_tables(style_table_text(text), height_pt)
+                text = fit_figures(text, height_pt)
                 data = text.encode("utf-8")
             out.writestr(info, data)

@@ -287,3 +287,72 @@ def test_reference_doc_is_reproducible(tmp_path):
     assert docx.text_area_pt(a) == (6.5 * 72, 11 * 72 - 0.9 * 72 - 72)
     with pytest.raises(PsmaRweError, match="papersize"):
         docx.write_reference(tmp_path / "c.docx", pandoc_path(), "legal")
+
+
+def test_fit_figures_sets_a_medium_image_at_the_pdfs_share_so_two_share_a_page():
+    # 0.55 of the text height: the PDF sets it at 0.42 of it (typst/psma.typ)
+    height = round(655.0 * 0.55 * 12700)
+    medium = f'<w:drawing><wp:extent cx="5943600" cy="{height}" /></w:drawing>'
+    fitted = docx.fit_figures(medium, 655.0)
+    cx, cy = (int(v) for v in re.search(r'cx="(\d+)" cy="(\d+)"', fitted).groups())
+    assert abs(cy - 655.0 * docx.FIGURE_SMALL_SHARE * 12700) <= 1
+    assert abs(cx / cy - 5943600 / height) < 1e-6
+
+
+def table_xml(stubs: list[str], header_rows: int = 1) -> str:
+    """A ``w:tbl`` as pandoc writes it (after :func:`docx.style_table_text`)."""
+
+    def row(text: str, header: bool) -> str:
+        props = '<w:trPr><w:tblHeader w:val="on" /></w:trPr>' if header else ""
+        cells = "".join(
+            '<w:tc><w:tcPr /><w:p><w:pPr><w:pStyle w:val="TableText" /></w:pPr>'
+            f'<w:r><w:t xml:space="preserve">{t}</w:t></w:r></w:p></w:tc>'
+            for t in (text, "12 (57.1%)")
+        )
+        return f"<w:tr>{props}{cells}</w:tr>"
+
+    rows = [row("Characteristic", True) for _ in range(header_rows)]
+    rows += [row(s, False) for s in stubs]
+    return (
+        '<w:tbl><w:tblPr /><w:tblGrid><w:gridCol w:w="6000" /><w:gridCol w:w="3360" />'
+        "</w:tblGrid>" + "".join(rows) + "</w:tbl>"
+    )
+
+
+def breaks_after(table: str) -> list[str]:
+    """Stubs of the rows after which the page may break."""
+    rows = re.findall(r"<w:tr>.*?</w:tr>", table, re.S)
+    return [
+        text_of(re.search(r"<w:tc>.*?</w:tc>", r, re.S).group(0)).strip()
+        for r in rows
+        if '<w:keepNext w:val="0" />' in r
+    ]
+
+
+def test_keep_tables_breaks_a_long_table_only_between_row_groups():
+    """A long table breaks after the last row of a group (a label and its indented
+    levels), never after a header row, a label row or the table's last row; every
+    row is kept from breaking inside itself. Without it, Word and LibreOffice moved
+    Table S1 whole to the next page, leaving half of page 3 empty."""
+    nb = "\u00a0" * 4
+    stubs = []
+    for g in range(8):
+        stubs += [f"Group {g}"] + [f"{nb}level {g}.{i}" for i in range(4)]
+    kept = docx.keep_tables(table_xml(stubs, header_rows=2), 655.0)
+    assert breaks_after(kept) == [f"level {g}.3" for g in range(7)]
+    assert kept.count("<w:cantSplit />") == 2 + len(stubs)
+    # the header rows keep their tblHeader (repeated on the next page)
+    assert kept.count('<w:tblHeader w:val="on" />') == 2
+    minidom.parseString(kept.replace("<w:", "<").replace("</w:", "</").replace(" w:", " "))
+
+
+def test_keep_tables_keeps_a_short_table_whole():
+    nb = "\u00a0" * 4
+    short = table_xml(["Race", f"{nb}White", f"{nb}Black", "Age, years"])
+    assert breaks_after(docx.keep_tables(short, 655.0)) == []
+
+
+def test_keep_tables_breaks_a_group_longer_than_a_page_anywhere():
+    nb = "\u00a0" * 4
+    stubs = ["Therapy"] + [f"{nb}agent {i}" for i in range(docx.MAX_GROUP_ROWS + 5)]
+    assert len(breaks_after(docx.keep_tables(table_xml(stubs), 655.0))) == len(stubs) - 1

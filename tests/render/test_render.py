@@ -188,10 +188,12 @@ def test_included_gt_table_stays_raw_html_with_scoped_css(article_html):
     block = block[: block.index("</table>")]
     assert '<table class="gt_table"' in block
     assert "Table 1:</span> Baseline\ncharacteristics" in block
-    # bare great-tables rules are scoped to the table id; @import (network) dropped
-    assert "#baseline tr { background-color: transparent; }" in block
-    assert "#baseline thead, #baseline tbody, #baseline tfoot, #baseline tr" in block
+    # great-tables rules are scoped to the table id, with no weight of their own
+    # (:where), so that report.css sets the tables; @import (network) dropped
+    assert ":where(#baseline) tr { background-color: transparent; }" in block
+    assert ":where(#baseline) thead, :where(#baseline) tbody, :where(#baseline) tfoot" in block
     assert not re.search(r"(^|\n)\s*tr \{", block)
+    assert not re.search(r"(^|[\s,])#baseline\b", block.split("<table", 1)[0])
     assert "@import" not in article_html
     assert "fonts.googleapis" not in article_html
 

@@ -9,6 +9,12 @@ stub ("Characteri stic").  This filter sizes every table to the text width
   header counted wider), so no word breaks while the table fits;
 * the rest of the width goes to the columns in proportion to how much wider
   their longest cell is than their longest word;
+* a body cell of numbers (not in the stub) is not to wrap: its column is at
+  least as wide as all of it, the stub taking what is left and wrapping
+  between its words; a table whose numbers do not fit so is set in the
+  character style "Table Text Small" (7.5 pt), and one whose numbers do not
+  fit even then wraps them as before;
+* the numbers' columns right-aligned, as the PDF's (great-tables centres them);
 * the estimate assumes the cells' paragraph style "Table Text" (Lato 8.5 pt),
   which analysis/render/docx.py gives them after pandoc (pandoc's writer
   styles every cell "Compact", whatever custom-style it is given).
@@ -25,9 +31,21 @@ end
 local settings = dofile(pandoc.path.join({ pandoc.path.directory(PANDOC_SCRIPT_FILE), "settings.lua" }))
 local TEXT_WIDTH = 468
 local FONT_PT = 8.5
+-- the size of a table whose numbers do not fit on one line at FONT_PT (the
+-- character style "Table Text Small" of analysis/render/docx.py; the PDF sets
+-- such a table at 0.85 of its size too)
+local SMALL_PT = 7.5
+local SMALL_STYLE = "Table Text Small"
 -- average advance of a character, in em: Lato regular / bold, with margin
 local EM_REGULAR = 0.55
 local EM_BOLD = 0.60
+-- Lato's advances of the characters of numbers, in em (a number's width is
+-- estimated from them: "11.8 (11.4, 12.3)" is 7.2 em, not 17 x 0.55)
+local EM_NUMBER = {
+  [" "] = 0.26, ["."] = 0.24, [","] = 0.24, [":"] = 0.26, [";"] = 0.26,
+  ["("] = 0.28, [")"] = 0.28, ["["] = 0.28, ["]"] = 0.28, ["%"] = 0.82,
+  ["/"] = 0.47, ["-"] = 0.38, ["\u{2009}"] = 0.16,
+}
 -- left + right cell margins of the "Table" style (108 twips each) and slack
 local PAD_PT = 2 * 108 / 20 + 2
 -- a cell's text longer than this many characters wraps anyway
@@ -35,6 +53,28 @@ local MAX_LINE = 60
 
 local function chars(s)
   return utf8.len(s) or #s
+end
+
+-- A cell of numbers ("11.8 (11.4, 12.3)", "5/21 (23.8%)", "14.7 (6.3–NR)"):
+-- a digit, at most three letters, short.  It is not to wrap.
+local function is_number(text)
+  local _, letters = text:gsub("%a", "")
+  return text:find("%d") ~= nil and letters <= 3 and chars(text) <= 30
+end
+
+-- width of a number in em: digits and signs 0.58, punctuation as EM_NUMBER,
+-- anything else at the letters' estimate
+local function number_em(text)
+  local em = 0
+  for _, code in utf8.codes(text) do
+    local ch = utf8.char(code)
+    if ch:match("%d") or ch == "\u{2013}" or ch == "\u{2212}" or ch == "<" or ch == ">" or ch == "+" or ch == "=" then
+      em = em + 0.58
+    else
+      em = em + (EM_NUMBER[ch] or EM_REGULAR)
+    end
+  end
+  return em
 end
 
 local function has_strong(blocks)
@@ -47,19 +87,27 @@ local function has_strong(blocks)
   return found
 end
 
--- (longest word, whole text) of a cell, in points
-local function measure(cell, bold)
+-- (narrowest, natural) width of a cell at `font_pt`, in points: the
+-- narrowest is its longest word, or all of it for a body cell of numbers
+-- when `nowrap`
+local function measure(cell, bold, font_pt, nowrap)
   local text = pandoc.utils.stringify(cell.contents)
   local em = (bold or has_strong(cell.contents)) and EM_BOLD or EM_REGULAR
   local word = 0
   for w in text:gmatch("%S+") do
     word = math.max(word, chars(w))
   end
-  local line = math.min(chars(text), MAX_LINE)
-  return word * em * FONT_PT + PAD_PT, math.max(line, word) * em * FONT_PT + PAD_PT
+  local narrowest = word * em * font_pt + PAD_PT
+  local line = math.max(math.min(chars(text), MAX_LINE), word) * em * font_pt + PAD_PT
+  if nowrap and not bold and is_number(text) then
+    narrowest = math.max(narrowest, number_em(text) * font_pt * (em / EM_REGULAR) + PAD_PT)
+    line = math.max(line, narrowest)
+  end
+  return narrowest, line
 end
 
-local function widths(tbl)
+-- column fractions of the text width, and whether the narrowest widths fit
+local function widths(tbl, font_pt, nowrap)
   local n = #tbl.colspecs
   local min, nat = {}, {}
   for i = 1, n do
@@ -75,7 +123,8 @@ local function widths(tbl)
           col = col + 1
         end
         if cell.col_span == 1 and col <= n then
-          local w, l = measure(cell, bold)
+          -- (the stub wraps: its numbers too)
+          local w, l = measure(cell, bold, font_pt, nowrap and col > 1)
           min[col] = math.max(min[col], w)
           nat[col] = math.max(nat[col], l)
         end
@@ -111,7 +160,31 @@ local function widths(tbl)
       out[i] = min[i] / sum_min
     end
   end
-  return out
+  return out, sum_min <= TEXT_WIDTH
+end
+
+-- every cell's text in the character style `style`
+local function restyle(tbl, style)
+  local function cells(rows)
+    for _, row in ipairs(rows) do
+      for _, cell in ipairs(row.cells) do
+        cell.contents = pandoc.Blocks(cell.contents):walk({
+          Plain = function(b)
+            return pandoc.Plain({ pandoc.Span(b.content, pandoc.Attr("", {}, { ["custom-style"] = style })) })
+          end,
+          Para = function(b)
+            return pandoc.Para({ pandoc.Span(b.content, pandoc.Attr("", {}, { ["custom-style"] = style })) })
+          end,
+        })
+      end
+    end
+  end
+  cells(tbl.head.rows)
+  for _, body in ipairs(tbl.bodies) do
+    cells(body.head)
+    cells(body.body)
+  end
+  cells(tbl.foot.rows)
 end
 
 return {
@@ -125,8 +198,23 @@ return {
       if #tbl.colspecs == 0 then
         return nil
       end
+      -- numbers right-aligned as in the PDF (great-tables centres them)
+      for i, spec in ipairs(tbl.colspecs) do
+        if i > 1 and spec[1] == "AlignCenter" then
+          tbl.colspecs[i] = { "AlignRight", spec[2] }
+        end
+      end
       if not tbl.attr.attributes["tbl-colwidths"] then
-        local fractions = widths(tbl)
+        -- numbers on one line: at the table size, else smaller, else wrapping
+        local fractions, fit = widths(tbl, FONT_PT, true)
+        if not fit then
+          fractions, fit = widths(tbl, SMALL_PT, true)
+          if fit then
+            restyle(tbl, SMALL_STYLE)
+          else
+            fractions = widths(tbl, FONT_PT, false)
+          end
+        end
         for i, spec in ipairs(tbl.colspecs) do
           tbl.colspecs[i] = { spec[1], fractions[i] }
         end

@@ -1,10 +1,12 @@
 --[[ gt-tables.lua — raw HTML tables (great-tables fragments) per format.
 
 HTML output: the fragment stays raw HTML, but its <style> is made safe for a
-page holding several tables: every rule not already prefixed with the
-fragment's `#id` gets that prefix (great-tables emits a few bare rules such
-as ` tr { background-color: transparent; }` that would restyle the whole
-page), and @import / remote @font-face rules are dropped (no network loads).
+page holding several tables: every rule is scoped to the fragment's id as
+`:where(#id) ...` (great-tables emits a few bare rules such as
+` tr { background-color: transparent; }` that would restyle the whole page;
+`:where` adds no weight, so css/report.css, which sets the tables in the PDF's
+style, overrides great-tables' look), and @import / remote @font-face rules
+are dropped (no network loads).
 
 Typst and DOCX output: the fragment becomes a native pandoc table via
 pandoc.read(html, "html") (as Quarto >= 1.4 does), then:
@@ -80,15 +82,20 @@ local function matching_brace(css, open)
   return #css
 end
 
-local function scope_selector(sel, scope)
+-- `sel` scoped to the fragment `id`, as ":where(#id) sel": the rules reach
+-- the fragment only, with no more weight than their own selectors, so that
+-- the document's stylesheet (css/report.css: the PDF's table style) wins
+local function scope_selector(sel, id)
   sel = trim(sel)
   if sel == "" then
     return sel
   end
-  if sel:sub(1, #scope) == scope then
-    local after = sel:sub(#scope + 1, #scope + 1)
+  local scope = ":where(#" .. id .. ")"
+  local own = "#" .. id
+  if sel:sub(1, #own) == own then
+    local after = sel:sub(#own + 1, #own + 1)
     if after == "" or after:match("[%s%.%:%[>+~,]") then
-      return sel
+      return scope .. sel:sub(#own + 1)
     end
   end
   if sel == "html" or sel == "body" or sel == ":root" then
@@ -97,7 +104,7 @@ local function scope_selector(sel, scope)
   return scope .. " " .. sel
 end
 
-local function scope_css(css, scope)
+local function scope_css(css, id)
   css = css:gsub("/%*.-%*/", "")
   local out = {}
   local i = 1
@@ -121,7 +128,7 @@ local function scope_css(css, scope)
         local prelude = trim(css:sub(s, brace - 1))
         local inner = css:sub(brace + 1, close - 1)
         if prelude:match("^@media") or prelude:match("^@supports") then
-          table.insert(out, prelude .. " {\n" .. scope_css(inner, scope) .. "}")
+          table.insert(out, prelude .. " {\n" .. scope_css(inner, id) .. "}")
         elseif prelude:match("^@font%-face") and inner:match("url%(%s*['\"]?https?:") then
           -- remote font: dropped
         else
@@ -139,7 +146,7 @@ local function scope_css(css, scope)
       local selectors = {}
       for sel in (css:sub(s, brace - 1) .. ","):gmatch("([^,]*),") do
         if trim(sel) ~= "" then
-          table.insert(selectors, scope_selector(sel, scope))
+          table.insert(selectors, scope_selector(sel, id))
         end
       end
       table.insert(out, table.concat(selectors, ", ") .. " {" .. css:sub(brace + 1, close - 1) .. "}")
@@ -154,9 +161,8 @@ local function scope_fragment(html)
   if not id then
     return html
   end
-  local scope = "#" .. id
   return (html:gsub("(<style[^>]*>)(.-)(</style>)", function(open, css, close)
-    return open .. "\n" .. scope_css(css, scope) .. close
+    return open .. "\n" .. scope_css(css, id) .. close
   end))
 end
 

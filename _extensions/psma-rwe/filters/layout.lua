@@ -30,8 +30,12 @@ other div); one found elsewhere is an error.  Each format:
     skipped when the flow has already reached column n because an earlier
     column overflowed, so one overflow does not cascade onto a second page;
   * HTML (poster template), without breaks: the units as above, each a
-    `<div class="poster-unit">` that the CSS columns keep whole, in one
-    `<div class="poster-flow">`;
+    `<div class="poster-unit">` (data-start, data-lead, data-optional) that
+    the CSS columns keep whole, in one `<div class="poster-flow">`, followed
+    by a script (BALANCE_SCRIPT) that balances them as the PDF's into a
+    `<div class="poster-columns">` of one `<div class="poster-col">` per
+    column (its data-avail, data-heights, data-bounds, data-dropped and
+    data-tallest say what was measured and chosen, in CSS pixels);
   * HTML (poster template), with breaks: the body is cut at the breaks into
     `<div class="poster-column">` blocks inside one `<div class="poster-grid">`,
     which css/report.css lays out as a grid of `--poster-columns` columns (a
@@ -53,6 +57,138 @@ and type scale, as analysis/render/layout.py poster_page_style computes it).
 local settings = dofile(pandoc.path.join({ pandoc.path.directory(PANDOC_SCRIPT_FILE), "settings.lua" }))
 local template, columns, source = "article", 0, "document"
 local poster_html, poster_typst = false, false
+
+-- The HTML poster balanced as the PDF's (typst/psma.typ, poster-flow): once
+-- the page has loaded, the units are measured at the column width and split
+-- over the columns by the same dynamic programme (even slack, a penalty for a
+-- column that starts inside a section), optional units left out, the last
+-- first, while no split fits; the key findings (a lead unit) head the column
+-- they fall in; a column's slack goes into the gaps before its sections, so
+-- the columns end together at the bottom margin.  When even so a column is
+-- too tall, the body type is set smaller, down to 70% (the browser's fonts
+-- are not the PDF's; the page clips what runs past it).  Without scripts the CSS columns stay.
+local BALANCE_SCRIPT = [==[<script>
+(function () {
+  function split(heights, starts, n, avail) {
+    var m = heights.length, k, j, i;
+    function cost(i, j) {
+      var h = 0;
+      for (var x = i; x < j; x++) h += heights[x];
+      var c = h > avail ? 1e9 + (h - avail) / 96 : Math.pow((avail - h) / 96, 2);
+      if (i > 0 && !starts[i]) c += 9;
+      return c;
+    }
+    var kmax = Math.min(n, m), best = [];
+    for (k = 0; k <= kmax; k++) {
+      best.push([]);
+      for (j = 0; j <= m; j++) best[k].push({ cost: Infinity, from: null });
+    }
+    best[0][0] = { cost: 0, from: null };
+    for (k = 1; k <= kmax; k++) {
+      for (j = k; j <= m; j++) {
+        for (i = k - 1; i < j; i++) {
+          if (best[k - 1][i].cost < Infinity) {
+            var c = best[k - 1][i].cost + cost(i, j);
+            if (c < best[k][j].cost) best[k][j] = { cost: c, from: i };
+          }
+        }
+      }
+    }
+    var bounds = [m];
+    j = m;
+    for (k = kmax; k > 0; k--) {
+      j = best[k][j].from;
+      bounds.unshift(j);
+    }
+    return bounds;
+  }
+  function balance() {
+    var flow = document.querySelector(".poster-flow");
+    if (!flow || flow.dataset.balanced) return;
+    var all = Array.prototype.slice.call(flow.children).filter(function (e) {
+      return e.classList.contains("poster-unit");
+    });
+    var n = parseInt(getComputedStyle(flow).getPropertyValue("--poster-columns"), 10) || 1;
+    // undo the template's overflow pruning: the balance decides here
+    flow.style.fontSize = "";
+    all.forEach(function (u) {
+      u.style.display = "";
+      Array.prototype.forEach.call(u.querySelectorAll(".poster-optional"), function (o) {
+        o.style.display = "";
+      });
+    });
+    var avail = flow.clientHeight;
+    var cols = document.createElement("div");
+    cols.className = "poster-columns";
+    cols.style.setProperty("--poster-columns", n);
+    for (var c = 0; c < n; c++) cols.appendChild(document.createElement("div")).className = "poster-col";
+    flow.parentNode.insertBefore(cols, flow.nextSibling);
+    var width = cols.firstChild.clientWidth;
+    function measure(units) {
+      // each unit alone in a column-wide box: its height with its margins
+      return units.map(function (u) {
+        var probe = document.createElement("div");
+        probe.className = "poster-probe";
+        probe.style.cssText = "position:absolute;visibility:hidden;display:flow-root;width:" + width + "px";
+        cols.appendChild(probe);
+        probe.appendChild(u);
+        var h = probe.offsetHeight;
+        flow.appendChild(u);
+        cols.removeChild(probe);
+        return h;
+      });
+    }
+    var size = 1, kept, bounds, heights, tallest;
+    for (;;) {
+      kept = all.slice();
+      for (;;) {
+        heights = measure(kept);
+        var starts = kept.map(function (u) { return u.dataset.start === "true"; });
+        bounds = split(heights, starts, n, avail);
+        tallest = 0;
+        for (var b = 0; b + 1 < bounds.length; b++) {
+          var h = 0;
+          for (var x = bounds[b]; x < bounds[b + 1]; x++) h += heights[x];
+          tallest = Math.max(tallest, h);
+        }
+        var opt = -1;
+        kept.forEach(function (u, idx) { if (u.dataset.optional === "true") opt = idx; });
+        if (tallest <= avail || opt < 0) break;
+        kept.splice(opt, 1);
+      }
+      if (tallest <= avail || size <= 0.71) break;
+      size -= 0.02;
+      cols.style.fontSize = size + "em";
+    }
+    all.forEach(function (u) {
+      if (kept.indexOf(u) < 0) u.style.display = "none";
+    });
+    for (var k = 0; k + 1 < bounds.length; k++) {
+      var col = cols.children[k];
+      var part = kept.slice(bounds[k], bounds[k + 1]);
+      part = part.filter(function (u) { return u.dataset.lead === "true"; }).concat(
+        part.filter(function (u) { return u.dataset.lead !== "true"; }));
+      var sections = part.slice(1).filter(function (u) { return u.dataset.start === "true"; }).length;
+      part.forEach(function (u, idx) {
+        if (idx > 0 && (u.dataset.start === "true" || sections === 0)) {
+          col.appendChild(document.createElement("div")).className = "poster-gap";
+        }
+        col.appendChild(u);
+      });
+    }
+    all.forEach(function (u) { if (u.parentNode === flow) cols.appendChild(u); });
+    flow.parentNode.removeChild(flow);
+    cols.dataset.balanced = "true";
+    cols.dataset.dropped = String(all.length - kept.length);
+    cols.dataset.avail = String(avail);
+    cols.dataset.tallest = String(tallest);
+    cols.dataset.heights = heights.join(",");
+    cols.dataset.bounds = bounds.join(",");
+  }
+  if (document.readyState === "complete") balance();
+  else window.addEventListener("load", balance);
+})();
+</script>]==]
 
 local function is_break(block)
   return block.t == "Div" and block.classes:includes("column-break")
@@ -115,10 +251,11 @@ local function flow_units(blocks, html)
     local first = optional and block.content[1] or block
     local start = first ~= nil
       and ((first.t == "Header" and first.level <= 2) or is_callout(first))
+    local lead = first ~= nil and first.t == "Div" and first.classes:includes("callout-important")
     if html then
-      out:insert(pandoc.RawBlock("html", '<div class="poster-unit">'))
+      out:insert(pandoc.RawBlock("html", '<div class="poster-unit" data-start="' .. tostring(start)
+        .. '" data-lead="' .. tostring(lead) .. '" data-optional="' .. tostring(optional) .. '">'))
     else
-      local lead = first ~= nil and first.t == "Div" and first.classes:includes("callout-important")
       out:insert(pandoc.RawBlock("typst", "(start: " .. tostring(start) .. ", lead: "
         .. tostring(lead) .. ", optional: " .. tostring(optional) .. ", body: ["))
     end
@@ -253,6 +390,7 @@ return {
         local blocks = pandoc.Blocks({ open("poster-flow") })
         blocks:extend(flow_units(out, true))
         blocks:insert(close)
+        blocks:insert(pandoc.RawBlock("html", BALANCE_SCRIPT))
         doc.blocks = blocks
       elseif poster_typst and breaks == 0 then
         doc.blocks = flow_units(out, false)

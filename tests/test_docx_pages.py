@@ -1,0 +1,187 @@
+"""The supplement's pages in Word and PDF: page count, page fill, table cells that wrap.
+
+One build of the shipped synthetic cohort (module fixture, embedded renderer).
+The Word file is laid out by LibreOffice (``soffice --convert-to pdf``) with the
+bundled fonts (a fontconfig file naming their folders), as a reader's Word with
+Lato and IBM Plex Serif would; the PDF and that layout are read with poppler's
+pdftotext and pdftoppm.  Number widths in the Word tables are measured with the
+bundled Lato (Pillow).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from analysis import config
+from analysis.build import build
+
+pytestmark = pytest.mark.slow
+
+SOFFICE = shutil.which("libreoffice") or shutil.which("soffice")
+POPPLER = shutil.which("pdftoppm") and shutil.which("pdftotext")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    outputs = tmp_path_factory.mktemp("outputs")
+    return build(config.SYNTHETIC_DIR, label="v1", outputs=outputs, renderer="embedded").path
+
+
+def font_file(package: str, name: str) -> Path:
+    module = __import__(package)
+    return Path(module.__file__).parent / "files" / name
+
+
+@pytest.fixture(scope="module")
+def word_layout(built, tmp_path_factory) -> Path:
+    """supplement.docx laid out by LibreOffice, as a PDF."""
+    if not SOFFICE or not POPPLER:
+        pytest.skip("needs LibreOffice and poppler")
+    out = tmp_path_factory.mktemp("word")
+    conf = out / "fonts.conf"
+    dirs = "".join(
+        f"<dir>{font_file(p, n).parent}</dir>"
+        for p, n in (
+            ("fontpkg_lato", "Lato-Regular.ttf"),
+            ("fontpkg_ibm_plex_serif", "IBMPlexSerif-Regular.ttf"),
+        )
+    )
+    conf.write_text(
+        '<?xml version="1.0"?><fontconfig>'
+        '<include ignore_missing="yes">/etc/fonts/fonts.conf</include>'
+        f"{dirs}<cachedir>{out / 'fc-cache'}</cachedir></fontconfig>",
+        encoding="utf-8",
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(out),
+        "FONTCONFIG_FILE": str(conf),
+    }
+    subprocess.run(
+        [
+            SOFFICE,
+            f"-env:UserInstallation=file://{out / 'profile'}",
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(out),
+            str(built / "supplement.docx"),
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+        timeout=300,
+    )
+    return out / "supplement.pdf"
+
+
+def page_count(pdf: Path) -> int:
+    from pypdf import PdfReader
+
+    return len(PdfReader(str(pdf)).pages)
+
+
+def page_fills(pdf: Path, tmp: Path) -> list[float]:
+    """Share of each page's text height (0.9 in to 1 in from the edges) down
+    to its lowest ink, read from a 36 dpi grayscale rendering."""
+    import numpy as np
+    from PIL import Image
+
+    subprocess.run(["pdftoppm", "-r", "36", "-gray", "-png", str(pdf), str(tmp / "p")], check=True)
+    fills = []
+    for png in sorted(tmp.glob("p-*.png")):
+        ink = np.asarray(Image.open(png)) < 200
+        top, bottom = 0.9 * 36, ink.shape[0] - 1.0 * 36
+        rows = np.where(ink[: int(ink.shape[0] - 0.8 * 36)].any(axis=1))[0]
+        fills.append(((rows.max() if len(rows) else top) - top) / (bottom - top))
+    return fills
+
+
+def test_word_paginates_like_the_pdf(built, word_layout, tmp_path):
+    """Within one page of the PDF (it ran to 15 pages against 13: Table S1 moved
+    whole to page 4, half of page 3 left empty, and one figure a page)."""
+    assert abs(page_count(word_layout) - page_count(built / "supplement.pdf")) <= 1
+
+
+def test_word_pages_are_filled(word_layout, tmp_path):
+    """At most one page (but the last) ends before 60% of its height: the one
+    before a figure that takes a page of its own (Word has no floats; the PDF
+    fills that page with the text after the figure).  Before, four pages did:
+    page 3 before Table S1, and three pages holding one figure each."""
+    fills = page_fills(word_layout, tmp_path)
+    short = [round(f, 2) for f in fills[:-1] if f < 0.6]
+    assert len(short) <= 1, [round(f, 2) for f in fills]
+
+
+def table_page_lines(pdf: Path, caption: str, end: str) -> list[str]:
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    start = text.index(caption)
+    return text[start : text.index(end, start)].splitlines()[1:]
+
+
+@pytest.mark.skipif(not POPPLER, reason="needs poppler's pdftotext")
+def test_pdf_labs_table_numbers_do_not_wrap(built):
+    """Every line of Table S5 closes the parentheses it opens: a median (IQR)
+    wrapped ("11.8 (11.4," over "12.3)") leaves them open; the stub wraps instead,
+    and not inside a unit ("g/" over "dL")."""
+    lines = table_page_lines(built / "supplement.pdf", "Table S5:", "Median (Q1, Q3)")
+    rows = [line for line in lines if re.search(r"\d", line)]
+    assert len(rows) >= 20
+    for line in rows:
+        assert line.count("(") == line.count(")"), line
+    assert not any(re.search(r"/\s*$", line) for line in lines), lines
+    # the stub wraps: a label over two lines, its second line holding no number
+    assert any(line.strip() in ("g/dL", "mg/dL", "cells, ×10⁹/L") for line in lines), lines
+
+
+def cell_widths_and_texts(table: str) -> list[tuple[float, str, float]]:
+    """(column width in points, text, font size) of each single-column body cell."""
+    grid = [int(w) / 20 for w in re.findall(r'<w:gridCol w:w="(\d+)"', table)]
+    out = []
+    for row in re.findall(r"<w:tr>.*?</w:tr>", table, re.S):
+        if "tblHeader" in row:
+            continue
+        col = 0
+        for cell in re.findall(r"<w:tc>.*?</w:tc>", row, re.S):
+            span = re.search(r'<w:gridSpan w:val="(\d+)"', cell)
+            span = int(span.group(1)) if span else 1
+            text = html.unescape("".join(re.findall(r"<w:t[^>]*>([^<]*)</w:t>", cell)))
+            size = 7.5 if 'w:rStyle w:val="TableTextSmall"' in cell else 8.5
+            if span == 1:
+                out.append((grid[col], text, size, col))
+            col += span
+    return out
+
+
+def test_word_labs_table_numbers_fit_their_columns(built):
+    """Each number of the labs table (measured in Lato at its size) fits its column
+    between the cell margins; the stub column is what wraps."""
+    from PIL import ImageFont
+
+    with zipfile.ZipFile(built / "supplement.docx") as z:
+        document = z.read("word/document.xml").decode("utf-8")
+    caption = document.index("Table S5:")
+    table = re.search(r"<w:tbl>.*?</w:tbl>", document[caption:], re.S).group(0)
+    lato = font_file("fontpkg_lato", "Lato-Regular.ttf")
+    margins = 2 * 108 / 20
+    checked = 0
+    for width, text, size, col in cell_widths_and_texts(table):
+        if col == 0 or not re.search(r"\d", text):
+            continue
+        font = ImageFont.truetype(str(lato), 1000)
+        assert font.getlength(text) / 1000 * size <= width - margins, (text, width)
+        checked += 1
+    assert checked >= 60
+    # numbers right-aligned, as in the PDF (the spanner over them centred)
+    body = "".join(r for r in re.findall(r"<w:tr>.*?</w:tr>", table, re.S) if "tblHeader" not in r)
+    assert '<w:jc w:val="right" />' in body and '<w:jc w:val="center" />' not in body

@@ -1,0 +1,185 @@
+"""The HTML documents as a reader sees them (Playwright driving Debian's chromium):
+the tables' type system against the PDF's, the poster page's columns.
+
+One build of the shipped synthetic cohort (module fixture, embedded renderer);
+the checks read computed styles and element boxes in the browser.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_browser import _browser_or_skip
+
+from analysis import config
+from analysis.build import build
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def version(tmp_path_factory):
+    outputs = tmp_path_factory.mktemp("o")
+    return build(config.SYNTHETIC_DIR, label="html", outputs=outputs, renderer="embedded").path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_playwright = _browser_or_skip()
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield b
+        b.close()
+
+
+#: Per great-tables table of the supplement: its font, size relative to the body
+#: text, rules, alignment and wrapping of its cells.
+TABLE_STYLE_JS = """
+() => {
+  const px = v => parseFloat(v) || 0;
+  const body = getComputedStyle(document.querySelector('main') || document.body);
+  return [...document.querySelectorAll('.table-float .gt_table')].map(t => {
+    const s = getComputedStyle(t);
+    const tbody = getComputedStyle(t.querySelector('tbody'));
+    const shown = [...t.querySelectorAll('td, th')].filter(c => c.getClientRects().length);
+    const cells = shown.map(c => {
+      const cs = getComputedStyle(c);
+      const range = document.createRange();
+      range.selectNodeContents(c);
+      return {
+        cls: c.className, text: c.textContent.trim(), align: cs.textAlign,
+        weight: cs.fontWeight, head: !!c.closest('thead'), foot: !!c.closest('tfoot'),
+        left: px(cs.borderLeftWidth) * (cs.borderLeftStyle !== 'none'),
+        right: px(cs.borderRightWidth) * (cs.borderRightStyle !== 'none'),
+        height: range.getBoundingClientRect().height, line: px(cs.lineHeight),
+      };
+    });
+    return {
+      id: t.closest('[id^="gt-"]').id, family: s.fontFamily, bodyFamily: body.fontFamily,
+      ratio: px(s.fontSize) / px(body.fontSize), numeric: s.fontVariantNumeric,
+      top: px(s.borderTopWidth) * (s.borderTopStyle !== 'none'),
+      bodyTop: px(tbody.borderTopWidth) * (tbody.borderTopStyle !== 'none'),
+      bodyBottom: px(tbody.borderBottomWidth) * (tbody.borderBottomStyle !== 'none'),
+      columns: Math.max(...[...t.querySelectorAll('tr')].map(r => r.children.length)),
+      cells,
+    };
+  });
+}
+"""
+
+
+def test_supplement_tables_are_set_as_the_pdf_tables(version, browser):
+    """The body's serif at 0.86 of the text size (0.85 of that for a table of seven
+    columns or more, as the PDF shrinks a table wider than the text), tabular
+    figures, rules above and below the body and under the header and none between
+    columns, headings in the body weight, numbers right-aligned on one line.
+    great-tables' look had won: Helvetica at 13 px, numbers centred, bold headings."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto((version / "supplement.html").as_uri(), wait_until="load")
+    tables = page.evaluate(TABLE_STYLE_JS)
+    page.close()
+    assert len(tables) >= 10
+    for t in tables:
+        assert t["family"] == t["bodyFamily"], t["id"]
+        expected = 0.86 * (0.85 if t["columns"] >= 7 else 1)
+        assert t["ratio"] == pytest.approx(expected, abs=0.01), t["id"]
+        assert "tabular-nums" in t["numeric"], t["id"]
+        assert t["top"] > 0 and t["bodyTop"] > 0 and t["bodyBottom"] > 0, t["id"]
+        for c in t["cells"]:
+            assert c["left"] == 0 and c["right"] == 0, (t["id"], c["text"])
+            if c["head"]:
+                assert int(c["weight"]) < 600, (t["id"], c["text"])
+            elif not c["foot"] and "gt_center" in c["cls"]:
+                assert c["align"] == "right", (t["id"], c["text"])
+                # one line: a wrapped "11.8 (11.4," over "12.3)" is two
+                assert c["height"] <= c["line"] * 1.5, (t["id"], c["text"])
+    labs = next(t for t in tables if t["id"] == "gt-labs")
+    assert labs["columns"] == 7
+
+
+def render_poster_html(size: str, root):
+    """The poster HTML of the shipped synthetic cohort at ``poster-size: size``."""
+    import re
+
+    from test_poster import PROJECT
+
+    from analysis import build as build_module
+    from analysis.analyze import run_analysis
+    from analysis.charts import write_figures
+    from analysis.load import load_cohort
+    from analysis.render import render_document
+    from analysis.tables import write_tables
+
+    cohort = load_cohort(config.SYNTHETIC_DIR)
+    analysis = run_analysis(cohort, **build_module.analysis_settings(PROJECT / "_quarto.yml"))
+    write_tables(analysis.results, root / "tables")
+    write_figures(analysis.results, root / "figures")
+    work = root / "_project"
+    build_module._prepare_project(work, PROJECT, root, analysis, cohort)
+    quarto = (work / "_quarto.yml").read_text(encoding="utf-8")
+    quarto = re.sub(r"(?m)^poster-size: .*$", f"poster-size: {size}", quarto)
+    (work / "_quarto.yml").write_text(quarto, encoding="utf-8")
+    return render_document(work, "report/poster.qmd", root / "out", formats=("html",))["html"]
+
+
+POSTER_JS = """
+() => {
+  const page = document.querySelector('.poster-page');
+  const main = page.querySelector('main');
+  const top = e => {
+    let y = 0;
+    for (; e && e !== page; e = e.offsetParent) y += e.offsetTop;
+    return y;
+  };
+  const cols = [...page.querySelectorAll('.poster-columns > .poster-col')].map(c => {
+    const units = [...c.children].filter(u => u.classList.contains('poster-unit'));
+    return {
+      bottom: top(c) + c.offsetHeight,
+      units: units.map(u => ({ lead: u.dataset.lead === 'true', bottom: top(u) + u.offsetHeight })),
+    };
+  });
+  const px = e => parseFloat(getComputedStyle(e).fontSize);
+  const table = page.querySelector('.gt_table');
+  const cell = table.querySelector('tbody td');
+  const text = table.closest('.poster-unit').querySelector('p');
+  const entry = page.querySelector('.csl-entry');
+  const refLine = ['.csl-left-margin', '.csl-right-inline']
+    .map(sel => entry.querySelector(sel).getBoundingClientRect().top);
+  return { width: page.offsetWidth, mainBottom: top(main) + main.offsetHeight, cols,
+           tableRatio: px(cell) / px(text), refLine };
+}
+"""
+
+
+@pytest.fixture(scope="module", params=["48x36in", "36x48in"])
+def poster_html(request, tmp_path_factory):
+    root = tmp_path_factory.mktemp(f"poster-html-{request.param}")
+    return request.param, render_poster_html(request.param, root)
+
+
+def test_html_poster_is_balanced_as_the_pdf(poster_html, browser):
+    """The columns end together at the bottom margin (within an inch, as the PDF's),
+    nothing runs past it, the key findings head their column, and the tables are set
+    at 0.9 of the text, as the PDF poster's (the portrait columns had ended 2 in
+    apart, the key findings at the foot of column 1, the tables at 0.82)."""
+    from analysis.render.layout import poster_geometry
+
+    size, html = poster_html
+    g = poster_geometry({"poster-size": size})
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(html.as_uri(), wait_until="load")
+    page.wait_for_timeout(300)
+    found = page.evaluate(POSTER_JS)
+    page.close()
+    per_inch = found["width"] / (g["width"] / 72)
+    assert len(found["cols"]) == g["columns"]
+    ends = [c["units"][-1]["bottom"] for c in found["cols"]]
+    assert max(ends) <= found["mainBottom"] + 1, (ends, found["mainBottom"])
+    assert (max(ends) - min(ends)) / per_inch <= 1.0, ends
+    leads = [c["units"] for c in found["cols"] if any(u["lead"] for u in c["units"])]
+    assert len(leads) == 1 and leads[0][0]["lead"], found["cols"]
+    assert found["tableRatio"] == pytest.approx(0.9, abs=0.01)
+    # a reference's number on the line of its entry ("1." had stood above it)
+    assert abs(found["refLine"][0] - found["refLine"][1]) < 2, found["refLine"]
