@@ -317,6 +317,7 @@ def build(
     strict: bool = False,
     renderer: str = "auto",
     progress: Progress | None = None,
+    jobs: int | None = None,
 ) -> BuildReport:
     """Build a new version of every output from a cohort folder.
 
@@ -340,6 +341,10 @@ def build(
         embedded pandoc + Typst renderer.
     progress : callable, optional
         Called with the name of each stage as it starts.
+    jobs : int, optional
+        Worker processes rendering the documents (:mod:`analysis.render_docs`);
+        default ``$PSMA_RWE_JOBS``, else the usable CPUs; ``1`` renders them one
+        after another in this process.  The outputs are the same either way.
 
     Raises
     ------
@@ -391,6 +396,9 @@ def build(
             f"(or run `psma-rwe diff {label} <new label>` after building it)"
         )
 
+    from analysis.render_docs import render_jobs
+
+    render_jobs(jobs)  # a bad PSMA_RWE_JOBS before any work
     # Bad input is refused before anything is created, not even the outputs folder.
     from analysis.load import load_cohort
 
@@ -410,7 +418,15 @@ def build(
             lock = BuildLock(outputs, label)
             tmp = lock.path
             report = _build_into(
-                tmp, inputs, cohort, label, project_dir, strict=strict, renderer=renderer, say=say
+                tmp,
+                inputs,
+                cohort,
+                label,
+                project_dir,
+                strict=strict,
+                renderer=renderer,
+                say=say,
+                jobs=jobs,
             )
             say("finishing")
             lock.drop_marker()
@@ -498,6 +514,7 @@ def _build_into(
     strict: bool,
     renderer: str,
     say: Progress,
+    jobs: int | None = None,
 ) -> BuildReport:
     from analysis.abstract import abstract_length
 
@@ -527,9 +544,9 @@ def _build_into(
             raise PsmaRweError(f"{message} (--strict)")
         report.warnings.append(message)
 
-    for doc in DOCUMENTS:
-        say(f"rendering {doc}")
-        _render(work, doc, tmp, use_quarto)
+    from analysis.render_docs import render_documents
+
+    render_documents(work, tmp, DOC_FORMATS, use_quarto=use_quarto, jobs=jobs, say=say)
     _keep_sources(work, tmp)
     shutil.rmtree(work)
 
@@ -730,60 +747,6 @@ def _abstract_settings(work: Path) -> dict:
         "limit": int(abstract.get("char-limit", 2000)),
         "rule": str(abstract.get("count-rule", "chars-no-spaces")),
     }
-
-
-def _render(work: Path, doc: str, tmp: Path, use_quarto: bool) -> dict[str, Path]:
-    from analysis.render import render_document
-
-    source = f"report/{doc}.qmd"
-    if use_quarto:
-        paths = _quarto_render(work, source, tmp, DOC_FORMATS[doc])
-    else:
-        paths = render_document(work, source, tmp, DOC_FORMATS[doc])
-    return paths
-
-
-def _quarto_render(work: Path, source: str, out: Path, formats) -> dict[str, Path]:
-    """``quarto render`` of one document, its files placed as the embedded renderer places them.
-
-    Quarto writes ``<output-dir>/report/<stem>.<ext>`` (the source's folder kept)
-    and, for HTML, a ``<stem>_files/`` folder unless resources are embedded.  Each
-    format is rendered into a scratch folder with ``embed-resources`` on and the
-    paper size named as Typst names it; only ``<stem>.<ext>`` is moved to
-    ``out``, so a version has the same files whichever renderer made it.
-    """
-    from analysis.render.layout import PAPER_SIZES
-    from analysis.render.pipeline import _check_offline
-
-    stem = Path(source).stem
-    paper = str(_quarto_metadata(work).get("papersize") or "letter").strip().lower()
-    paths = {}
-    for fmt in formats:
-        target = "typst" if fmt == "pdf" else fmt
-        scratch = work / "_quarto_out" / fmt
-        args = ["quarto", "render", source, "--to", target, "--output-dir", str(scratch)]
-        if fmt == "html":
-            args += ["-M", "embed-resources:true"]
-        if fmt == "pdf":
-            args += ["-M", f"papersize:{PAPER_SIZES.get(paper, paper)}"]
-        proc = subprocess.run(args, cwd=work, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            raise PsmaRweError(f"quarto render {source} --to {target} failed:\n{proc.stderr}")
-        found = [
-            p
-            for p in (scratch / Path(source).parent / f"{stem}.{fmt}", scratch / f"{stem}.{fmt}")
-            if p.is_file()
-        ]
-        if not found:
-            raise PsmaRweError(
-                f"quarto render {source} --to {target} wrote no {stem}.{fmt} in {scratch}"
-            )
-        shutil.move(found[0], out / f"{stem}.{fmt}")
-        shutil.rmtree(scratch)
-        if fmt == "html":
-            _check_offline(out / f"{stem}.html", source)
-        paths[fmt] = out / f"{stem}.{fmt}"
-    return paths
 
 
 def _quarto_metadata(work: Path) -> dict:
