@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -188,8 +189,9 @@ _WORKER = "from analysis.render_docs import _serve; _serve()"
 def _serve() -> None:
     """A worker's loop: run the pickled tasks read from stdin, answer each on stdout.
 
-    The first message is the calling process's ``sys.path`` (already applied by
-    :func:`_worker_command`).  Each answer is ``("ok", warnings)``,
+    The worker runs on the calling process's ``sys.path`` (set by
+    :func:`_worker_command`), in a session of its own (:class:`_Worker`).
+    Each answer is ``("ok", warnings)``,
     ``("psma", summary, problems, total)`` for a :class:`PsmaRweError`,
     ``("os", exception)`` for an OSError or ``("bug", text)`` with the
     traceback of anything else.  Anything else a task prints goes to stderr.
@@ -236,11 +238,19 @@ def _worker_command() -> list[str]:
 
 
 class _Worker:
-    """One worker process and the pipes to it."""
+    """One worker process and the pipes to it.
+
+    The worker leads a process group of its own: Ctrl-C at the terminal reaches
+    the calling process only (which stops the workers, without a traceback of
+    each), and stopping a worker also ends the pandoc it may be running.
+    """
 
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
-            _worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            _worker_command(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            start_new_session=True,
         )
 
     def run(self, task: tuple[str, str, str, str]) -> tuple:
@@ -257,6 +267,9 @@ class _Worker:
     def stop(self) -> None:
         """End the worker (a task it is running is stopped) and wait for it."""
         if self.proc.poll() is None:
+            if hasattr(os, "killpg"):  # not on Windows
+                with contextlib.suppress(OSError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)  # the worker and its pandoc
             self.proc.kill()
         self.proc.wait()
         for pipe in (self.proc.stdin, self.proc.stdout):
