@@ -1,4 +1,4 @@
-"""Writing the figures of a build: every chart's files, the charts drawn side by side.
+"""Writing the figures of a build: every chart's files, drawn once per spec.
 
 :func:`write_figures` (also :func:`analysis.charts.write_figures`) writes, for
 every chart, ``<name>.svg``, ``<name>.pdf``, ``<name>.vl.json`` and
@@ -6,12 +6,16 @@ every chart, ``<name>.svg``, ``<name>.pdf``, ``<name>.vl.json`` and
 :data:`~analysis.charts.POSTER_CHARTS`, and the offline Vega runtime
 (:func:`analysis.charts.runtime_html`, cached per vl-convert version).
 
-Each chart is one task of a thread pool.  vl-convert draws outside the GIL, so
-one chart's drawing overlaps another's spec building (Altair, Python); threads
-rather than processes, because each process would start its own JavaScript
-runtime (about 0.6 s) and import Altair again.  The files do not depend on the
-number of threads: each task writes only its own chart's files, and every
-drawing is a function of its spec (:func:`analysis.charts.to_svg`).
+Each chart can be one task of a thread pool (``threads``): vl-convert draws
+outside the GIL, so one chart's drawing may overlap another's spec building
+(Altair, Python).  Measured in builds of the synthetic cohort on a 2-core
+machine, two threads were not faster than one (6.3-6.8 s against 7.5-7.8 s for
+the figures stage, with another process busy), since most of the stage holds
+the GIL (Altair's ``to_dict`` and validation, the poster fitting); so the
+default is one thread.  The
+files do not depend on the number of threads: each task writes only its own
+chart's files, and every drawing is a function of its spec
+(:func:`analysis.charts.to_svg`).
 """
 
 from __future__ import annotations
@@ -28,15 +32,15 @@ if TYPE_CHECKING:
 
 #: Most threads drawing charts at once (vl-convert's drawing is CPU-bound).
 MAX_THREADS = 4
+#: Environment variable giving the number of threads (default 1, see above).
+THREADS_ENV = "PSMA_RWE_FIGURE_THREADS"
 
 
 def figure_threads() -> int:
-    """Threads for drawing charts: the CPUs this process may use, at most :data:`MAX_THREADS`."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(MAX_THREADS, cpus))
+    """Threads for drawing charts: ``$PSMA_RWE_FIGURE_THREADS`` (1 to :data:`MAX_THREADS`),
+    else 1."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    return max(1, min(MAX_THREADS, int(value))) if value.isdigit() else 1
 
 
 def _write_chart(name: str, chart: Any, results: StudyResults, out_dir: Path) -> dict[str, Path]:

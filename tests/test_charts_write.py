@@ -106,5 +106,10 @@ def test_a_failing_chart_fails_the_whole_write(results, tmp_path, monkeypatch):
         charts_write.write_figures(results, tmp_path / "out", threads=2)
 
 
-def test_figure_threads_is_bounded():
-    assert 1 <= charts_write.figure_threads() <= charts_write.MAX_THREADS
+def test_figure_threads(monkeypatch):
+    monkeypatch.delenv(charts_write.THREADS_ENV, raising=False)
+    assert charts_write.figure_threads() == 1
+    monkeypatch.setenv(charts_write.THREADS_ENV, "3")
+    assert charts_write.figure_threads() == 3
+    monkeypatch.setenv(charts_write.THREADS_ENV, "99")
+    assert charts_write.figure_threads() == charts_write.MAX_THREADS
