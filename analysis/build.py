@@ -317,6 +317,7 @@ def build(
     strict: bool = False,
     renderer: str = "embedded",
     progress: Progress | None = None,
+    jobs: int | None = None,
 ) -> BuildReport:
     """Build a new version of every output from a cohort folder.
 
@@ -342,6 +343,10 @@ def build(
         (:mod:`analysis.render.quarto`); ``auto`` takes quarto when it is on PATH.
     progress : callable, optional
         Called with the name of each stage as it starts.
+    jobs : int, optional
+        Worker processes rendering the documents (:mod:`analysis.render_docs`);
+        default ``$PSMA_RWE_JOBS``, else the usable CPUs; ``1`` renders them one
+        after another in this process.  The outputs are the same either way.
 
     Raises
     ------
@@ -393,6 +398,9 @@ def build(
             f"(or run `psma-rwe diff {label} <new label>` after building it)"
         )
 
+    from analysis.render_docs import render_jobs
+
+    render_jobs(jobs)  # a bad PSMA_RWE_JOBS before any work
     # Bad input is refused before anything is created, not even the outputs folder.
     from analysis.load import load_cohort
 
@@ -412,7 +420,15 @@ def build(
             lock = BuildLock(outputs, label)
             tmp = lock.path
             report = _build_into(
-                tmp, inputs, cohort, label, project_dir, strict=strict, renderer=renderer, say=say
+                tmp,
+                inputs,
+                cohort,
+                label,
+                project_dir,
+                strict=strict,
+                renderer=renderer,
+                say=say,
+                jobs=jobs,
             )
             say("finishing")
             lock.drop_marker()
@@ -500,6 +516,7 @@ def _build_into(
     strict: bool,
     renderer: str,
     say: Progress,
+    jobs: int | None = None,
 ) -> BuildReport:
     from analysis.abstract import abstract_length
 
@@ -533,9 +550,9 @@ def _build_into(
         from analysis.render import quarto
 
         quarto.write_support(work)
-    for doc in DOCUMENTS:
-        say(f"rendering {doc}")
-        _render(work, doc, tmp, use_quarto)
+    from analysis.render_docs import render_documents
+
+    render_documents(work, tmp, DOC_FORMATS, use_quarto=use_quarto, jobs=jobs, say=say)
     _keep_sources(work, tmp)
     shutil.rmtree(work)
 
@@ -740,19 +757,6 @@ def _abstract_settings(work: Path) -> dict:
         "limit": int(abstract.get("char-limit", 2000)),
         "rule": str(abstract.get("count-rule", "chars-no-spaces")),
     }
-
-
-def _render(work: Path, doc: str, tmp: Path, use_quarto: bool) -> dict[str, Path]:
-    from analysis.render import render_document
-
-    source = f"report/{doc}.qmd"
-    if use_quarto:
-        from analysis.render import quarto
-
-        paths = quarto.render(work, source, tmp, DOC_FORMATS[doc])
-    else:
-        paths = render_document(work, source, tmp, DOC_FORMATS[doc])
-    return paths
 
 
 def _quarto_metadata(work: Path) -> dict:

@@ -68,6 +68,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -1089,16 +1091,45 @@ def stable_pdf(data: bytes) -> bytes:
     return bytes(out)
 
 
-def to_svg(spec: dict[str, Any]) -> str:
-    vlc = fonts.vl_convert()
+#: SVGs drawn lately, by spec and registered font folders, most recent last: fitting a
+#: poster chart draws one spec more than once, and a chart's PDF is made from its SVG.
+_SVG_MEMO: OrderedDict[tuple[frozenset[Path], str], str] = OrderedDict()
+_SVG_MEMO_SIZE = 32
+_SVG_MEMO_LOCK = threading.Lock()
 
-    return vlc.vegalite_to_svg(spec, vl_version=VL_VERSION)
+
+def to_svg(spec: dict[str, Any]) -> str:
+    """The chart as vl-convert draws it, SVG.
+
+    Drawings are kept for the :data:`_SVG_MEMO_SIZE` specs seen last (the key is
+    the spec's JSON in its own key order and the font folders vl-convert
+    sees), so asking again for the same spec costs no drawing.  Threads may
+    call this at once: vl-convert draws outside the GIL.
+    """
+    vlc = fonts.vl_convert()
+    key = (fonts.vl_font_dirs(), json.dumps(spec, ensure_ascii=False, separators=(",", ":")))
+    with _SVG_MEMO_LOCK:
+        if key in _SVG_MEMO:
+            _SVG_MEMO.move_to_end(key)
+            return _SVG_MEMO[key]
+    svg = vlc.vegalite_to_svg(spec, vl_version=VL_VERSION)
+    with _SVG_MEMO_LOCK:
+        _SVG_MEMO[key] = svg
+        while len(_SVG_MEMO) > _SVG_MEMO_SIZE:
+            _SVG_MEMO.popitem(last=False)
+    return svg
 
 
 def to_pdf(spec: dict[str, Any]) -> bytes:
+    """The chart as a one-page PDF: vl-convert's PDF of :func:`to_svg`'s drawing.
+
+    ``vegalite_to_pdf`` draws the SVG and converts it the same way, so the
+    bytes are the same (``tests/test_charts_write.py`` checks it); converting the
+    drawing that :func:`to_svg` keeps saves a second run of Vega.
+    """
     vlc = fonts.vl_convert()
 
-    return stable_pdf(vlc.vegalite_to_pdf(spec, vl_version=VL_VERSION))
+    return stable_pdf(vlc.svg_to_pdf(to_svg(spec)))
 
 
 def to_png(spec: dict[str, Any], scale: float = 2.0) -> bytes:
@@ -1205,37 +1236,6 @@ def write_figures(results: StudyResults, out_dir: Path) -> dict[str, dict[str, P
     :data:`POSTER_CHARTS` (:func:`analysis.charts_poster.poster_variant`), and
     ``{"vega-runtime": {"html": path}}``.
     """
-    from analysis.charts_forest import forest_chart_specs
-    from analysis.charts_poster import poster_variant
-    from analysis.charts_survival import survival_chart_specs
+    from analysis.charts_write import write_figures as write
 
-    out_dir = Path(out_dir)
-    paths: dict[str, dict[str, Path]] = {}
-    every = {
-        **chart_specs(results),
-        **survival_chart_specs(results),
-        **forest_chart_specs(results),
-    }
-    for name, chart in every.items():
-        spec = chart.to_dict()
-        files = {
-            "svg": out_dir / f"{name}.svg",
-            "pdf": out_dir / f"{name}.pdf",
-            "json": out_dir / f"{name}.vl.json",
-            "html": out_dir / f"{name}-interactive.html",
-        }
-        write_atomic(files["svg"], to_svg(spec).encode("utf-8"))
-        write_atomic(files["pdf"], to_pdf(spec))
-        write_atomic(files["json"], spec_json(spec).encode("utf-8"))
-        write_atomic(files["html"], interactive_html(name, spec).encode("utf-8"))
-        if name in POSTER_CHARTS:
-            small = poster_variant(name, spec, results)
-            files["poster_svg"] = out_dir / f"{name}-poster.svg"
-            files["poster_pdf"] = out_dir / f"{name}-poster.pdf"
-            write_atomic(files["poster_svg"], to_svg(small).encode("utf-8"))
-            write_atomic(files["poster_pdf"], to_pdf(small))
-        paths[name] = files
-    runtime = out_dir / RUNTIME_FILE
-    write_atomic(runtime, runtime_html().encode("utf-8"))
-    paths[RUNTIME_NAME] = {"html": runtime}
-    return paths
+    return write(results, out_dir)

@@ -280,3 +280,10 @@ def vl_convert(fonts: list[FontFile] | None = None):
             vlc.register_font_directory(str(folder))
             _VL_DIRS.add(folder)
     return vlc
+
+
+def vl_font_dirs() -> frozenset[Path]:
+    """The font folders registered with vl-convert so far (what its drawings depend on
+    besides the spec)."""
+    with _VL_LOCK:
+        return frozenset(_VL_DIRS)

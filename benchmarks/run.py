@@ -12,8 +12,11 @@ statsmodels.api, great_tables and altair, runs pandoc once (the binary of
 ``pypandoc.get_pandoc_path()``) and compiles a one-page document with the
 ``typst`` package.  Figures and targets:
 
-* cold full build of the synthetic cohort (abstract, poster, supplement) in a
-  fresh process: ≤ 1.6 × floor;
+* cold full build of the synthetic cohort (abstract, poster, supplement) with
+  the embedded renderer (``--renderer embedded``, whether or not Quarto is on
+  PATH) in a fresh process: ≤ 3 × floor; its stages (hashing, validating,
+  analysing, tables, figures, ..., rendering, manifest) are timed in a second,
+  in-process build from its progress callback and printed below the table;
 * no-op build (same label, same inputs): ≤ 1 s and no heavy import
   (checked with ``python -X importtime``);
 * cold full build of a large synthetic cohort (10k patients, ``--large-build``;
@@ -55,6 +58,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 SYNTHETIC = ROOT / "data" / "synthetic"
 GIB = 1 << 30
+#: Target of the cold build: at most this many times the floor.
+COLD_BUILD_TARGET = 3.0
 
 #: Top-level packages a no-op build must not import.
 HEAVY = (
@@ -242,6 +247,7 @@ def build_stages(outputs: Path) -> dict[str, float]:
         SYNTHETIC,
         label="x",
         outputs=outputs,
+        renderer="embedded",
         progress=lambda s: marks.append((s, time.perf_counter())),
     )
     marks.append(("end", time.perf_counter()))
@@ -373,19 +379,20 @@ def benchmark(args: argparse.Namespace, say) -> dict:
             for i in range(args.build_runs):
                 outputs = work / f"outputs-{i}"
                 cmd = [*cli, "build", str(SYNTHETIC), "--outputs", str(outputs), "--label", "x"]
+                cmd += ["--renderer", "embedded"]
                 builds.append(run(cmd))
             cold = sorted(builds, key=lambda r: r.seconds)[len(builds) // 2]
             figure(
                 "build (cold)",
                 cold.seconds,
-                "≤ 1.6 × floor",
-                cold.seconds <= 1.6 * floor,
+                f"≤ {COLD_BUILD_TARGET:g} × floor",
+                cold.seconds <= COLD_BUILD_TARGET * floor,
                 runs=[r.seconds for r in builds],
                 max_rss=cold.max_rss,
             )
             say("no-op build")
             noop_cmd = [*cli, "build", str(SYNTHETIC), "--outputs", str(work / "outputs-0")]
-            noop_cmd += ["--label", "x"]
+            noop_cmd += ["--label", "x", "--renderer", "embedded"]
             noop, noop_times = median_run(noop_cmd, args.repeat)
             if "up to date" not in noop.stdout:
                 raise RuntimeError(f"the no-op build did build:\n{noop.stdout}")
@@ -418,7 +425,8 @@ def benchmark(args: argparse.Namespace, say) -> dict:
                 data, synth_seconds = synthetic(n)
                 say(f"cold build {n:,} patients")
                 outputs = work / f"outputs-{n}"
-                big = run([*cli, "build", str(data), "--outputs", str(outputs), "--label", "x"])
+                big_cmd = [*cli, "build", str(data), "--outputs", str(outputs), "--label", "x"]
+                big = run([*big_cmd, "--renderer", "embedded"])
                 figure(
                     f"build (cold) {n:,} patients",
                     big.seconds,
@@ -583,8 +591,15 @@ def print_tables(result: dict) -> None:
     stages = result.get("build_stages")
     if stages:
         total = sum(stages.values())
-        shown = ", ".join(f"{k} {v:.2f}" for k, v in stages.items() if v >= 0.05)
-        console.print(f"build stages (in-process, {total:.2f} s): {shown}")
+        staged = Table(
+            title=f"build stages (in-process build, {total:.2f} s)", title_justify="left"
+        )
+        staged.add_column("stage")
+        staged.add_column("time", justify="right")
+        staged.add_column("share", justify="right")
+        for name, seconds in stages.items():
+            staged.add_row(name, f"{seconds:.2f} s", f"{seconds / total:.0%}" if total else "")
+        console.print(staged)
     console.print(
         f"load average {result['load_average_start']} → {result['load_average_end']} "
         f"on {result['machine']['cores']} cores; Python {result['machine']['python']}"

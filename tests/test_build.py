@@ -240,9 +240,11 @@ def test_failed_build_leaves_nothing(built, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise PsmaRweError("renderer exploded")
 
+    # jobs=1: documents rendered in this process, where the patch holds (a worker's
+    # failure: tests/test_render_docs.py)
     monkeypatch.setattr("analysis.render.render_document", broken)
     with pytest.raises(PsmaRweError, match="renderer exploded"):
-        build(config.SYNTHETIC_DIR, label="v-broken", outputs=outputs)
+        build(config.SYNTHETIC_DIR, label="v-broken", outputs=outputs, jobs=1)
     assert sorted(p.name for p in outputs.iterdir()) == before
 
 

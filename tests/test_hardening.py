@@ -689,6 +689,7 @@ def test_renderer_failure_is_a_clear_error_and_leaves_nothing(earlier, tmp_path,
         raise PsmaRweError("typst failed while rendering report/abstract.qmd to PDF: simulated")
 
     monkeypatch.setattr("analysis.render.render_document", broken)
+    monkeypatch.setenv("PSMA_RWE_JOBS", "1")  # rendered in this process, where the patch holds
     result = run_build(minimal_cohort(tmp_path / "data"), earlier[0])
     assert_one_line_error(result, "typst failed", "simulated")
     assert_nothing_written(earlier)

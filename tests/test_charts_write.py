@@ -1,0 +1,115 @@
+"""Drawing the figures: the SVG memo, PDFs made from the drawn SVG, charts drawn in threads."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis import charts, charts_write, fonts
+from analysis.analyze import run_analysis
+from analysis.load import load_cohort
+from tests.handmade import handmade_cohort
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    return run_analysis(load_cohort(handmade_cohort(tmp_path_factory.mktemp("handmade")))).results
+
+
+@pytest.fixture(scope="module")
+def specs(results):
+    return {name: chart.to_dict() for name, chart in charts.chart_specs(results).items()}
+
+
+class _Counting:
+    """vl-convert, counting the charts it draws."""
+
+    def __init__(self, real):
+        self.real = real
+        self.drawn = 0
+
+    def vegalite_to_svg(self, spec, **kwargs):
+        self.drawn += 1
+        return self.real.vegalite_to_svg(spec, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+@pytest.fixture
+def counting(monkeypatch):
+    charts._SVG_MEMO.clear()
+    proxy = _Counting(fonts.vl_convert())
+    monkeypatch.setattr(charts.fonts, "vl_convert", lambda *a, **k: proxy)
+    yield proxy
+    charts._SVG_MEMO.clear()
+
+
+def test_pdf_is_vl_converts_pdf_of_the_spec(specs):
+    # to_pdf converts the SVG that to_svg drew; vegalite_to_pdf draws and converts
+    # itself.  A vl-convert whose two paths part ways fails here.
+    vlc = fonts.vl_convert()
+    for name, spec in specs.items():
+        expected = charts.stable_pdf(vlc.vegalite_to_pdf(spec, vl_version=charts.VL_VERSION))
+        assert charts.to_pdf(spec) == expected, name
+
+
+def test_a_spec_is_drawn_once_for_its_svg_and_pdf(specs, counting):
+    spec = specs["milestones"]
+    svg = charts.to_svg(spec)
+    assert charts.to_svg(spec) == svg
+    assert charts.to_pdf(spec).startswith(b"%PDF-")
+    assert counting.drawn == 1
+    changed = {**spec, "width": 123}
+    assert charts.to_svg(changed) != svg
+    assert counting.drawn == 2
+
+
+def test_the_memo_follows_the_registered_fonts(specs, counting, monkeypatch):
+    spec = specs["milestones"]
+    charts.to_svg(spec)
+    monkeypatch.setattr(charts.fonts, "vl_font_dirs", lambda: frozenset({"/another/font/folder"}))
+    charts.to_svg(spec)
+    assert counting.drawn == 2
+
+
+def test_the_memo_keeps_the_latest_specs_only(specs, counting, monkeypatch):
+    monkeypatch.setattr(charts, "_SVG_MEMO_SIZE", 2)
+    spec = specs["milestones"]
+    for width in (100, 110, 120):
+        charts.to_svg({**spec, "width": width})
+    assert len(charts._SVG_MEMO) == 2
+    charts.to_svg({**spec, "width": 100})  # the oldest was dropped: drawn again
+    assert counting.drawn == 4
+
+
+def test_threads_write_the_same_files(results, tmp_path):
+    charts._SVG_MEMO.clear()
+    serial = charts_write.write_figures(results, tmp_path / "serial", threads=1)
+    charts._SVG_MEMO.clear()
+    threaded = charts_write.write_figures(results, tmp_path / "threaded", threads=3)
+    assert list(serial) == list(threaded)
+    assert sorted(p.name for p in (tmp_path / "serial").iterdir()) == sorted(
+        p.name for p in (tmp_path / "threaded").iterdir()
+    )
+    for name, files in serial.items():
+        assert list(files) == list(threaded[name])
+        for kind, path in files.items():
+            assert path.read_bytes() == threaded[name][kind].read_bytes(), (name, kind)
+
+
+def test_a_failing_chart_fails_the_whole_write(results, tmp_path, monkeypatch):
+    def broken(spec):
+        raise RuntimeError("vl-convert exploded")
+
+    monkeypatch.setattr(charts, "to_pdf", broken)
+    with pytest.raises(RuntimeError, match="vl-convert exploded"):
+        charts_write.write_figures(results, tmp_path / "out", threads=2)
+
+
+def test_figure_threads(monkeypatch):
+    monkeypatch.delenv(charts_write.THREADS_ENV, raising=False)
+    assert charts_write.figure_threads() == 1
+    monkeypatch.setenv(charts_write.THREADS_ENV, "3")
+    assert charts_write.figure_threads() == 3
+    monkeypatch.setenv(charts_write.THREADS_ENV, "99")
+    assert charts_write.figure_threads() == charts_write.MAX_THREADS
