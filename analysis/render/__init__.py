@@ -118,32 +118,38 @@ Determinism
     Typst's PDF timestamp; no random ids.  The same inputs give
     byte-identical HTML, PDF and DOCX.
 
-How a real Quarto render of the same sources would differ
----------------------------------------------------------
-* Looks: Quarto's HTML uses Bootstrap themes, its own title block, icons in
-  callouts, collapsible callouts and an interactive TOC sidebar; ours is a
-  single plain stylesheet.  Quarto's Typst output uses its own template (not
-  our poster layout) and its DOCX uses Quarto's reference document.
-* Quarto numbers captions with its crossref system (configurable prefixes,
-  sub-figures, ``fig-cap-location``, section refs ``@sec-``); we support
-  only fig/tbl, the prefix options above, captions above tables and below
-  figures.  Quarto reaches "Figure S1" through a custom crossref kind
-  (``space-before-numbering: false``), not ``number-prefix``.  Word
-  captions are text, not SEQ fields.
-* Quarto keeps the great-tables title inside the HTML table (as we do) but
-  in Typst/DOCX Quarto >= 1.4 leaves it as a spanning header row; we move
-  it to the caption.
-* A non-``/`` include or image path that does not exist next to the
-  including file fails in Quarto; we fall back to the project root.
-* Quarto expands ``{{< meta >}}`` with format-specific metadata and renders
-  markdown inside values; we use format-independent keys and print values
-  as plain text.  Quarto ignores SOURCE_DATE_EPOCH; we are byte-for-byte
-  reproducible.  ``date: today`` uses SOURCE_DATE_EPOCH when set.
-* ``.column-break`` divs and ``table-notes`` are ours: Quarto has no poster
-  columns and leaves the div empty, and it keeps every great-tables note;
-  ``.small`` is styled by Quarto's HTML (Bootstrap) only.
-* No code execution (engines, ``{python}`` cells), no other shortcodes, no ``when-meta`` /
-  ``when-profile`` conditions, no Quarto extensions.
+Quarto and the embedded renderer
+--------------------------------
+``quarto render`` (``--renderer quarto``, :mod:`analysis.render.quarto`) reads
+the same extension: the Typst partials, ``templates/html.template`` and the
+CSS, and the filters listed in ``_extension.yml`` (``gt-tables.lua`` before
+Quarto's own HTML-table parsing; ``callouts.lua`` drawing Quarto's Callout
+nodes).  Quarto does the shortcodes, conditional content and cross-references
+itself.  Measured with Quarto 1.9.38 on data/synthetic: the same files in the
+version, the same page count and size of every PDF (poster 48 x 36 in, 36 x 48
+in, A0 and A1 one page each; the supplement page for page), the same numbers
+in every document.  What still differs:
+
+* ``number-prefix`` ("Table S1") reaches Quarto's Typst floats (numbered by
+  Typst in typst-template.typ), not its HTML and DOCX captions, which say
+  "Table 1": Quarto would need a custom crossref kind
+  (``space-before-numbering: false``) with ids of its own key.
+* Under Quarto the figures of a poster's ``.poster-optional`` units are
+  measured slightly smaller, so a portrait poster can keep a figure the
+  embedded renderer leaves out; captions come out with Quarto's punctuation.
+* Quarto runs Typst with the fonts of ``_psma/fonts`` and system fonts off
+  (``TYPST_IGNORE_SYSTEM_FONTS``); its PDFs are not byte-identical to the
+  embedded renderer's (other pandoc and Typst versions), and Quarto ignores
+  SOURCE_DATE_EPOCH for its HTML.
+* Word: the build post-processes Quarto's DOCX as its own
+  (:func:`analysis.render.docx.postprocess`); ``quarto render`` by hand does not.
+* The embedded renderer supports only what the documents use: fig/tbl
+  cross-references (captions above tables, below figures; Word captions as
+  text), the var/meta/include/pagebreak shortcodes, ``when-format``
+  conditions, callouts; no code execution, no other extensions.  A non-``/``
+  include or image path that does not exist next to the including file falls
+  back to the project root (Quarto fails).  ``.column-break`` divs and
+  ``table-notes`` are ours.
 """
 
 from __future__ import annotations
