@@ -306,14 +306,16 @@ def poster_variant(name: str, spec: dict[str, Any], results: Any) -> dict[str, A
     """
     if name == "swimmer":
         from analysis.charts import swimmer
+        from analysis.charts_write import chart_spec
 
-        spec = swimmer(results, POSTER_SWIMMER_MAX).to_dict()
+        spec = chart_spec(swimmer(results, POSTER_SWIMMER_MAX))
     elif name == "waterfall":  # patient numbers do not fit under the bars at poster type
         spec = _waterfall_poster(spec)
     elif name == "km":
         from analysis.charts_survival import OS_LABEL, PFS_LABEL, km_chart
+        from analysis.charts_write import chart_spec
 
-        spec = km_chart(results, (OS_LABEL, PFS_LABEL)).to_dict()
+        spec = chart_spec(km_chart(results, (OS_LABEL, PFS_LABEL)))
     return poster_spec(spec, aspect_max=POSTER_ASPECTS.get(name, POSTER_ASPECT_MAX))
 
 

@@ -43,6 +43,19 @@ def figure_threads() -> int:
     return max(1, min(MAX_THREADS, int(value))) if value.isdigit() else 1
 
 
+def chart_spec(chart: Any) -> dict:
+    """``chart.to_dict()`` without Altair's 5,000-row limit.
+
+    A large cohort's curves hold more rows than that (the Kaplan-Meier steps of
+    10,000 patients: 10,996), and Altair would refuse them; the limit guards
+    notebooks, not files written once.  Below it the spec is the same.
+    """
+    import altair as alt
+
+    with alt.data_transformers.disable_max_rows():
+        return chart.to_dict()
+
+
 def _write_chart(name: str, chart: Any, results: StudyResults, out_dir: Path) -> dict[str, Path]:
     """Write one chart's files; its paths by kind (``svg``, ``pdf``, ``json``, ``html``, ...)."""
     from analysis.charts import (
@@ -53,7 +66,7 @@ def _write_chart(name: str, chart: Any, results: StudyResults, out_dir: Path) ->
         to_svg,
     )
 
-    spec = chart.to_dict()
+    spec = chart_spec(chart)
     files = {
         "svg": out_dir / f"{name}.svg",
         "pdf": out_dir / f"{name}.pdf",

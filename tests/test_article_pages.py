@@ -180,3 +180,33 @@ def test_abstract_has_no_references_by_default(built):
     text = (built / "abstract.txt").read_text(encoding="utf-8")
     assert "References" not in text and "Firth D." not in text
     assert "taxanes. Outside trials" in text  # the dropped citation leaves no gap
+
+
+def test_table_headings_keep_their_words_whole(built):
+    """No heading word of a table is squeezed into its neighbour: in Table S7 (a
+    wide table, its value columns sized to their contents) "n" and "Events" had
+    overlapped and "p-value" had broken; every word box of the heading rows lies
+    clear of the next."""
+    import itertools
+    import subprocess
+
+    xml = subprocess.run(
+        ["pdftotext", "-bbox", str(built / "supplement.pdf"), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    page = next(p for p in xml.split("<page ")[1:] if ">S7:</word>" in p)
+    words = [
+        (float(x0), float(y0), float(x1), text)
+        for x0, y0, x1, text in re.findall(
+            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="[\d.]+">([^<]*)</word>',
+            page,
+        )
+    ]
+    top = next(y for _x, y, _x1, t in words if t == "Term")
+    heading = sorted((w for w in words if top - 2 <= w[1] <= top + 20), key=lambda w: (w[1], w[0]))
+    assert {"n", "Events", "p-value"} <= {w[3] for w in heading}, heading
+    for a, b in itertools.pairwise(heading):
+        if abs(a[1] - b[1]) < 2:  # same line
+            assert a[2] <= b[0] + 0.5, (a, b)

@@ -113,3 +113,19 @@ def test_figure_threads(monkeypatch):
     assert charts_write.figure_threads() == 3
     monkeypatch.setenv(charts_write.THREADS_ENV, "99")
     assert charts_write.figure_threads() == charts_write.MAX_THREADS
+
+
+def test_chart_spec_has_no_row_limit_and_keeps_small_specs():
+    """A 10,000-patient cohort's Kaplan-Meier steps exceed Altair's 5,000 rows."""
+    import altair as alt
+    import pandas as pd
+
+    from analysis.charts_write import chart_spec
+
+    big = alt.Chart(pd.DataFrame({"x": range(6000), "y": range(6000)})).mark_line()
+    spec = chart_spec(big.encode(x="x:Q", y="y:Q"))
+    assert len(next(iter(spec["datasets"].values()))) == 6000
+    small = alt.Chart(pd.DataFrame({"x": [1, 2]})).mark_point().encode(x="x:Q")
+    assert chart_spec(small) == small.to_dict()
+    with pytest.raises(alt.MaxRowsError):  # Altair's own limit is left as it was
+        big.encode(x="x:Q", y="y:Q").to_dict()
