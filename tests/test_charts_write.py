@@ -122,10 +122,13 @@ def test_chart_spec_has_no_row_limit_and_keeps_small_specs():
 
     from analysis.charts_write import chart_spec
 
-    big = alt.Chart(pd.DataFrame({"x": range(6000), "y": range(6000)})).mark_line()
-    spec = chart_spec(big.encode(x="x:Q", y="y:Q"))
-    assert len(next(iter(spec["datasets"].values()))) == 6000
-    small = alt.Chart(pd.DataFrame({"x": [1, 2]})).mark_point().encode(x="x:Q")
-    assert chart_spec(small) == small.to_dict()
-    with pytest.raises(alt.MaxRowsError):  # Altair's own limit is left as it was
-        big.encode(x="x:Q", y="y:Q").to_dict()
+    before = (alt.data_transformers.active, dict(alt.data_transformers.options))
+    with alt.data_transformers.enable("default", max_rows=5000):
+        big = alt.Chart(pd.DataFrame({"x": range(6000), "y": range(6000)})).mark_line()
+        spec = chart_spec(big.encode(x="x:Q", y="y:Q"))
+        assert len(next(iter(spec["datasets"].values()))) == 6000
+        small = alt.Chart(pd.DataFrame({"x": [1, 2]})).mark_point().encode(x="x:Q")
+        assert chart_spec(small) == small.to_dict()
+        with pytest.raises(alt.MaxRowsError):  # Altair's own limit is left as it was
+            big.encode(x="x:Q", y="y:Q").to_dict()
+    assert (alt.data_transformers.active, dict(alt.data_transformers.options)) == before
