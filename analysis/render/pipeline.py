@@ -156,10 +156,21 @@ def _pandoc_metadata(meta: dict) -> dict:
     return meta
 
 
+def svg_pngs(svgs: Sequence[Path], project_dir: Path, png_dir: Path) -> None:
+    """PNG copies of SVG figures inside ``project_dir`` for Word, written to
+    ``png_dir/<project-relative path>.png`` (filters/figures.lua reads them)."""
+    vl_convert = fonts.vl_convert(fonts.project_fonts(project_dir))
+    for svg in svgs:
+        rel = svg.relative_to(project_dir).as_posix()
+        target = png_dir / f"{rel}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        png = vl_convert.svg_to_png(svg.read_text(encoding="utf-8"), scale=PNG_SCALE, ppi=PNG_PPI)
+        target.write_bytes(png)
+
+
 def _svg_pngs(body: str, source_dir: Path, project_dir: Path, png_dir: Path) -> None:
     """PNG copies of the SVG figures the document mentions (for Word)."""
-    vl_convert = fonts.vl_convert(fonts.project_fonts(project_dir))
-
+    found: list[Path] = []
     for ref in sorted(set(_SVG_REF.findall(body))):
         if ref.startswith("/"):
             candidates = [project_dir / ref.lstrip("/")]
@@ -168,14 +179,9 @@ def _svg_pngs(body: str, source_dir: Path, project_dir: Path, png_dir: Path) -> 
         for candidate in candidates:
             svg = candidate.resolve()
             if svg.is_file() and svg.is_relative_to(project_dir):
-                rel = svg.relative_to(project_dir).as_posix()
-                target = png_dir / f"{rel}.png"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                png = vl_convert.svg_to_png(
-                    svg.read_text(encoding="utf-8"), scale=PNG_SCALE, ppi=PNG_PPI
-                )
-                target.write_bytes(png)
+                found.append(svg)
                 break
+    svg_pngs(found, project_dir, png_dir)
 
 
 def _run_pandoc(args: list[str], cwd: Path, env: dict[str, str], what: str) -> None:

@@ -36,9 +36,9 @@ FORMATS = {"html": "psma-rwe-html", "pdf": "psma-rwe-typst", "docx": "psma-rwe-d
 
 
 def _project_meta(project_dir: Path) -> dict:
-    from analysis.render import project
+    from analysis.render.project import load_yaml
 
-    return project.load_yaml(project_dir / "_quarto.yml", "_quarto.yml")
+    return load_yaml(project_dir / "_quarto.yml", "_quarto.yml")
 
 
 def reference_path(project_dir: Path) -> Path:
@@ -52,26 +52,22 @@ def write_support(project_dir: Path) -> Path:
     The folder is rebuilt from scratch each time (it holds nothing else).
     """
     from analysis import fonts
-    from analysis.render import docx, pipeline
+    from analysis.render import docx, pipeline, project
 
     project_dir = Path(project_dir).resolve()
     support = project_dir / SUPPORT_DIR
     staging = project_dir / f".{SUPPORT_DIR}.new"
     shutil.rmtree(staging, ignore_errors=True)
     fonts.link_fonts(fonts.font_set(project_dir), staging / "fonts")
-    svgs = sorted((project_dir / "figures").glob("*.svg"))
-    body = "\n".join(f"figures/{svg.name}" for svg in svgs)
-    pipeline._svg_pngs(body, project_dir, project_dir, staging / "png")
-    meta = _project_meta(project_dir)
-    paper = str(meta.get("papersize") or "letter").strip().lower()
-    if paper not in docx.PAGE_TWIPS:
-        raise PsmaRweError(f"_quarto.yml: papersize '{paper}' is not one of letter, a4")
-    docx.write_reference(
-        staging / "reference.docx",
-        pipeline.pandoc_path(),
-        paper,
-        docx.fontsize_pt(meta),
-    )
+    pipeline.svg_pngs(sorted((project_dir / "figures").glob("*.svg")), project_dir, staging / "png")
+    # the embedded renderer's choice for Word: the project's docx metadata
+    # (papersize, fontsize, or its own reference-doc)
+    meta = project.format_metadata(_project_meta(project_dir), {}, "docx")
+    reference = docx.reference_doc(meta, staging, [project_dir], pipeline.pandoc_path())
+    if reference.parent == staging:
+        reference.rename(staging / "reference.docx")
+    else:
+        shutil.copyfile(reference, staging / "reference.docx")
     shutil.rmtree(support, ignore_errors=True)
     staging.rename(support)
     return support
