@@ -109,3 +109,26 @@ def copy_project_sources(project: Path) -> None:
 
     shutil.copytree(config.REPORT_DIR, project / "report")
     shutil.copytree(config.PROJECT_DIR / RELATIVE_DIR, project / RELATIVE_DIR)
+
+
+def poster_work(data: Path, size: str, root: Path) -> Path:
+    """A work folder of the repository's project, analysed from cohort ``data``, with
+    ``poster-size: size`` in its ``_quarto.yml`` (tables and figures in ``root``)."""
+    import re
+
+    from analysis import build
+    from analysis.analyze import run_analysis
+    from analysis.charts import write_figures
+    from analysis.load import load_cohort
+    from analysis.tables import write_tables
+
+    cohort = load_cohort(data)
+    analysis = run_analysis(cohort, **build.analysis_settings(config.PROJECT_DIR / "_quarto.yml"))
+    write_tables(analysis.results, root / "tables")
+    write_figures(analysis.results, root / "figures")
+    work = root / "_project"
+    build._prepare_project(work, config.PROJECT_DIR, root, analysis, cohort)
+    quarto = (work / "_quarto.yml").read_text(encoding="utf-8")
+    quarto = re.sub(r"(?m)^poster-size: .*$", f"poster-size: {size}", quarto)
+    (work / "_quarto.yml").write_text(quarto, encoding="utf-8")
+    return work

@@ -124,15 +124,17 @@ def test_article_tables_are_set_at_a_readable_size(built):
 @pytest.mark.skipif(
     __import__("shutil").which("pdftotext") is None, reason="needs poppler's pdftotext"
 )
-def test_figure_captions_are_flush_left_like_table_captions(built):
+def word_boxes(pdf: Path) -> str:
+    """``pdftotext -bbox`` of ``pdf``: every word with its box, page by page (XHTML)."""
     import subprocess
 
-    words = subprocess.run(
-        ["pdftotext", "-bbox", str(built / "supplement.pdf"), "-"],
-        capture_output=True,
-        text=True,
-        check=True,
+    return subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
     ).stdout
+
+
+def test_figure_captions_are_flush_left_like_table_captions(built):
+    words = word_boxes(built / "supplement.pdf")
     box = r'<word xMin="([\d.]+)"[^>]*>(Figure|Table)</word>\s*<word[^>]*>(S\d+):</word>'
     starts = {(kind, num): float(x) for x, kind, num in re.findall(box, words)}
     assert ("Figure", "S1") in starts and ("Table", "S1") in starts
@@ -188,14 +190,8 @@ def test_table_headings_keep_their_words_whole(built):
     overlapped and "p-value" had broken; every word box of the heading rows lies
     clear of the next."""
     import itertools
-    import subprocess
 
-    xml = subprocess.run(
-        ["pdftotext", "-bbox", str(built / "supplement.pdf"), "-"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    xml = word_boxes(built / "supplement.pdf")
     page = next(p for p in xml.split("<page ")[1:] if ">S7:</word>" in p)
     words = [
         (float(x0), float(y0), float(x1), text)

@@ -101,26 +101,12 @@ def test_supplement_tables_are_set_as_the_pdf_tables(version, browser):
 
 def render_poster_html(size: str, root):
     """The poster HTML of the shipped synthetic cohort at ``poster-size: size``."""
-    import re
+    from cohorts import poster_work
 
-    from test_poster import PROJECT
-
-    from analysis import build as build_module
-    from analysis.analyze import run_analysis
-    from analysis.charts import write_figures
-    from analysis.load import load_cohort
+    from analysis import config
     from analysis.render import render_document
-    from analysis.tables import write_tables
 
-    cohort = load_cohort(config.SYNTHETIC_DIR)
-    analysis = run_analysis(cohort, **build_module.analysis_settings(PROJECT / "_quarto.yml"))
-    write_tables(analysis.results, root / "tables")
-    write_figures(analysis.results, root / "figures")
-    work = root / "_project"
-    build_module._prepare_project(work, PROJECT, root, analysis, cohort)
-    quarto = (work / "_quarto.yml").read_text(encoding="utf-8")
-    quarto = re.sub(r"(?m)^poster-size: .*$", f"poster-size: {size}", quarto)
-    (work / "_quarto.yml").write_text(quarto, encoding="utf-8")
+    work = poster_work(config.SYNTHETIC_DIR, size, root)
     return render_document(work, "report/poster.qmd", root / "out", formats=("html",))["html"]
 
 

@@ -10,17 +10,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cohorts import minimal_cohort
+from cohorts import minimal_cohort, poster_work
 from pypdf import PdfReader
 
-from analysis import build, config
-from analysis.analyze import run_analysis
-from analysis.charts import write_figures
+from analysis import config
 from analysis.followup_docs import NOT_PROVIDED
-from analysis.load import load_cohort
 from analysis.render import render_document
 from analysis.render.layout import poster_geometry
-from analysis.tables import write_tables
 
 pytestmark = pytest.mark.slow
 
@@ -31,15 +27,7 @@ BALANCE_IN = 1.0
 
 def render_poster(data: Path, size: str, root: Path) -> Path:
     """The poster PDF of cohort ``data`` at ``poster-size: size`` (the project's sources)."""
-    cohort = load_cohort(data)
-    analysis = run_analysis(cohort, **build.analysis_settings(PROJECT / "_quarto.yml"))
-    write_tables(analysis.results, root / "tables")
-    write_figures(analysis.results, root / "figures")
-    work = root / "_project"
-    build._prepare_project(work, PROJECT, root, analysis, cohort)
-    quarto = (work / "_quarto.yml").read_text(encoding="utf-8")
-    quarto = re.sub(r"(?m)^poster-size: .*$", f"poster-size: {size}", quarto)
-    (work / "_quarto.yml").write_text(quarto, encoding="utf-8")
+    work = poster_work(data, size, root)
     return render_document(work, "report/poster.qmd", root / "out", formats=("pdf",))["pdf"]
 
 
@@ -144,15 +132,7 @@ def test_content_that_cannot_fit_fails_with_an_error_naming_the_poster_size(tmp_
     text on a 36 in short side), so what to give up is the author's choice."""
     from analysis.errors import PsmaRweError
 
-    cohort = load_cohort(config.SYNTHETIC_DIR)
-    analysis = run_analysis(cohort, **build.analysis_settings(PROJECT / "_quarto.yml"))
-    write_tables(analysis.results, tmp_path / "tables")
-    write_figures(analysis.results, tmp_path / "figures")
-    work = tmp_path / "_project"
-    build._prepare_project(work, PROJECT, tmp_path, analysis, cohort)
-    quarto = (work / "_quarto.yml").read_text(encoding="utf-8")
-    quarto = re.sub(r"(?m)^poster-size: .*$", "poster-size: a1", quarto)
-    (work / "_quarto.yml").write_text(quarto, encoding="utf-8")
+    work = poster_work(config.SYNTHETIC_DIR, "a1", tmp_path)
     qmd = work / "report" / "poster.qmd"
     extra = "\n\n".join(["A paragraph the poster cannot hold. " * 20] * 14)
     qmd.write_text(
