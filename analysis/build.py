@@ -19,6 +19,7 @@ inputs with :mod:`hashlib` and reads the existing ``manifest.json``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -344,8 +345,9 @@ def build(
     progress : callable, optional
         Called with the name of each stage as it starts.
     jobs : int, optional
-        Worker processes rendering the documents (:mod:`analysis.render_docs`);
-        default ``$PSMA_RWE_JOBS``, else the usable CPUs; ``1`` renders them one
+        Worker processes (:mod:`analysis.workers`), started before the cohort is
+        validated, drawing the figures and rendering the documents; default
+        ``$PSMA_RWE_JOBS``, else the usable CPUs; ``1`` does everything one
         after another in this process.  The outputs are the same either way.
 
     Raises
@@ -398,58 +400,78 @@ def build(
             f"(or run `psma-rwe diff {label} <new label>` after building it)"
         )
 
-    from analysis.render_docs import render_jobs
+    from analysis import workers
 
-    render_jobs(jobs)  # a bad PSMA_RWE_JOBS before any work
-    # Bad input is refused before anything is created, not even the outputs folder.
-    from analysis.load import load_cohort
+    n = workers.jobs(jobs)  # a bad PSMA_RWE_JOBS before any work
+    # The workers start now, beside the validation and analysis (one core).
+    with _build_pool(n) as pool:
+        # Bad input is refused before anything is created, not even the outputs folder.
+        from analysis.load import load_cohort
 
-    say("validating data")
-    cohort = load_cohort(inputs.data_dir, contents=inputs.contents)
+        say("validating data")
+        cohort = load_cohort(inputs.data_dir, contents=inputs.contents)
 
-    try:
-        outputs.mkdir(parents=True, exist_ok=True)
-        clean_stale_builds(outputs)
-    except OSError as exc:
-        raise PsmaRweError(
-            f"cannot create the outputs folder {outputs}: {os_error_message(exc)}"
-        ) from None
-    lock = None
-    try:
-        with _terminate_as_interrupt():
-            lock = BuildLock(outputs, label)
-            tmp = lock.path
-            report = _build_into(
-                tmp,
-                inputs,
-                cohort,
-                label,
-                project_dir,
-                strict=strict,
-                renderer=renderer,
-                say=say,
-                jobs=jobs,
-            )
-            say("finishing")
-            lock.drop_marker()
-            done = _finish(tmp, target, digest)
-            if done is not None:  # the same version was built meanwhile by another build
-                return done
-    except OSError as exc:
-        _discard(lock)
-        raise PsmaRweError(
-            f"cannot build version {label!r} in {outputs}: {os_error_message(exc)}; nothing was "
-            "kept and earlier versions are untouched"
-        ) from None
-    except BaseException:
-        _discard(lock)
-        raise
-    finally:
-        if lock is not None:
-            lock.close()
-    report.path = target
-    report.seconds = time.perf_counter() - started
-    return report
+        try:
+            outputs.mkdir(parents=True, exist_ok=True)
+            clean_stale_builds(outputs)
+        except OSError as exc:
+            raise PsmaRweError(
+                f"cannot create the outputs folder {outputs}: {os_error_message(exc)}"
+            ) from None
+        lock = None
+        try:
+            with _terminate_as_interrupt():
+                lock = BuildLock(outputs, label)
+                tmp = lock.path
+                report = _build_into(
+                    tmp,
+                    inputs,
+                    cohort,
+                    label,
+                    project_dir,
+                    strict=strict,
+                    renderer=renderer,
+                    say=say,
+                    jobs=jobs,
+                    pool=pool,
+                )
+                say("finishing")
+                lock.drop_marker()
+                done = _finish(tmp, target, digest)
+                if done is not None:  # the same version was built meanwhile by another build
+                    return done
+        except OSError as exc:
+            _discard(lock)
+            raise PsmaRweError(
+                f"cannot build version {label!r} in {outputs}: {os_error_message(exc)}; "
+                "nothing was kept and earlier versions are untouched"
+            ) from None
+        except BaseException:
+            _discard(lock)
+            raise
+        finally:
+            if lock is not None:
+                lock.close()
+        report.path = target
+        report.seconds = time.perf_counter() - started
+        return report
+
+
+#: What a build's workers do before their first task (:class:`analysis.workers.Pool`).
+BUILD_WARM = ("analysis.charts_write:warm", "analysis.render_docs:warm")
+
+
+@contextlib.contextmanager
+def _build_pool(n: int):
+    """``n`` warm workers for a build (none when ``n`` is 1): closed when the build
+    ends, stopped at once when it fails."""
+    if n <= 1:
+        yield None
+        return
+    from analysis.workers import Pool
+
+    with Pool(n, warm=BUILD_WARM) as pool:
+        yield pool
 
 
 def _check_outputs_place(outputs: Path, project_dir: Path) -> None:
@@ -517,11 +539,12 @@ def _build_into(
     renderer: str,
     say: Progress,
     jobs: int | None = None,
+    pool=None,
 ) -> BuildReport:
     from analysis.abstract import abstract_length
 
     report = BuildReport(label=label, path=tmp)
-    analysis = analyze_into(tmp, project_dir, cohort, say=say)
+    analysis = analyze_into(tmp, project_dir, cohort, say=say, pool=pool)
     say("preparing documents")
     work = prepare_work(tmp, project_dir, analysis, cohort)
 
@@ -552,7 +575,7 @@ def _build_into(
         quarto.write_support(work)
     from analysis.render_docs import render_documents
 
-    render_documents(work, tmp, DOC_FORMATS, use_quarto=use_quarto, jobs=jobs, say=say)
+    render_documents(work, tmp, DOC_FORMATS, use_quarto=use_quarto, jobs=jobs, say=say, pool=pool)
     _keep_sources(work, tmp)
     shutil.rmtree(work)
 
@@ -561,7 +584,7 @@ def _build_into(
     return report
 
 
-def analyze_into(tmp: Path, project_dir: Path, cohort, *, say: Progress | None = None):
+def analyze_into(tmp: Path, project_dir: Path, cohort, *, say: Progress | None = None, pool=None):
     """Analyse a validated cohort with the project's settings; write the results into ``tmp``.
 
     Shared by :func:`build` and :mod:`analysis.preview`.
@@ -576,6 +599,9 @@ def analyze_into(tmp: Path, project_dir: Path, cohort, *, say: Progress | None =
         As returned by :func:`analysis.load.load_cohort`.
     say : callable, optional
         Called with the name of each stage as it starts.
+    pool : analysis.workers.Pool, optional
+        Worker processes drawing the figures while the tables are written;
+        without one, everything is done in this process.
 
     Returns
     -------
@@ -589,14 +615,19 @@ def analyze_into(tmp: Path, project_dir: Path, cohort, *, say: Progress | None =
     analysis = run_analysis(cohort, **analysis_settings(project_dir / "_quarto.yml"))
     write_analysis(analysis, tmp)
 
-    say("tables")
+    from analysis.charts_write import start_figures
     from analysis.tables import write_tables
 
-    write_tables(analysis.results, tmp / "tables")
-    say("figures")
-    from analysis.charts import write_figures
-
-    write_figures(analysis.results, tmp / "figures")
+    if pool is None:
+        say("tables")
+        write_tables(analysis.results, tmp / "tables")
+        say("figures")
+        start_figures(analysis.results, tmp / "figures")()
+    else:  # the workers draw the figures while this process writes the tables
+        say("figures and tables")
+        figures = start_figures(analysis.results, tmp / "figures", pool=pool)
+        write_tables(analysis.results, tmp / "tables")
+        figures()
     return analysis
 
 

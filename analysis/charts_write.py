@@ -6,22 +6,19 @@ every chart, ``<name>.svg``, ``<name>.pdf``, ``<name>.vl.json`` and
 :data:`~analysis.charts.POSTER_CHARTS`, and the offline Vega runtime
 (:func:`analysis.charts.runtime_html`, cached per vl-convert version).
 
-Each chart can be one task of a thread pool (``threads``): vl-convert draws
-outside the GIL, so one chart's drawing may overlap another's spec building
-(Altair, Python).  Measured in builds of the synthetic cohort on a 2-core
-machine, two threads were not faster than one (6.3-6.8 s against 7.5-7.8 s for
-the figures stage, with another process busy), since most of the stage holds
-the GIL (Altair's ``to_dict`` and validation, the poster fitting); so the
-default is one thread.  The
-files do not depend on the number of threads: each task writes only its own
+Each chart is built (Altair), drawn (vl-convert) and written by
+:func:`write_chart`, one chart after another in this process or, given a
+:class:`analysis.workers.Pool`, as one task per chart in its worker
+processes, the results handed over once as a pickle
+(:func:`analysis.workers.results_file`).  Threads would not help: vl-convert
+draws one chart at a time per process, and building the specs holds the GIL.
+The files do not depend on where they were made: each task writes only its own
 chart's files, and every drawing is a function of its spec
-(:func:`analysis.charts.to_svg`).
+(:func:`analysis.charts.to_svg`; ``tests/test_charts_write.py`` compares them).
 """
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,18 +26,6 @@ from analysis.files import write_atomic
 
 if TYPE_CHECKING:
     from analysis.results import StudyResults
-
-#: Most threads drawing charts at once (vl-convert's drawing is CPU-bound).
-MAX_THREADS = 4
-#: Environment variable giving the number of threads (default 1, see above).
-THREADS_ENV = "PSMA_RWE_FIGURE_THREADS"
-
-
-def figure_threads() -> int:
-    """Threads for drawing charts: ``$PSMA_RWE_FIGURE_THREADS`` (1 to :data:`MAX_THREADS`),
-    else 1."""
-    value = os.environ.get(THREADS_ENV, "").strip()
-    return max(1, min(MAX_THREADS, int(value))) if value.isdigit() else 1
 
 
 def chart_spec(chart: Any) -> dict:
@@ -56,8 +41,36 @@ def chart_spec(chart: Any) -> dict:
         return chart.to_dict()
 
 
-def _write_chart(name: str, chart: Any, results: StudyResults, out_dir: Path) -> dict[str, Path]:
-    """Write one chart's files; its paths by kind (``svg``, ``pdf``, ``json``, ``html``, ...)."""
+def figure_names(results: StudyResults) -> list[str]:
+    """The charts a build draws for ``results``, in the order of the returned paths:
+    :data:`~analysis.charts.CHART_NAMES`, the survival figures the results have data
+    for, and the forest plot when there are regression rows."""
+    from analysis.charts import CHART_NAMES
+    from analysis.charts_forest import has_forest
+    from analysis.charts_survival import available_survival_figures
+
+    names = [*CHART_NAMES, *available_survival_figures(results)]
+    return names + (["forest"] if has_forest(results) else [])
+
+
+def build_chart(name: str, results: StudyResults) -> Any:
+    """Chart ``name`` of :func:`figure_names`, themed (an Altair chart)."""
+    from analysis import charts, charts_survival
+
+    if name in charts.BUILDERS:
+        return charts.BUILDERS[name](results)
+    if name in charts_survival.BUILDERS:
+        return charts_survival.BUILDERS[name](results)
+    if name == "forest":
+        from analysis.charts_forest import forest
+
+        return forest(results)
+    raise KeyError(f"no chart named {name!r}")
+
+
+def write_chart(name: str, results: StudyResults, out_dir: Path) -> dict[str, Path]:
+    """Build, draw and write chart ``name``; its paths by kind (``svg``, ``pdf``,
+    ``json``, ``html``, and ``poster_svg``, ``poster_pdf`` for a poster chart)."""
     from analysis.charts import (
         POSTER_CHARTS,
         interactive_html,
@@ -66,7 +79,7 @@ def _write_chart(name: str, chart: Any, results: StudyResults, out_dir: Path) ->
         to_svg,
     )
 
-    spec = chart_spec(chart)
+    spec = chart_spec(build_chart(name, results))
     files = {
         "svg": out_dir / f"{name}.svg",
         "pdf": out_dir / f"{name}.pdf",
@@ -88,8 +101,37 @@ def _write_chart(name: str, chart: Any, results: StudyResults, out_dir: Path) ->
     return files
 
 
+def _write_chart_task(name: str, results_path: str, out_dir: str) -> dict[str, Path]:
+    """:func:`write_chart` in a worker, the results read from their pickle."""
+    from analysis.workers import load_results
+
+    return write_chart(name, load_results(results_path), Path(out_dir))
+
+
+#: Rough relative cost of each chart, to start the long ones first (poster charts are
+#: drawn twice or more while they are fitted; the others once).
+_CHART_COST = {"km": 5, "swimmer": 5, "waterfall": 4, "milestones": 4, "forest": 4}
+
+
+def warm() -> None:
+    """A worker's warm-up for figures: Altair imported and vl-convert's engine started
+    (its first drawing costs about a second), so the first chart does not wait for them."""
+    import altair  # noqa: F401
+
+    from analysis.charts import to_svg
+
+    to_svg(
+        {
+            "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
+            "data": {"values": [{"x": 1}]},
+            "mark": "point",
+            "encoding": {"x": {"field": "x", "type": "quantitative"}},
+        }
+    )
+
+
 def write_figures(
-    results: StudyResults, out_dir: Path, *, threads: int | None = None
+    results: StudyResults, out_dir: Path, *, pool: Any = None
 ) -> dict[str, dict[str, Path]]:
     """Write every chart's files and the runtime into ``out_dir``.
 
@@ -99,36 +141,58 @@ def write_figures(
         What the charts draw.
     out_dir : Path
         Folder receiving the files (created if missing).
-    threads : int, optional
-        Charts drawn at once; default :func:`figure_threads`.  ``1`` draws them
-        one after another in this thread.  The files are the same either way.
+    pool : analysis.workers.Pool, optional
+        Worker processes drawing the charts, one task per chart; without one
+        they are drawn one after another in this process.  The files are the
+        same either way.
 
     Returns
     -------
     dict
         As :func:`analysis.charts.write_figures` describes.
     """
-    from analysis.charts import RUNTIME_FILE, RUNTIME_NAME, chart_specs, runtime_html
-    from analysis.charts_forest import forest_chart_specs
-    from analysis.charts_survival import survival_chart_specs
+    return start_figures(results, out_dir, pool=pool)()
+
+
+def start_figures(results: StudyResults, out_dir: Path, *, pool: Any = None):
+    """Start :func:`write_figures`; returns a function that waits for it and gives its paths.
+
+    With a ``pool`` the charts are drawn by its workers while the calling
+    process goes on (e.g. with the tables); without one they are drawn before
+    this returns.
+    """
+    from analysis.charts import RUNTIME_FILE, RUNTIME_NAME, runtime_html
 
     out_dir = Path(out_dir)
-    every = {
-        **chart_specs(results),
-        **survival_chart_specs(results),
-        **forest_chart_specs(results),
-    }
-    threads = figure_threads() if threads is None else max(1, threads)
-    if threads == 1:
-        paths = {name: _write_chart(name, chart, results, out_dir) for name, chart in every.items()}
-    else:
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="psma-figures") as pool:
-            futures = {
-                name: pool.submit(_write_chart, name, chart, results, out_dir)
-                for name, chart in every.items()
-            }
-            paths = {name: future.result() for name, future in futures.items()}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = figure_names(results)
     runtime = out_dir / RUNTIME_FILE
-    write_atomic(runtime, runtime_html().encode("utf-8"))
-    paths[RUNTIME_NAME] = {"html": runtime}
-    return paths
+    if pool is None:
+        paths = {name: write_chart(name, results, out_dir) for name in names}
+        write_atomic(runtime, runtime_html().encode("utf-8"))
+        return lambda: {**paths, RUNTIME_NAME: {"html": runtime}}
+
+    from analysis.workers import Task, results_file
+
+    pickled = results_file(results, out_dir.parent)
+    order = sorted(names, key=lambda n: -_CHART_COST.get(n, 1))
+    batch = pool.start(
+        [
+            Task(
+                "analysis.charts_write:_write_chart_task",
+                (n, str(pickled), str(out_dir)),
+                f"drawing figure {n!r}",
+            )
+            for n in order
+        ]
+    )
+
+    def finish() -> dict[str, dict[str, Path]]:
+        try:
+            drawn = dict(zip(order, batch.wait(), strict=True))
+        finally:
+            pickled.unlink(missing_ok=True)
+        write_atomic(runtime, runtime_html().encode("utf-8"))
+        return {**{n: drawn[n] for n in names}, RUNTIME_NAME: {"html": runtime}}
+
+    return finish

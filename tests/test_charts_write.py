@@ -1,4 +1,4 @@
-"""Drawing the figures: the SVG memo, PDFs made from the drawn SVG, charts drawn in threads."""
+"""Drawing the figures: the SVG memo, PDFs made from the drawn SVG, charts drawn in workers."""
 
 from __future__ import annotations
 
@@ -82,19 +82,32 @@ def test_the_memo_keeps_the_latest_specs_only(specs, counting, monkeypatch):
     assert counting.drawn == 4
 
 
-def test_threads_write_the_same_files(results, tmp_path):
+def test_workers_write_the_same_files(results, tmp_path):
+    from analysis.workers import Pool
+
     charts._SVG_MEMO.clear()
-    serial = charts_write.write_figures(results, tmp_path / "serial", threads=1)
-    charts._SVG_MEMO.clear()
-    threaded = charts_write.write_figures(results, tmp_path / "threaded", threads=3)
-    assert list(serial) == list(threaded)
+    serial = charts_write.write_figures(results, tmp_path / "serial")
+    with Pool(2, warm=("analysis.charts_write:warm",)) as pool:
+        pooled = charts_write.write_figures(results, tmp_path / "pooled", pool=pool)
+    assert list(serial) == list(pooled)
     assert sorted(p.name for p in (tmp_path / "serial").iterdir()) == sorted(
-        p.name for p in (tmp_path / "threaded").iterdir()
+        p.name for p in (tmp_path / "pooled").iterdir()
     )
+    assert not (tmp_path / "_results.pickle").exists()  # the hand-over file is gone
     for name, files in serial.items():
-        assert list(files) == list(threaded[name])
+        assert list(files) == list(pooled[name])
         for kind, path in files.items():
-            assert path.read_bytes() == threaded[name][kind].read_bytes(), (name, kind)
+            assert path.read_bytes() == pooled[name][kind].read_bytes(), (name, kind)
+
+
+def test_figure_names_follow_the_results(results):
+    names = charts_write.figure_names(results)
+    assert names[: len(charts.CHART_NAMES)] == list(charts.CHART_NAMES)
+    assert len(set(names)) == len(names)
+    for name in names:
+        assert charts_write.build_chart(name, results).to_dict()["$schema"]
+    with pytest.raises(KeyError, match="no chart named 'pie'"):
+        charts_write.build_chart("pie", results)
 
 
 def test_a_failing_chart_fails_the_whole_write(results, tmp_path, monkeypatch):
@@ -103,16 +116,17 @@ def test_a_failing_chart_fails_the_whole_write(results, tmp_path, monkeypatch):
 
     monkeypatch.setattr(charts, "to_pdf", broken)
     with pytest.raises(RuntimeError, match="vl-convert exploded"):
-        charts_write.write_figures(results, tmp_path / "out", threads=2)
+        charts_write.write_figures(results, tmp_path / "out")
 
 
-def test_figure_threads(monkeypatch):
-    monkeypatch.delenv(charts_write.THREADS_ENV, raising=False)
-    assert charts_write.figure_threads() == 1
-    monkeypatch.setenv(charts_write.THREADS_ENV, "3")
-    assert charts_write.figure_threads() == 3
-    monkeypatch.setenv(charts_write.THREADS_ENV, "99")
-    assert charts_write.figure_threads() == charts_write.MAX_THREADS
+def test_a_chart_a_worker_cannot_write_fails_the_write(results, tmp_path):
+    from analysis.workers import Pool
+
+    out = tmp_path / "figures"
+    (out / "waterfall.svg").mkdir(parents=True)  # a folder where the file goes
+    with Pool(2) as pool, pytest.raises(OSError, match="waterfall"):
+        charts_write.write_figures(results, out, pool=pool)
+    assert not (tmp_path / "_results.pickle").exists()
 
 
 def test_chart_spec_has_no_row_limit_and_keeps_small_specs():

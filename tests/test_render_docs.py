@@ -74,8 +74,10 @@ def test_a_workers_error_is_the_error_of_one_after_another(work, tmp_path):
 
 
 def test_a_worker_that_dies_is_a_clear_error(work, tmp_path, monkeypatch):
+    from analysis import workers
+
     monkeypatch.setattr(
-        render_docs, "_worker_command", lambda: [sys.executable, "-c", "raise SystemExit(3)"]
+        workers, "worker_command", lambda warm=(): [sys.executable, "-c", "raise SystemExit(3)"]
     )
     with pytest.raises(PsmaRweError, match=r"worker process ended unexpectedly \(exit code 3\)"):
         render_docs.render_documents(work, tmp_path / "out", DOC_FORMATS, jobs=2)
@@ -136,18 +138,3 @@ def test_a_script_without_a_main_guard_runs_once(work, tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("script ran") == 1
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["abstract.html", "abstract.pdf"]
-
-
-@pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
-def test_a_bad_jobs_setting_is_refused(value, monkeypatch):
-    monkeypatch.setenv(render_docs.JOBS_ENV, value)
-    with pytest.raises(PsmaRweError, match="PSMA_RWE_JOBS"):
-        render_docs.render_jobs()
-
-
-def test_jobs_setting(monkeypatch):
-    monkeypatch.setenv(render_docs.JOBS_ENV, "3")
-    assert render_docs.render_jobs() == 3
-    assert render_docs.render_jobs(1) == 1
-    monkeypatch.delenv(render_docs.JOBS_ENV)
-    assert 1 <= render_docs.render_jobs() <= render_docs.MAX_JOBS

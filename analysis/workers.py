@@ -1,0 +1,343 @@
+"""Warm worker processes: a build's figures and documents are made in them, side by side.
+
+A :class:`Pool` starts its workers as soon as it is made.  Each is a fresh
+interpreter (``python -c``, see :func:`worker_command`) that runs the pool's
+*warm-up* functions (imports, a first small drawing) and then waits for tasks.
+:func:`analysis.build.build` makes its pool before it validates the cohort, so
+that on a 2-core machine the workers' start-up runs beside the analysis, which
+uses one core; the figures (:func:`analysis.charts_write.write_figures`) and
+then the documents (:func:`analysis.render_docs.render_documents`) are tasks of
+that pool.
+
+Tasks
+    A :class:`Task` names a function as ``"module:name"`` (importable on the
+    calling process's ``sys.path``), its arguments (pickled) and what it does,
+    in words ("rendering the poster to PDF"), for error messages.
+    :meth:`Pool.start` hands a list of tasks to the workers, each worker taking
+    the next task when it is free, and returns a :class:`Batch`; the calling
+    process may go on with other work and collect the answers, in the tasks'
+    order, with :meth:`Batch.wait`.
+Failures
+    The first task that fails stops the pool: tasks not started are dropped,
+    running ones are stopped (each worker leads a process group of its own,
+    ended with anything it started, e.g. pandoc).  :meth:`Batch.wait` then
+    raises, in the calling process, a :class:`~analysis.errors.PsmaRweError`
+    of the task as the same one-line message (without the worker's
+    traceback), an ``OSError`` as itself, a worker that died as a
+    :class:`PsmaRweError` naming the task and exit code, and any other
+    exception as a ``RuntimeError`` with the worker's traceback.  Python
+    warnings a task gave are given again in the calling process, in the
+    tasks' order.
+Why not :mod:`multiprocessing`
+    A ``spawn`` worker imports the caller's main script again, so a script
+    calling :func:`analysis.build.build` without an ``if __name__ ==
+    "__main__"`` guard would run again in every worker; ``fork`` would copy a
+    process whose vl-convert and BLAS threads may be running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import signal
+import subprocess
+import threading
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from analysis.errors import PsmaRweError
+
+#: Environment variable giving the number of worker processes (``1``: no workers).
+JOBS_ENV = "PSMA_RWE_JOBS"
+#: Most worker processes.
+MAX_JOBS = 8
+
+
+def jobs(value: int | None = None) -> int:
+    """Worker processes to use: ``value``, else ``$PSMA_RWE_JOBS``, else the usable CPUs.
+
+    Raises
+    ------
+    PsmaRweError
+        ``PSMA_RWE_JOBS`` is not a whole number ≥ 1.
+    """
+    if value is None:
+        text = os.environ.get(JOBS_ENV, "").strip()
+        if text:
+            if not text.isdigit() or int(text) < 1:
+                raise PsmaRweError(f"{JOBS_ENV}={text!r}: expected a whole number ≥ 1")
+            value = int(text)
+    if value is None:
+        try:
+            value = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            value = os.cpu_count() or 1
+    return max(1, min(MAX_JOBS, value))
+
+
+@dataclass(frozen=True)
+class Task:
+    """One call for a worker.
+
+    Attributes
+    ----------
+    function : str
+        ``"module:name"`` of a module-level function.
+    args : tuple
+        Its positional arguments (pickled to the worker).
+    what : str
+        What the task does, for error messages ("rendering poster to PDF").
+    """
+
+    function: str
+    args: tuple = ()
+    what: str = "a task"
+
+
+def call(function: str, args: Sequence[Any]) -> Any:
+    """Call ``function`` (``"module:name"``) with ``args``, in this process."""
+    module, _, name = function.partition(":")
+    return getattr(importlib.import_module(module), name)(*args)
+
+
+def _serve(warm: Sequence[str]) -> None:
+    """A worker's loop: run the warm-up functions, then the pickled tasks from stdin.
+
+    Each answer, pickled to stdout, is ``("ok", value, warnings)``,
+    ``("psma", summary, problems, total)`` for a :class:`PsmaRweError`,
+    ``("os", exception)`` for an OSError or ``("bug", text)`` with the traceback
+    of anything else.  Whatever a task prints goes to stderr.  A warm-up
+    function that fails is ignored: the task that needs it fails with the
+    reason.
+    """
+    import pickle
+    import sys
+    import traceback
+
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # stray prints of a task never mix with the answers
+    tasks_in = sys.stdin.buffer
+    for function in warm:
+        with contextlib.suppress(Exception), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            call(function, ())
+    while True:
+        try:
+            function, args = pickle.load(tasks_in)
+        except EOFError:
+            return
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("default")
+                value = call(function, args)
+            answer = ("ok", value, [(w.category, str(w.message)) for w in caught])
+        except PsmaRweError as exc:
+            answer = ("psma", exc.summary, exc.problems, exc.total)
+        except OSError as exc:
+            answer = ("os", exc)
+        except Exception:
+            answer = ("bug", traceback.format_exc())
+        pickle.dump(answer, answers)
+        answers.flush()
+
+
+def worker_command(warm: Sequence[str] = ()) -> list[str]:
+    """A fresh interpreter running :func:`_serve`, on this process's import path."""
+    import json
+    import sys
+
+    path = json.dumps([p for p in sys.path if p])
+    code = f"import sys; sys.path[:] = {path}; from analysis.workers import _serve; "
+    return [sys.executable, "-c", code + f"_serve({json.dumps(list(warm))})"]
+
+
+class _Worker:
+    """One worker process and the pipes to it, in a process group of its own: Ctrl-C at
+    the terminal reaches the calling process only, which stops the workers."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.proc = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True
+        )
+
+    def run(self, task: Task) -> tuple:
+        import pickle
+
+        try:
+            pickle.dump((task.function, task.args), self.proc.stdin)
+            self.proc.stdin.flush()
+            return pickle.load(self.proc.stdout)
+        except (OSError, EOFError, pickle.UnpicklingError):
+            return ("died", self.proc.wait())
+
+    def stop(self) -> None:
+        """End the worker, and what it started, now."""
+        if self.proc.poll() is None:
+            if hasattr(os, "killpg"):  # not on Windows
+                with contextlib.suppress(OSError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.kill()
+        self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError):
+                pipe.close()
+
+
+class Batch:
+    """Tasks being run by a pool's workers; :meth:`wait` gives their results."""
+
+    def __init__(self, pool: Pool, tasks: Sequence[Task]) -> None:
+        import queue
+
+        self.tasks = list(tasks)
+        self._pool = pool
+        self._pending: queue.SimpleQueue = queue.SimpleQueue()
+        for index, task in enumerate(self.tasks):
+            self._pending.put((index, task))
+        self._answers: dict[int, tuple] = {}
+        self._failed = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._drive, args=(w,), daemon=True) for w in pool.workers
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _drive(self, worker: _Worker) -> None:
+        import queue
+
+        while not self._failed.is_set():
+            try:
+                index, task = self._pending.get_nowait()
+            except queue.Empty:
+                return
+            answer = worker.run(task)
+            with self._lock:
+                if self._failed.is_set():  # stopped because another task failed
+                    return
+                self._answers[index] = answer
+                if answer[0] != "ok":
+                    self._failed.set()
+
+    def wait(self) -> list[Any]:
+        """The tasks' results, in their order, once all are done (see the module's
+        *Failures* for what a failed task raises)."""
+        try:
+            while any(t.is_alive() for t in self._threads):
+                if self._failed.wait(0.05):
+                    self._pool.stop()  # the tasks still running
+                    break
+            for thread in self._threads:
+                thread.join()
+        except BaseException:
+            self._pool.stop()
+            raise
+        for index in sorted(self._answers):
+            _raise_failure(self.tasks[index], self._answers[index])
+        for index in sorted(self._answers):
+            for category, message in self._answers[index][2]:
+                warnings.warn(message, category, stacklevel=2)
+        return [self._answers[i][1] for i in range(len(self.tasks))]
+
+
+def _raise_failure(task: Task, answer: tuple) -> None:
+    kind = answer[0]
+    if kind == "psma":
+        raise PsmaRweError(*answer[1:]) from None
+    if kind == "os":
+        raise answer[1]
+    if kind == "died":
+        raise PsmaRweError(
+            f"{task.what} failed: its worker process ended unexpectedly (exit code {answer[1]})"
+        )
+    if kind == "bug":
+        raise RuntimeError(f"{task.what} failed:\n{answer[1]}")
+
+
+class Pool:
+    """``n`` warm worker processes (see the module docstring).
+
+    Parameters
+    ----------
+    n : int
+        Worker processes (≥ 1).
+    warm : sequence of str
+        ``"module:name"`` functions each worker calls, without arguments, before
+        its first task: imports and first uses that would otherwise slow the
+        first task.
+
+    Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, n: int, warm: Sequence[str] = ()) -> None:
+        self.n = max(1, n)
+        self.workers: list[_Worker] = []
+        self._stopped = False
+        command = worker_command(warm)
+        try:
+            self.workers = [_Worker(command) for _ in range(self.n)]
+        except BaseException:
+            self.stop()
+            raise
+
+    def start(self, tasks: Sequence[Task]) -> Batch:
+        """Hand ``tasks`` to the workers; the answers come from :meth:`Batch.wait`.
+
+        Raises
+        ------
+        PsmaRweError
+            The pool was stopped by an earlier failure.
+        """
+        if self._stopped:
+            raise PsmaRweError("the worker processes were stopped by an earlier failure")
+        return Batch(self, tasks)
+
+    def run(self, tasks: Sequence[Task]) -> list[Any]:
+        """:meth:`start` then :meth:`Batch.wait`."""
+        return self.start(tasks).wait()
+
+    def stop(self) -> None:
+        """Stop every worker now, and what it is running."""
+        self._stopped = True
+        for worker in self.workers:
+            worker.stop()
+
+    def close(self) -> None:
+        """End the workers (an idle worker holds nothing worth waiting for: it is stopped
+        like a busy one, which saves its interpreter's shutdown, about a second)."""
+        self.stop()
+
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def results_file(results: Any, folder: Path) -> Path:
+    """``results`` pickled into ``folder`` for the workers (:func:`load_results`)."""
+    import pickle
+
+    path = Path(folder) / "_results.pickle"
+    path.write_bytes(pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL))
+    return path
+
+
+_LOADED: dict[tuple[str, int, int], Any] = {}
+
+
+def load_results(path: str | Path) -> Any:
+    """The object pickled at ``path``, read once per worker (kept by path, time and size)."""
+    import pickle
+
+    path = Path(path)
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _LOADED:
+        _LOADED.clear()
+        _LOADED[key] = pickle.loads(path.read_bytes())
+    return _LOADED[key]

@@ -1,0 +1,169 @@
+"""The warm worker processes (analysis/workers.py): tasks' results in order, each kind of
+failure raised in the calling process as the task's own error, warnings passed on."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import time
+import warnings
+
+import pytest
+
+from analysis import workers
+from analysis.errors import PsmaRweError
+from analysis.workers import Pool, Task
+
+
+@pytest.fixture
+def tasks_module(tmp_path, monkeypatch):
+    """A module of task functions, importable by the workers (they take ``sys.path``)."""
+    (tmp_path / "psma_tasks.py").write_text(
+        textwrap.dedent(
+            """
+            import os, time, warnings
+            from analysis.errors import PsmaRweError, Problem
+
+            WARMED = []
+
+            def warm():
+                WARMED.append(os.getpid())
+
+            def was_warmed():
+                return WARMED == [os.getpid()]
+
+            def square(x):
+                return x * x
+
+            def pid():
+                time.sleep(0.3)
+                return os.getpid()
+
+            def bad_data():
+                problem = Problem("patients.csv", 3, "age", "x")
+                raise PsmaRweError("patients.csv: bad rows", [problem])
+
+            def missing(path):
+                return open(path).read()
+
+            def bug():
+                return 1 / 0
+
+            def warn():
+                warnings.warn("pandoc said something", UserWarning)
+                return "done"
+
+            def die():
+                os._exit(7)
+
+            def sleep(seconds, marker):
+                time.sleep(seconds)
+                open(marker, "w").close()
+            """
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "psma_tasks"
+
+
+def test_results_come_in_the_tasks_order(tasks_module):
+    with Pool(2) as pool:
+        batch = pool.start([Task(f"{tasks_module}:square", (i,)) for i in range(9)])
+        assert batch.wait() == [i * i for i in range(9)]
+
+
+def test_tasks_run_side_by_side_in_warmed_workers(tasks_module):
+    with Pool(2, warm=(f"{tasks_module}:warm",)) as pool:
+        assert pool.run([Task(f"{tasks_module}:was_warmed")] * 2) == [True, True]
+        pids = pool.run([Task(f"{tasks_module}:pid")] * 2)
+    assert len(set(pids)) == 2  # one task each: both workers were busy at once
+
+
+def test_a_warm_up_that_fails_does_not_stop_the_worker(tasks_module):
+    with Pool(1, warm=(f"{tasks_module}:no_such_function",)) as pool:
+        assert pool.run([Task(f"{tasks_module}:square", (3,))]) == [9]
+
+
+def test_a_projects_error_is_raised_as_itself(tasks_module):
+    with Pool(2) as pool, pytest.raises(PsmaRweError) as caught:
+        pool.run([Task(f"{tasks_module}:square", (2,)), Task(f"{tasks_module}:bad_data")])
+    assert caught.value.summary == "patients.csv: bad rows"
+    assert [p.row for p in caught.value.problems] == [3]
+    assert caught.value.__cause__ is None
+
+
+def test_an_os_error_is_raised_as_itself(tasks_module, tmp_path):
+    with Pool(1) as pool, pytest.raises(FileNotFoundError, match="no-such-file"):
+        pool.run([Task(f"{tasks_module}:missing", (str(tmp_path / "no-such-file"),))])
+
+
+def test_a_bug_is_a_runtime_error_with_the_workers_traceback(tasks_module):
+    with Pool(1) as pool, pytest.raises(RuntimeError) as caught:
+        pool.run([Task(f"{tasks_module}:bug", (), "dividing")])
+    assert str(caught.value).startswith("dividing failed:\n")
+    assert "ZeroDivisionError" in str(caught.value)
+
+
+def test_a_worker_that_dies_is_a_clear_error(tasks_module):
+    with Pool(1) as pool, pytest.raises(PsmaRweError, match=r"^drawing x failed: .*exit code 7"):
+        pool.run([Task(f"{tasks_module}:die", (), "drawing x")])
+
+
+def test_warnings_of_a_task_are_given_again(tasks_module):
+    with Pool(1) as pool, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert pool.run([Task(f"{tasks_module}:warn")]) == ["done"]
+    assert [str(w.message) for w in caught] == ["pandoc said something"]
+
+
+def test_the_first_failure_stops_the_tasks_still_running(tasks_module, tmp_path):
+    marker = tmp_path / "slept"
+    started = time.monotonic()
+    with Pool(2) as pool:
+        with pytest.raises(RuntimeError):
+            sleep = Task(f"{tasks_module}:sleep", (30, str(marker)))
+            pool.run([sleep, Task(f"{tasks_module}:bug")])
+        with pytest.raises(PsmaRweError, match="stopped by an earlier failure"):
+            pool.start([Task(f"{tasks_module}:square", (1,))])
+    assert time.monotonic() - started < 20
+    assert not marker.exists()
+    assert all(w.proc.poll() is not None for w in pool.workers)
+
+
+def test_closing_ends_every_worker(tasks_module):
+    pool = Pool(2)
+    pool.run([Task(f"{tasks_module}:square", (1,))])
+    pool.close()
+    assert all(w.proc.poll() is not None for w in pool.workers)
+
+
+def test_results_are_handed_over_once_per_worker(tmp_path):
+    path = workers.results_file({"n": 14}, tmp_path)
+    first = workers.load_results(path)
+    assert first == {"n": 14}
+    assert workers.load_results(path) is first  # read once
+    path2 = workers.results_file({"n": 15}, tmp_path / "..")
+    assert workers.load_results(path2) == {"n": 15}
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
+def test_a_bad_jobs_setting_is_refused(monkeypatch, value):
+    monkeypatch.setenv(workers.JOBS_ENV, value)
+    with pytest.raises(PsmaRweError, match="PSMA_RWE_JOBS"):
+        workers.jobs()
+
+
+def test_jobs_setting(monkeypatch):
+    monkeypatch.setenv(workers.JOBS_ENV, "3")
+    assert workers.jobs() == 3
+    assert workers.jobs(1) == 1
+    assert workers.jobs(99) == workers.MAX_JOBS
+    monkeypatch.delenv(workers.JOBS_ENV)
+    assert 1 <= workers.jobs() <= workers.MAX_JOBS
+
+
+def test_the_worker_command_runs_this_interpreter():
+    command = workers.worker_command(("a:b",))
+    assert command[0] == sys.executable
+    assert '_serve(["a:b"])' in command[-1]
