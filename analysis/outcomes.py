@@ -180,7 +180,7 @@ def compute_outcomes(
 
     os_ = _summary(f["os_days"], f["os_event"]) if fu.has_os else None
     pfs_days = f["psa_pfs_days"].where(evaluable)
-    pfs_event = f["psa_pfs_event"].fillna(False)
+    pfs_event = f["psa_pfs_event"].astype("boolean").fillna(False).astype(bool)
     psa_pfs = _summary(pfs_days, pfs_event)
     rpfs = _summary(f["rpfs_days"], f["rpfs_event"]) if fu.has_rpfs else None
     follow = None
