@@ -27,7 +27,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,10 +34,20 @@ from pathlib import Path
 
 from analysis import __version__, config
 from analysis.errors import PsmaRweError, os_error_message
+from analysis.workfolder import (  # noqa: F401  (the build's work folder, used here and by callers)
+    DOCUMENTS,
+    SOURCES,
+    VARIABLES,
+    _abstract_settings,
+    _keep_sources,
+    analysis_settings,
+    analyze_into,
+    prepare_work,
+    tool_versions,
+)
 
 MANIFEST = "manifest.json"
 TMP_PREFIX = ".building-"
-DOCUMENTS = ("abstract", "poster", "supplement")
 DOC_FORMATS = {
     "abstract": ("html", "pdf", "docx"),
     "poster": ("html", "pdf"),
@@ -270,36 +279,6 @@ def git_commit(project_dir: Path) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def tool_versions() -> dict[str, str]:
-    """Versions of the libraries and tools that shape the outputs."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": sys.version.split()[0]}
-    for dist in (
-        "pandas",
-        "numpy",
-        "scipy",
-        "statsmodels",
-        "firthmodels",
-        "great_tables",
-        "altair",
-        "vl-convert-python",
-        "typst",
-        "pypandoc-binary",
-        "fontpkg-lato",
-        "fontpkg-ibm-plex-serif",
-        "fontpkg-ibm-plex-mono",
-    ):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = "not installed"
-    from analysis.render import pandoc_version
-
-    out["pandoc"] = pandoc_version()
-    return out
 
 
 def quarto_available() -> bool:
@@ -542,11 +521,24 @@ def _build_into(
     pool=None,
 ) -> BuildReport:
     from analysis.abstract import abstract_length
+    from analysis.charts_write import start_figures
+    from analysis.tables import write_tables
+    from analysis.workfolder import add_figures, analyze
 
     report = BuildReport(label=label, path=tmp)
-    analysis = analyze_into(tmp, project_dir, cohort, say=say, pool=pool)
+    analysis = analyze(tmp, project_dir, cohort, say=say)
+    # With workers, they draw the figures while this process writes the tables, the
+    # work folder and the abstract's length; the figures join the work folder after.
+    say("figures and tables" if pool is not None else "tables")
+    figures = (
+        start_figures(analysis.results, tmp / "figures", pool=pool) if pool is not None else None
+    )
+    write_tables(analysis.results, tmp / "tables")
+    if figures is None:
+        say("figures")
+        start_figures(analysis.results, tmp / "figures")()
     say("preparing documents")
-    work = prepare_work(tmp, project_dir, analysis, cohort)
+    work = prepare_work(tmp, project_dir, analysis, cohort, figures=figures is None)
 
     use_quarto = renderer == "quarto" or (renderer == "auto" and quarto_available())
     report.renderer = "quarto" if use_quarto else "embedded (pandoc + typst)"
@@ -569,6 +561,10 @@ def _build_into(
             raise PsmaRweError(f"{message} (--strict)")
         report.warnings.append(message)
 
+    if figures is not None:
+        say("figures")
+        figures()
+        add_figures(work, tmp)
     if use_quarto:
         from analysis.render import quarto
 
@@ -582,218 +578,6 @@ def _build_into(
     say("manifest")
     _write_manifest(tmp, inputs, label, report, analysis, project_dir)
     return report
-
-
-def analyze_into(tmp: Path, project_dir: Path, cohort, *, say: Progress | None = None, pool=None):
-    """Analyse a validated cohort with the project's settings; write the results into ``tmp``.
-
-    Shared by :func:`build` and :mod:`analysis.preview`.
-
-    Parameters
-    ----------
-    tmp : Path
-        Folder receiving results.json, the CSVs, ``tables/`` and ``figures/``.
-    project_dir : Path
-        The study project (its ``_quarto.yml`` gives data-cutoff and landmark-weeks).
-    cohort : Cohort
-        As returned by :func:`analysis.load.load_cohort`.
-    say : callable, optional
-        Called with the name of each stage as it starts.
-    pool : analysis.workers.Pool, optional
-        Worker processes drawing the figures while the tables are written;
-        without one, everything is done in this process.
-
-    Returns
-    -------
-    Analysis
-        The result of :func:`analysis.analyze.run_analysis`.
-    """
-    from analysis.analyze import run_analysis, write_analysis
-
-    say = say or (lambda stage: None)
-    say("analyzing")
-    analysis = run_analysis(cohort, **analysis_settings(project_dir / "_quarto.yml"))
-    write_analysis(analysis, tmp)
-
-    from analysis.charts_write import start_figures
-    from analysis.tables import write_tables
-
-    if pool is None:
-        say("tables")
-        write_tables(analysis.results, tmp / "tables")
-        say("figures")
-        start_figures(analysis.results, tmp / "figures")()
-    else:  # the workers draw the figures while this process writes the tables
-        say("figures and tables")
-        figures = start_figures(analysis.results, tmp / "figures", pool=pool)
-        write_tables(analysis.results, tmp / "tables")
-        figures()
-    return analysis
-
-
-def prepare_work(tmp: Path, project_dir: Path, analysis, cohort) -> Path:
-    """Write ``tmp/_project``, the project to render, from :func:`analyze_into`'s ``tmp``.
-
-    Returns
-    -------
-    Path
-        The work folder (sources, ``_variables.yml``, tables, figures).
-    """
-    work = tmp / "_project"
-    _prepare_project(work, project_dir, tmp, analysis, cohort)
-    return work
-
-
-def _prepare_project(work: Path, project_dir: Path, tmp: Path, analysis, cohort) -> None:
-    """A Quarto project to render: sources, computed variables, tables and figures."""
-    import yaml
-
-    from analysis.fonts import PROJECT_FONTS_DIR
-    from analysis.render.extension import RELATIVE_DIR
-    from analysis.variables import document_variables
-
-    shutil.copytree(project_dir / "report", work / "report")
-    shutil.copytree(project_dir / RELATIVE_DIR, work / RELATIVE_DIR)
-    shutil.copy2(project_dir / "_quarto.yml", work / "_quarto.yml")
-    if (project_dir / PROJECT_FONTS_DIR).is_dir():
-        shutil.copytree(project_dir / PROJECT_FONTS_DIR, work / PROJECT_FONTS_DIR)
-    span = (cohort.patients["first_dose_date"].min(), cohort.patients["first_dose_date"].max())
-    study = _study_settings(work)
-    planned = study.get("planned-doses")
-    min_size = study.get("min-cohort-size", config.MIN_COHORT_FOR_DATES)
-    if isinstance(min_size, bool) or not isinstance(min_size, int) or min_size < 1:
-        raise PsmaRweError(
-            f"_quarto.yml: study.min-cohort-size is {min_size!r}; expected a whole number ≥ 1"
-            f" (default {config.MIN_COHORT_FOR_DATES})"
-        )
-    variables = document_variables(
-        analysis.results,
-        span,
-        planned_doses=None if planned is None else str(planned),
-        min_cohort_for_dates=min_size,
-    )
-    variables["software"] = {"psma-rwe": __version__, **tool_versions()}
-    from analysis.followup_docs import variables as followup_variables
-
-    variables["followup"] = followup_variables(analysis.results)
-    from analysis.charts_poster import poster_variables
-
-    variables["poster"] = poster_variables(analysis.results)
-    from analysis.abstract import front_variables
-
-    variables["abstract"] = front_variables(
-        study.get("abstract") or {},
-        str(_project_title(work)),
-        bool(variables["prose"]["psa50_evident_early"]),
-    )
-    (work / "_variables.yml").write_text(
-        yaml.safe_dump(variables, sort_keys=True, allow_unicode=True), encoding="utf-8"
-    )
-    shutil.copytree(tmp / "tables", work / "tables")
-    shutil.copytree(tmp / "figures", work / "figures")
-    from analysis.render.includes import write_wrappers
-
-    write_wrappers(work / "tables")
-    write_wrappers(work / "figures")
-    from analysis import followup_docs
-
-    followup_docs.write_fragments(
-        analysis.results,
-        work / "followup",
-        tables={p.stem for p in (tmp / "tables").glob("*.html")},
-        figures={p.stem for p in (tmp / "figures").glob("*.svg")},
-    )
-
-
-#: What the documents were rendered from, kept in the version for ``psma-rwe diff``:
-#: the computed variables as the documents displayed them, and the sources that cite them
-#: (``sources/report/*.qmd``, ``sources/followup/*.md``, as laid out when rendered).
-VARIABLES = "variables.yml"
-SOURCES = "sources"
-
-
-def _keep_sources(work: Path, tmp: Path) -> None:
-    """Copy ``_variables.yml``, the documents' ``.qmd`` and the follow-up fragments into ``tmp``.
-
-    ``psma-rwe diff`` reads them to report the numbers the abstract and poster
-    display (``{{< var >}}`` keys of the sources, their values in ``variables.yml``).
-    """
-    shutil.copy2(work / "_variables.yml", tmp / VARIABLES)
-    (tmp / SOURCES / "report").mkdir(parents=True)
-    for doc in DOCUMENTS:
-        shutil.copy2(work / "report" / f"{doc}.qmd", tmp / SOURCES / "report" / f"{doc}.qmd")
-    if (work / "followup").is_dir():
-        shutil.copytree(work / "followup", tmp / SOURCES / "followup")
-
-
-def analysis_settings(quarto_yml: Path) -> dict:
-    """``study.data-cutoff`` and ``study.landmark-weeks`` of a ``_quarto.yml``, checked.
-
-    Returns the keyword arguments of :func:`analysis.analyze.run_analysis`.
-    """
-    import yaml
-
-    try:
-        meta = yaml.safe_load(quarto_yml.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise PsmaRweError(f"{quarto_yml}: cannot be read as YAML ({exc})") from None
-    study = (meta.get("study") or {}) if isinstance(meta, dict) else {}
-    out: dict = {}
-    cutoff = study.get("data-cutoff")
-    if cutoff not in (None, ""):
-        if isinstance(cutoff, dt.datetime):
-            cutoff = cutoff.date()
-        if isinstance(cutoff, str):
-            try:
-                cutoff = dt.date.fromisoformat(cutoff)
-            except ValueError:
-                cutoff = None
-        if not isinstance(cutoff, dt.date):
-            raise PsmaRweError(
-                f"{quarto_yml.name}: study.data-cutoff is {study.get('data-cutoff')!r}; "
-                "expected a date written YYYY-MM-DD"
-            )
-        if cutoff > dt.date.today():
-            raise PsmaRweError(
-                f"{quarto_yml.name}: study.data-cutoff is {cutoff}, in the future; expected a"
-                " past date"
-            )
-        out["cutoff"] = cutoff
-    weeks = study.get("landmark-weeks")
-    if weeks is not None:
-        if isinstance(weeks, bool) or not isinstance(weeks, int) or not 1 <= weeks <= 104:
-            raise PsmaRweError(
-                f"{quarto_yml.name}: study.landmark-weeks is {weeks!r}; expected a whole number"
-                " of weeks from 1 to 104 (default 12)"
-            )
-        out["landmark_weeks"] = weeks
-    return out
-
-
-def _study_settings(work: Path) -> dict:
-    """The ``study`` block of the project's ``_quarto.yml``."""
-    return _quarto_metadata(work).get("study", {}) or {}
-
-
-def _project_title(work: Path) -> str:
-    import yaml
-
-    meta = yaml.safe_load((work / "_quarto.yml").read_text(encoding="utf-8")) or {}
-    return str(meta.get("title") or "") if isinstance(meta, dict) else ""
-
-
-def _abstract_settings(work: Path) -> dict:
-    abstract = _study_settings(work).get("abstract", {}) or {}
-    return {
-        "limit": int(abstract.get("char-limit", 2000)),
-        "rule": str(abstract.get("count-rule", "chars-no-spaces")),
-    }
-
-
-def _quarto_metadata(work: Path) -> dict:
-    import yaml
-
-    return yaml.safe_load((work / "_quarto.yml").read_text(encoding="utf-8")) or {}
 
 
 def _portable(path: Path, project_dir: Path, outside: str) -> str:

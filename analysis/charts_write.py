@@ -57,6 +57,16 @@ def figure_names(results: StudyResults) -> list[str]:
     return names + (["forest"] if has_forest(results) else [])
 
 
+def figure_stems(results: StudyResults) -> set[str]:
+    """The names of the SVG files :func:`write_figures` writes for ``results``
+    (``<name>`` for every chart, ``<name>-poster`` for the poster charts), known
+    before they are drawn."""
+    from analysis.charts import POSTER_CHARTS
+
+    names = figure_names(results)
+    return {*names, *(f"{n}-poster" for n in names if n in POSTER_CHARTS)}
+
+
 def build_chart(name: str, results: StudyResults) -> Any:
     """Chart ``name`` of :func:`figure_names`, themed (an Altair chart)."""
     from analysis import charts, charts_survival

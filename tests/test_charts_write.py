@@ -94,6 +94,8 @@ def test_workers_write_the_same_files(results, tmp_path):
         p.name for p in (tmp_path / "pooled").iterdir()
     )
     assert not (tmp_path / "_results.pickle").exists()  # the hand-over file is gone
+    written = {p.stem for p in (tmp_path / "pooled").glob("*.svg")}
+    assert charts_write.figure_stems(results) == written  # known before drawing
     for name, files in serial.items():
         assert list(files) == list(pooled[name])
         for kind, path in files.items():
