@@ -2,8 +2,10 @@
 
 Runs only when ``quarto`` is on PATH (skipped with the reason otherwise): builds
 ``data/synthetic`` with both renderers and compares the list of files in the
-two version folders, the page count and page size of every PDF, and the set of
-numbers printed in every document (PDF and HTML text).
+two version folders, the page count and page size of every PDF, the set of
+numbers printed in every document (PDF and HTML text), and the caption labels
+and cross-reference texts ("Table S1:", "Figure S2") of every HTML and DOCX
+document, in document order.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import html
 import re
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -50,6 +53,29 @@ def _html_numbers(path: Path) -> set[str]:
     return _numbers(html.unescape(re.sub(r"<[^>]+>", " ", text)))
 
 
+#: A caption label or a reference's text: "Table S1:", "Figure 2", "Tables S3".
+_LABEL = re.compile(r"(?:Table|Figure)s?\s+S?\d+[:.]?")
+
+
+def _html_text(path: Path) -> str:
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.S | re.I)
+    text = re.sub(r"data:[^\"')\s]+", " ", text)
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+def _docx_text(path: Path) -> str:
+    xml = zipfile.ZipFile(path).read("word/document.xml").decode("utf-8")
+    paragraphs = re.findall(r"<w:p\b.*?</w:p>", xml, flags=re.S)
+    runs = (re.findall(r"<w:t\b[^>]*>(.*?)</w:t>", p, flags=re.S) for p in paragraphs)
+    return "\n".join(html.unescape("".join(r)) for r in runs)
+
+
+def _labels(text: str) -> list[str]:
+    # Quarto writes a no-break space after "Table", the embedded renderer a space
+    return [" ".join(m.split()) for m in _LABEL.findall(text)]
+
+
 @pytest.fixture(scope="module")
 def versions(tmp_path_factory):
     out = tmp_path_factory.mktemp("parity")
@@ -79,4 +105,17 @@ def test_pdfs_have_the_same_pages_and_numbers(versions, doc):
 @pytest.mark.parametrize("doc", sorted(build.DOC_FORMATS))
 def test_html_documents_print_the_same_numbers(versions, doc):
     embedded, quarto = (_html_numbers(v / f"{doc}.html") for v in versions)
+    assert embedded == quarto
+
+
+@pytest.mark.parametrize(
+    "doc,fmt",
+    [(d, f) for d, fs in sorted(build.DOC_FORMATS.items()) for f in fs if f in ("html", "docx")],
+)
+def test_captions_and_references_are_labelled_alike(versions, doc, fmt):
+    """The same "Table S1:" / "Figure S1" labels and reference texts in the same
+    order (the supplement's number-prefix S in Quarto's HTML and Word too)."""
+    text = _html_text if fmt == "html" else _docx_text
+    embedded, quarto = (_labels(text(v / f"{doc}.{fmt}")) for v in versions)
+    assert embedded, "no caption labels found"
     assert embedded == quarto
