@@ -119,3 +119,49 @@ def test_captions_and_references_are_labelled_alike(versions, doc, fmt):
     embedded, quarto = (_labels(text(v / f"{doc}.{fmt}")) for v in versions)
     assert embedded, "no caption labels found"
     assert embedded == quarto
+
+
+def _optional_figure_captions() -> list[str]:
+    """The captions of the poster's ``.poster-optional`` figures (report/poster.qmd)."""
+    qmd = (config.REPORT_DIR / "poster.qmd").read_text(encoding="utf-8")
+    return re.findall(r"(?m)^::: \{\.poster-optional\}\n!\[([^\]]+)\]", qmd)
+
+
+@pytest.fixture(scope="module")
+def portrait_posters(tmp_path_factory):
+    """The portrait poster (36 x 48 in: three columns that cannot hold every optional
+    figure) as each renderer lays it out."""
+    from cohorts import poster_work
+
+    from analysis.render import quarto, render_document
+
+    root = tmp_path_factory.mktemp("portrait")
+    pdfs = {}
+    for renderer in ("embedded", "quarto"):
+        work = poster_work(config.SYNTHETIC_DIR, "36x48in", root / renderer)
+        out = root / renderer / "out"
+        out.mkdir()
+        if renderer == "quarto":
+            quarto.write_support(work)
+            pdfs[renderer] = quarto.render(work, "report/poster.qmd", out, ("pdf",))["pdf"]
+        else:
+            pdfs[renderer] = render_document(work, "report/poster.qmd", out, ("pdf",))["pdf"]
+    return pdfs
+
+
+def test_a_portrait_poster_leaves_out_the_same_optional_figures(portrait_posters):
+    """Both renderers measure the poster's units alike (typst-template.typ's
+    poster-flow decides), so the same .poster-optional figures are left out."""
+    from pypdf import PdfReader
+
+    captions = _optional_figure_captions()
+    assert len(captions) >= 2
+
+    def kept(pdf: Path) -> list[bool]:
+        reader = PdfReader(str(pdf))
+        assert len(reader.pages) == 1
+        text = " ".join(" ".join(p.extract_text() or "" for p in reader.pages).split())
+        return [" ".join(c.split()[:5]) in text for c in captions]
+
+    embedded, quarto = (kept(portrait_posters[r]) for r in ("embedded", "quarto"))
+    assert embedded == quarto, dict(zip(captions, zip(embedded, quarto, strict=True), strict=True))

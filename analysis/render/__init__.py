@@ -135,9 +135,14 @@ and A1 one page each; the supplement page for page), the same numbers in every
 document, the same caption labels and reference texts ("Table S1:", "Figure
 S2") in HTML and DOCX (Quarto's with a no-break space).  What still differs:
 
-* Under Quarto the figures of a poster's ``.poster-optional`` units are
-  measured slightly smaller, so a portrait poster can keep a figure the
-  embedded renderer leaves out; captions come out with Quarto's punctuation.
+* The poster's units measure alike under both (the same figures and
+  ``.poster-optional`` units left out, at 36 x 48 in too: ``layout.lua``
+  takes Quarto's drawn callouts out of their Div), except a table float, a
+  few points shorter under Quarto (its notes are inside Quarto's figure);
+  captions come out with Quarto's punctuation.  Where figures are left out,
+  the embedded renderer's numbers have gaps (Figure 1, 4, 5: it numbers the
+  figures before Typst lays out the poster), Quarto's have none (Typst
+  numbers what it places).
 * Quarto runs Typst with the fonts of ``_psma/fonts`` and system fonts off
   (``TYPST_IGNORE_SYSTEM_FONTS``); its PDFs are not byte-identical to the
   embedded renderer's (other pandoc and Typst versions), and Quarto ignores

@@ -808,3 +808,37 @@ def test_number_prefix_filter_prefixes_quartos_numbers(tmp_path):
     assert re.search(r"\bS1 Table 2", prefixed)  # -@fig-b: the number alone
     assert convert("html", lua) == convert("html")
     assert convert("typst", lua, "--metadata=number-prefix:S") == convert("typst")
+
+
+def test_layout_takes_a_drawn_callout_out_of_its_div(tmp_path):
+    """Under Quarto callouts.lua draws a callout before layout.lua runs and keeps it in
+    a Div of its classes (psma-drawn) for the poster's units; layout.lua then takes it
+    out, so that no #block[] (with spacing of its own) encloses the callout, as in the
+    embedded renderer's Typst.  A callout not yet drawn (the embedded renderer's) stays."""
+    import os
+    import subprocess
+
+    from analysis.render.extension import bundled_dir
+    from analysis.render.pipeline import FILTERS_DIR, pandoc_path
+
+    drawn = (
+        '[ Div ("", ["callout", "callout-important"], [("psma-drawn", "true")])'
+        ' [ RawBlock (Format "typst") "#callout(kind: \\"important\\")["'
+        ' , Para [Str "Found."] , RawBlock (Format "typst") "]" ]'
+        ' , Para [Str "After."] ]'
+    )
+    source = tmp_path / "doc.native"
+    lua = f"--lua-filter={bundled_dir() / FILTERS_DIR / 'layout.lua'}"
+
+    def typst(native: str, template: str) -> str:
+        source.write_text(native, encoding="utf-8")
+        env = {**os.environ, "PSMA_RENDER_TEMPLATE": template}
+        args = [pandoc_path(), str(source), "-f", "native", "-t", "typst", lua]
+        return subprocess.run(args, capture_output=True, text=True, check=True, env=env).stdout
+
+    for template in ("poster", "article"):
+        out = typst(drawn, template)
+        assert "#callout(" in out and "#block[" not in out, (template, out)
+    # the unit still knows the callout: a section start, the lead (key findings)
+    assert "(start: true, lead: true, optional: false, body: [\n#callout(" in typst(drawn, "poster")
+    assert "#block[" in typst(drawn.replace('("psma-drawn", "true")', ""), "article")
