@@ -215,7 +215,8 @@ def test_the_embedded_renderer_reads_the_projects_extension_not_a_private_copy(t
 
 def test_quarto_and_the_embedded_renderer_share_the_extensions_files():
     """_extension.yml gives Quarto the partials typst/psma.typst assembles, and the
-    filters Quarto runs are the embedded renderer's, minus its emulations."""
+    filters Quarto runs are the embedded renderer's, minus its emulations, plus
+    number-prefix.lua (Quarto's numbers with the prefix crossref.lua writes)."""
     import re
 
     import yaml
@@ -242,7 +243,12 @@ def test_quarto_and_the_embedded_renderer_share_the_extensions_files():
         Path(f if isinstance(f, str) else f["path"]).name for f in formats["common"]["filters"]
     ]
     emulated = {"shortcodes.lua", "conditional.lua", "crossref.lua", "plain-text.lua"}
-    assert set(quarto_filters) == set(pipeline.FILTERS) - emulated
+    quarto_only = {"number-prefix.lua"}
+    assert set(quarto_filters) == (set(pipeline.FILTERS) - emulated) | quarto_only
+    assert not quarto_only & set(pipeline.FILTERS)
+    # after Quarto has written the numbers of the floats and the references
+    (entry,) = [f for f in formats["common"]["filters"] if "number-prefix" in str(f)]
+    assert entry["at"] == "post-render"
     assert formats["html"]["template"] == "templates/html.template"
     assert formats["html"]["css"] == pipeline.CSS
 

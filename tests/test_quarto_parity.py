@@ -2,8 +2,10 @@
 
 Runs only when ``quarto`` is on PATH (skipped with the reason otherwise): builds
 ``data/synthetic`` with both renderers and compares the list of files in the
-two version folders, the page count and page size of every PDF, and the set of
-numbers printed in every document (PDF and HTML text).
+two version folders, the page count and page size of every PDF, the set of
+numbers printed in every document (PDF and HTML text), and the caption labels
+and cross-reference texts ("Table S1:", "Figure S2") of every HTML and DOCX
+document, in document order.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import html
 import re
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -50,6 +53,29 @@ def _html_numbers(path: Path) -> set[str]:
     return _numbers(html.unescape(re.sub(r"<[^>]+>", " ", text)))
 
 
+#: A caption label or a reference's text: "Table S1:", "Figure 2", "Tables S3".
+_LABEL = re.compile(r"(?:Table|Figure)s?\s+S?\d+[:.]?")
+
+
+def _html_text(path: Path) -> str:
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.S | re.I)
+    text = re.sub(r"data:[^\"')\s]+", " ", text)
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+def _docx_text(path: Path) -> str:
+    xml = zipfile.ZipFile(path).read("word/document.xml").decode("utf-8")
+    paragraphs = re.findall(r"<w:p\b.*?</w:p>", xml, flags=re.S)
+    runs = (re.findall(r"<w:t\b[^>]*>(.*?)</w:t>", p, flags=re.S) for p in paragraphs)
+    return "\n".join(html.unescape("".join(r)) for r in runs)
+
+
+def _labels(text: str) -> list[str]:
+    # Quarto writes a no-break space after "Table", the embedded renderer a space
+    return [" ".join(m.split()) for m in _LABEL.findall(text)]
+
+
 @pytest.fixture(scope="module")
 def versions(tmp_path_factory):
     out = tmp_path_factory.mktemp("parity")
@@ -80,3 +106,62 @@ def test_pdfs_have_the_same_pages_and_numbers(versions, doc):
 def test_html_documents_print_the_same_numbers(versions, doc):
     embedded, quarto = (_html_numbers(v / f"{doc}.html") for v in versions)
     assert embedded == quarto
+
+
+@pytest.mark.parametrize(
+    "doc,fmt",
+    [(d, f) for d, fs in sorted(build.DOC_FORMATS.items()) for f in fs if f in ("html", "docx")],
+)
+def test_captions_and_references_are_labelled_alike(versions, doc, fmt):
+    """The same "Table S1:" / "Figure S1" labels and reference texts in the same
+    order (the supplement's number-prefix S in Quarto's HTML and Word too)."""
+    text = _html_text if fmt == "html" else _docx_text
+    embedded, quarto = (_labels(text(v / f"{doc}.{fmt}")) for v in versions)
+    assert embedded, "no caption labels found"
+    assert embedded == quarto
+
+
+def _optional_figure_captions() -> list[str]:
+    """The captions of the poster's ``.poster-optional`` figures (report/poster.qmd)."""
+    qmd = (config.REPORT_DIR / "poster.qmd").read_text(encoding="utf-8")
+    return re.findall(r"(?m)^::: \{\.poster-optional\}\n!\[([^\]]+)\]", qmd)
+
+
+@pytest.fixture(scope="module")
+def portrait_posters(tmp_path_factory):
+    """The portrait poster (36 x 48 in: three columns that cannot hold every optional
+    figure) as each renderer lays it out."""
+    from cohorts import poster_work
+
+    from analysis.render import quarto, render_document
+
+    root = tmp_path_factory.mktemp("portrait")
+    pdfs = {}
+    for renderer in ("embedded", "quarto"):
+        work = poster_work(config.SYNTHETIC_DIR, "36x48in", root / renderer)
+        out = root / renderer / "out"
+        out.mkdir()
+        if renderer == "quarto":
+            quarto.write_support(work)
+            pdfs[renderer] = quarto.render(work, "report/poster.qmd", out, ("pdf",))["pdf"]
+        else:
+            pdfs[renderer] = render_document(work, "report/poster.qmd", out, ("pdf",))["pdf"]
+    return pdfs
+
+
+def test_a_portrait_poster_leaves_out_the_same_optional_figures(portrait_posters):
+    """Both renderers measure the poster's units alike (typst-template.typ's
+    poster-flow decides), so the same .poster-optional figures are left out."""
+    from pypdf import PdfReader
+
+    captions = _optional_figure_captions()
+    assert len(captions) >= 2
+
+    def kept(pdf: Path) -> list[bool]:
+        reader = PdfReader(str(pdf))
+        assert len(reader.pages) == 1
+        text = " ".join(" ".join(p.extract_text() or "" for p in reader.pages).split())
+        return [" ".join(c.split()[:5]) in text for c in captions]
+
+    embedded, quarto = (kept(portrait_posters[r]) for r in ("embedded", "quarto"))
+    assert embedded == quarto, dict(zip(captions, zip(embedded, quarto, strict=True), strict=True))

@@ -124,19 +124,25 @@ Quarto and the embedded renderer
 the same extension: the Typst partials, ``templates/html.template`` and the
 CSS, and the filters listed in ``_extension.yml`` (``gt-tables.lua`` before
 Quarto's own HTML-table parsing; ``callouts.lua`` drawing Quarto's Callout
-nodes).  Quarto does the shortcodes, conditional content and cross-references
-itself.  Measured with Quarto 1.9.38 on data/synthetic: the same files in the
-version, the same page count and size of every PDF (poster 48 x 36 in, 36 x 48
-in, A0 and A1 one page each; the supplement page for page), the same numbers
-in every document.  What still differs:
+nodes; ``number-prefix.lua``, which the embedded renderer does not run: Quarto
+has no option for a number prefix, so once Quarto has written the float and
+reference numbers of HTML and DOCX the filter puts ``number-prefix`` before
+them, and Typst numbers Quarto's Typst floats with it, typst-template.typ).
+Quarto does the shortcodes, conditional content and cross-references itself.
+Measured with Quarto 1.9.38 on data/synthetic: the same files in the version,
+the same page count and size of every PDF (poster 48 x 36 in, 36 x 48 in, A0
+and A1 one page each; the supplement page for page), the same numbers in every
+document, the same caption labels and reference texts ("Table S1:", "Figure
+S2") in HTML and DOCX (Quarto's with a no-break space).  What still differs:
 
-* ``number-prefix`` ("Table S1") reaches Quarto's Typst floats (numbered by
-  Typst in typst-template.typ), not its HTML and DOCX captions, which say
-  "Table 1": Quarto would need a custom crossref kind
-  (``space-before-numbering: false``) with ids of its own key.
-* Under Quarto the figures of a poster's ``.poster-optional`` units are
-  measured slightly smaller, so a portrait poster can keep a figure the
-  embedded renderer leaves out; captions come out with Quarto's punctuation.
+* The poster's units measure alike under both (the same figures and
+  ``.poster-optional`` units left out, at 36 x 48 in too: ``layout.lua``
+  takes Quarto's drawn callouts out of their Div), except a table float, a
+  few points shorter under Quarto (its notes are inside Quarto's figure);
+  captions come out with Quarto's punctuation.  Where figures are left out,
+  the embedded renderer's numbers have gaps (Figure 1, 4, 5: it numbers the
+  figures before Typst lays out the poster), Quarto's have none (Typst
+  numbers what it places).
 * Quarto runs Typst with the fonts of ``_psma/fonts`` and system fonts off
   (``TYPST_IGNORE_SYSTEM_FONTS``); its PDFs are not byte-identical to the
   embedded renderer's (other pandoc and Typst versions), and Quarto ignores

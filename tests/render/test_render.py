@@ -742,3 +742,103 @@ def test_long_words_filter_keeps_the_typst_text(project, tmp_path):
         return subprocess.run(args, capture_output=True, text=True, check=True).stdout
 
     assert typst(f"--lua-filter={bundled_dir() / FILTERS_DIR / 'long-words.lua'}") == typst()
+
+
+#: Quarto's HTML and DOCX after its floats are rendered (pandoc native; the shapes
+#: quarto 1.9 hands a post-render filter): references as links of class quarto-xref,
+#: captions as "Table", a no-break space, the number and ":" in the float's Div.
+_QUARTO_POST_RENDER = r"""
+[ Para
+    [ Link ("", ["quarto-xref"], []) [Str "Table", Str "\160", Str "1"] ("#tbl-a", "")
+    , Space
+    , Link ("", ["quarto-xref"], []) [Str "1"] ("#fig-b", "")
+    , Space
+    , Link ("", [], []) [Str "Table", Str "\160", Str "2"] ("#tbl-a", "")
+    , Space
+    , Str "Table", Str "\160", Str "3"
+    ]
+, Div ("tbl-a", ["quarto-float"], [])
+    [ Div ("", ["quarto-scaffold"], [])
+        [ RawBlock (Format "html") "<figcaption>"
+        , Plain [Str "Table", Str "\160", Str "1", Str ":", Space, Str "Cohort."]
+        , RawBlock (Format "html") "</figcaption>"
+        ]
+    , Plain [Str "Table", Str "\160", Str "4", Str ":", Space, Str "cell."]
+    ]
+, Div ("fig-b", [], [])
+    [ Plain [Image ("", [], []) [] ("x.png", "")]
+    , Para
+        [ RawInline (Format "openxml") "<w:pPr><w:pStyle w:val=\"ImageCaption\"/></w:pPr>"
+        , Str "Figure", Str "\160", Str "1", Str ":", Space, Str "Course."
+        ]
+    ]
+, Div ("sec-c", [], []) [Para [Str "Table", Str "\160", Str "5"]]
+]
+"""
+
+
+def test_number_prefix_filter_prefixes_quartos_numbers(tmp_path):
+    """filters/number-prefix.lua (Quarto only, at post-render) puts number-prefix
+    before the numbers Quarto wrote in float captions and cross-reference links,
+    and nowhere else; a no-op without the option and in Typst."""
+    import subprocess
+
+    from analysis.render.extension import bundled_dir
+    from analysis.render.pipeline import FILTERS, FILTERS_DIR, pandoc_path
+
+    assert "number-prefix.lua" not in FILTERS  # the embedded crossref.lua writes it
+    source = tmp_path / "doc.native"
+    source.write_text(_QUARTO_POST_RENDER, encoding="utf-8")
+    lua = f"--lua-filter={bundled_dir() / FILTERS_DIR / 'number-prefix.lua'}"
+
+    def convert(to: str, *extra: str) -> str:
+        args = [pandoc_path(), str(source), "-f", "native", "-t", to, *extra]
+        return subprocess.run(args, capture_output=True, text=True, check=True).stdout
+
+    prefixed = html_text(convert("html", lua, "--metadata=number-prefix:S")).replace("\xa0", " ")
+    assert re.findall(r"(?:Table|Figure) S?\d+:?", prefixed) == [
+        "Table S1",  # a reference
+        "Table 2",  # a link that is not Quarto's reference
+        "Table 3",  # text
+        "Table S1:",  # the table's caption
+        "Table 4:",  # a paragraph in the table, not its caption
+        "Figure S1:",  # the figure's caption (after Word's paragraph style)
+        "Table 5",  # not a table or figure
+    ]
+    assert re.search(r"\bS1 Table 2", prefixed)  # -@fig-b: the number alone
+    assert convert("html", lua) == convert("html")
+    assert convert("typst", lua, "--metadata=number-prefix:S") == convert("typst")
+
+
+def test_layout_takes_a_drawn_callout_out_of_its_div(tmp_path):
+    """Under Quarto callouts.lua draws a callout before layout.lua runs and keeps it in
+    a Div of its classes (psma-drawn) for the poster's units; layout.lua then takes it
+    out, so that no #block[] (with spacing of its own) encloses the callout, as in the
+    embedded renderer's Typst.  A callout not yet drawn (the embedded renderer's) stays."""
+    import os
+    import subprocess
+
+    from analysis.render.extension import bundled_dir
+    from analysis.render.pipeline import FILTERS_DIR, pandoc_path
+
+    drawn = (
+        '[ Div ("", ["callout", "callout-important"], [("psma-drawn", "true")])'
+        ' [ RawBlock (Format "typst") "#callout(kind: \\"important\\")["'
+        ' , Para [Str "Found."] , RawBlock (Format "typst") "]" ]'
+        ' , Para [Str "After."] ]'
+    )
+    source = tmp_path / "doc.native"
+    lua = f"--lua-filter={bundled_dir() / FILTERS_DIR / 'layout.lua'}"
+
+    def typst(native: str, template: str) -> str:
+        source.write_text(native, encoding="utf-8")
+        env = {**os.environ, "PSMA_RENDER_TEMPLATE": template}
+        args = [pandoc_path(), str(source), "-f", "native", "-t", "typst", lua]
+        return subprocess.run(args, capture_output=True, text=True, check=True, env=env).stdout
+
+    for template in ("poster", "article"):
+        out = typst(drawn, template)
+        assert "#callout(" in out and "#block[" not in out, (template, out)
+    # the unit still knows the callout: a section start, the lead (key findings)
+    assert "(start: true, lead: true, optional: false, body: [\n#callout(" in typst(drawn, "poster")
+    assert "#block[" in typst(drawn.replace('("psma-drawn", "true")', ""), "article")

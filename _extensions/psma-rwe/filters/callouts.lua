@@ -108,8 +108,11 @@ return {
       local out = render(kind, title, pandoc.Blocks(callout.content), id)
       if FORMAT == "typst" then
         -- kept in a Div of the callout's classes, for filters/layout.lua (which
-        -- runs after this filter under Quarto: the key findings lead their column)
-        return pandoc.Div(out, pandoc.Attr("", { "callout", "callout-" .. kind }))
+        -- runs after this filter under Quarto: the key findings lead their
+        -- column); layout.lua then takes the callout out of it (`psma-drawn`),
+        -- as the embedded renderer's: a Div is a #block[] in Typst, and its
+        -- spacing (not the callout's) would set the gap above the callout
+        return pandoc.Div(out, pandoc.Attr("", { "callout", "callout-" .. kind }, { ["psma-drawn"] = "true" }))
       end
       return out
     end,

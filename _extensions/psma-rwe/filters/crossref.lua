@@ -19,7 +19,8 @@ caption in every format).  In HTML, a raw HTML table goes in a
 Metadata `crossref` (document front matter or _quarto.yml): Quarto's
 `fig-title`, `tbl-title` (caption words), `fig-prefix`, `tbl-prefix`
 (reference words) and `title-delim`, and our top-level `number-prefix` ("S":
-Figure S1, Table S1, in captions and references).
+Figure S1, Table S1, in captions and references; under Quarto, which numbers
+the floats itself, filters/number-prefix.lua adds it).
 
 References: a citation whose keys all start with fig- or tbl- becomes
 "Figure n"/"Table n" (several: "Figures 1 and 2"), a link to the target;

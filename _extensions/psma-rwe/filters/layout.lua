@@ -48,6 +48,13 @@ knows) sets its content in smaller type: `#small[...]` from typst/typst-template
 in Typst (0.8 em), the class in HTML (css/report.css), unchanged in DOCX.
 A div with an id (a `#tbl-`/`#fig-` target) is left alone.
 
+Callouts drawn before this filter (under Quarto filters/callouts.lua runs
+first, and keeps each drawn callout in a Div of its classes, `psma-drawn`,
+for the units above) are taken out of that Div in Typst, in every template:
+a Div is a `#block[]`, whose spacing, not the callout's, would set the gap
+above the callout, so the poster's columns would be measured otherwise than
+the embedded renderer's (whose callouts are drawn after this filter).
+
 Settings (filters/settings.lua): template, columns, source.  For HTML the
 filter also sets the metadata templates/html.template reads: `psma-template`
 (the body's class) and, on the poster, `psma-poster-page` (the page's size
@@ -225,6 +232,13 @@ local function nested_break_error()
 end
 
 
+-- A callout filters/callouts.lua has drawn already (under Quarto, which
+-- makes callouts before this filter runs): raw Typst in a Div of the
+-- callout's classes, kept for is_callout and the lead unit.
+local function is_drawn_callout(block)
+  return block.t == "Div" and block.attributes["psma-drawn"] ~= nil
+end
+
 local function is_callout(block)
   if block.t ~= "Div" then
     return false
@@ -396,6 +410,18 @@ return {
         doc.blocks = flow_units(out, false)
       else
         doc.blocks = out
+      end
+      if FORMAT == "typst" then
+        -- a drawn callout out of its Div (see the header): with the Div's
+        -- #block[] Quarto's portrait poster kept two optional figures that
+        -- the embedded renderer left out
+        doc.blocks = doc.blocks:walk({
+          Div = function(div)
+            if is_drawn_callout(div) then
+              return div.content
+            end
+          end,
+        })
       end
       return doc
     end,
