@@ -275,7 +275,7 @@ def dosing(cohort: Cohort) -> Dosing:
     activity = pd.to_numeric(d["activity_gbq"], errors="coerce")
     per = quartiles(activity.dropna()) if activity.notna().any() else (None, None, None)
     given = d.assign(a=activity)
-    has_all = given.groupby("patient_id")["a"].apply(lambda s: s.notna().all())
+    has_all = given["a"].notna().groupby(given["patient_id"]).all()  # every dose's activity
     cumulative = given.groupby("patient_id")["a"].sum()[has_all]
     cum = quartiles(cumulative) if len(cumulative) else (None, None, None)
     return Dosing(distribution, *per, *cum)
