@@ -8,13 +8,16 @@ edits, so that it follows pandoc's version and stays byte-identical between
 builds (fixed zip timestamps, a fixed member order):
 
 * body text IBM Plex Serif at the document's ``fontsize`` (default 10.5 pt, as
-  the PDF), 6 pt after a paragraph; title, headings and captions in Lato;
-* the captions ("Caption", and pandoc's "Table Caption" and "Image Caption"
-  based on it) in Lato 9 pt, tables' text in the paragraph style "Table Text"
-  (Lato 8.5 pt, kept with the next row) that :func:`postprocess` gives the
-  cells, and the character style "Table Text Small" (7.5 pt) of a table
-  whose numbers fit on one line only at that size (filters/docx-tables.lua);
-  "Footnote Text" (footnotes and the tables' notes) at 8.5 pt; "toc 1" to
+  the PDF), 6 pt after a paragraph; title and headings in Lato;
+* one typographic system with the body, as the PDF's: the captions
+  ("Caption", and pandoc's "Table Caption" and "Image Caption" based on it)
+  in IBM Plex Serif 9 pt, tables' text in the paragraph style "Table Text"
+  (IBM Plex Serif 8.5 pt at 0.9 of single line spacing, kept with the next
+  row) that :func:`postprocess` gives the cells, and the character style
+  "Table Text Small" (7.5 pt) of a table whose numbers fit on one line only
+  at that size (filters/docx-tables.lua); the "Table" style's cell margins
+  :data:`CELL_MARGIN_TWIPS` left and right;
+* "Footnote Text" (footnotes and the tables' notes) at 8.5 pt; "toc 1" to
   "toc 3" for the table of contents of ``filters/docx-title.lua``;
 * the page from ``papersize`` (letter: 8.5 x 11 in, a4: 210 x 297 mm) with the
   PDF's margins (1 in left and right, 0.9 in top, 1 in bottom).
@@ -41,21 +44,28 @@ SERIF = "IBM Plex Serif"
 SANS = "Lato"
 #: The PDF's default body size (typst-template.typ, article()), so that pages correspond.
 DEFAULT_FONTSIZE_PT = 10.5
+#: Line spacing of "Table Text", in 240ths of single spacing: IBM Plex Serif's
+#: single line is 1.44 em (its ascender and descender), 0.9 of it the PDF's
+#: table rows (1.3 em).
+TABLE_LINE = 216
+#: Left and right cell margins of the "Table" style, twips (pandoc's 108, 0.075
+#: in, left 7 columns of numbers in IBM Plex Serif too narrow for one line).
+CELL_MARGIN_TWIPS = 72
 #: Zip timestamp of every member (the earliest a zip can hold).
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
-#: Styles added or replaced (``{sans}`` is the heading font).
+#: Styles added or replaced (``{serif}`` is the body font, ``{sans}`` the headings').
 _NEW_STYLES = {
     "Caption": """<w:style w:type="paragraph" w:styleId="Caption">
     <w:name w:val="caption" /><w:basedOn w:val="Normal" /><w:qFormat />
     <w:pPr><w:spacing w:before="60" w:after="160" w:line="240" w:lineRule="auto" /></w:pPr>
-    <w:rPr>{sans}<w:color w:val="3C3C3C" /><w:sz w:val="18" /><w:szCs w:val="18" /></w:rPr>
+    <w:rPr>{serif}<w:color w:val="3C3C3C" /><w:sz w:val="18" /><w:szCs w:val="18" /></w:rPr>
   </w:style>""",
     "TableText": """<w:style w:type="paragraph" w:customStyle="1" w:styleId="TableText">
     <w:name w:val="Table Text" /><w:basedOn w:val="Normal" /><w:qFormat />
-    <w:pPr><w:keepNext /><w:spacing w:before="10" w:after="10" w:line="240" w:lineRule="auto" />
-    </w:pPr>
-    <w:rPr>{sans}<w:sz w:val="17" /><w:szCs w:val="17" /></w:rPr>
+    <w:pPr><w:keepNext />
+    <w:spacing w:before="10" w:after="10" w:line="{table_line}" w:lineRule="auto" /></w:pPr>
+    <w:rPr>{serif}<w:sz w:val="17" /><w:szCs w:val="17" /></w:rPr>
   </w:style>""",
     "TableTextSmall": """<w:style w:type="character" w:customStyle="1" w:styleId="TableTextSmall">
     <w:name w:val="Table Text Small" /><w:qFormat />
@@ -146,8 +156,17 @@ def edit_styles(styles: str, fontsize_pt: float = DEFAULT_FONTSIZE_PT) -> str:
         styles = _edit_style(
             styles, style_id, lambda style, sp=spacing: re.sub(r"<w:spacing [^>]*/>", sp, style)
         )
+    styles = _edit_style(
+        styles,
+        "Table",
+        lambda style: re.sub(
+            r'<w:(left|right) w:type="dxa" w:w="\d+" />',
+            lambda m: f'<w:{m.group(1)} w:type="dxa" w:w="{CELL_MARGIN_TWIPS}" />',
+            style,
+        ),
+    )
     for style_id, xml in _NEW_STYLES.items():
-        xml = xml.format(sans=_rfonts(SANS))
+        xml = xml.format(sans=_rfonts(SANS), serif=_rfonts(SERIF), table_line=TABLE_LINE)
         styles = _edit_style(styles, style_id, lambda _style, xml=xml: xml)
     return styles
 
@@ -348,8 +367,27 @@ def fit_tables(document: str, width_twips: int) -> str:
     return _GRID.sub(lambda m: _scale_grid(m, width_twips), document)
 
 
+_CELL_MARGINS = (
+    f'<w:tblCellMar><w:left w:w="{CELL_MARGIN_TWIPS}" w:type="dxa" />'
+    f'<w:right w:w="{CELL_MARGIN_TWIPS}" w:type="dxa" /></w:tblCellMar>'
+)
+
+
+def _style_table(table: str) -> str:
+    table = table.replace('<w:pStyle w:val="Compact" />', '<w:pStyle w:val="TableText" />')
+    if "<w:tblCellMar>" in table.split("</w:tblPr>", 1)[0]:
+        return table
+    # the table's own cell margins (LibreOffice ignores the table style's);
+    # in the schema's order, after w:tblLayout and before w:tblLook
+    for anchor in ("<w:tblLook ", "<w:tblCaption ", "</w:tblPr>"):
+        if anchor in table:
+            return table.replace(anchor, _CELL_MARGINS + anchor, 1)
+    return table
+
+
 def style_table_text(document: str) -> str:
-    """Table cells' paragraphs in the style "Table Text" instead of pandoc's "Compact".
+    """Table cells' paragraphs in the style "Table Text" instead of pandoc's "Compact",
+    and the tables' cell margins :data:`CELL_MARGIN_TWIPS`.
 
     Parameters
     ----------
@@ -361,35 +399,41 @@ def style_table_text(document: str) -> str:
     str
         The XML text; paragraphs outside tables keep their styles.
     """
-    return _TABLE.sub(
-        lambda m: m.group(0).replace(
-            '<w:pStyle w:val="Compact" />', '<w:pStyle w:val="TableText" />'
-        ),
-        document,
-    )
+    return _TABLE.sub(lambda m: _style_table(m.group(0)), document)
 
 
 _DRAWING = re.compile(r"<w:drawing>.*?</w:drawing>", re.DOTALL)
 _EXTENT = re.compile(r'<(wp:extent|a:ext) cx="(\d+)" cy="(\d+)" />')
-#: Share of the text height a tall figure may take (the rest for its caption).
+#: Share of the text height a figure taller than the text height at its width
+#: may take (the rest for its caption): the swimmer plot of a large cohort,
+#: drawn for its rows.
 FIGURE_HEIGHT_SHARE = 0.8
-#: As the PDF (typst/psma.typ, ``article-tables``): a figure up to
+#: As the PDF (typst/typst-template.typ, ``article-tables``): a figure up to
 #: :data:`FIGURE_SMALL_UP_TO` of the text height is set at most
 #: :data:`FIGURE_SMALL_SHARE` of it, so that two share a page.
 FIGURE_SMALL_UP_TO = 0.6
 FIGURE_SMALL_SHARE = 0.42
+#: Share of the text height a figure between :data:`FIGURE_SMALL_UP_TO` and
+#: the text height may take.  The PDF floats such a figure (the text after it
+#: fills the page); Word has none, so a figure that does not fit under what
+#: precedes it moves whole to the next page and leaves the rest of this one
+#: empty: at this share that is at most a little over half a page (at 0.68,
+#: the laboratory panels of Figure S5, page 8 of the supplement was 38% full).
+FIGURE_MEDIUM_SHARE = 0.55
 _EMU_PER_PT = 12700
 
 
 def fit_figures(document: str, height_pt: float) -> str:
-    """Images scaled to the heights the PDF gives its figures.
+    """Images scaled to heights that fill Word's pages as the PDF's.
 
     An image up to :data:`FIGURE_SMALL_UP_TO` of the text height is scaled
     down to :data:`FIGURE_SMALL_SHARE` of it, so that two figures and their
     captions share a page as in the PDF (at the PNG's own size each took most
-    of a page, the rest of it left empty); a taller one (the treatment course
-    chart of a large cohort, which Word and LibreOffice would cut at the page's
-    end) to :data:`FIGURE_HEIGHT_SHARE`.  The aspect ratio is kept.
+    of a page, the rest of it left empty); one up to the text height to
+    :data:`FIGURE_MEDIUM_SHARE` (Word cannot float it, see there); a taller
+    one (the treatment course chart of a large cohort, which Word and
+    LibreOffice would cut at the page's end) to :data:`FIGURE_HEIGHT_SHARE`.
+    The aspect ratio is kept.
 
     Parameters
     ----------
@@ -404,6 +448,7 @@ def fit_figures(document: str, height_pt: float) -> str:
         The XML text with every image within its share of the text height.
     """
     small = height_pt * FIGURE_SMALL_SHARE * _EMU_PER_PT
+    medium = height_pt * FIGURE_MEDIUM_SHARE * _EMU_PER_PT
     tall = height_pt * FIGURE_HEIGHT_SHARE * _EMU_PER_PT
 
     def scale(drawing: re.Match) -> str:
@@ -411,7 +456,12 @@ def fit_figures(document: str, height_pt: float) -> str:
         if extent is None:
             return drawing.group(0)
         height = int(extent.group(2))
-        limit = small if height <= height_pt * FIGURE_SMALL_UP_TO * _EMU_PER_PT else tall
+        if height <= height_pt * FIGURE_SMALL_UP_TO * _EMU_PER_PT:
+            limit = small
+        elif height <= height_pt * _EMU_PER_PT:
+            limit = medium
+        else:
+            limit = tall
         if height <= limit:
             return drawing.group(0)
         factor = limit / height
@@ -435,11 +485,12 @@ _TEXT = re.compile(r"<w:t(?: [^>]*)?>([^<]*)</w:t>")
 KEEP_WHOLE_SHARE = 0.35
 #: A row group longer than this breaks anywhere (the PDF's ``max-group``).
 MAX_GROUP_ROWS = 25
-#: The "Table Text" estimate of filters/docx-tables.lua: Lato 8.5 pt, 0.55 em
-#: a character, 2 x 108 twips of cell margins; a line with its spacing.
-_CHAR_PT = 0.55 * 8.5
-_CELL_PAD_PT = 2 * 108 / 20
-_LINE_PT = 8.5 * 1.22 + 1
+#: The "Table Text" estimate of filters/docx-tables.lua: IBM Plex Serif 8.5 pt,
+#: 0.59 em a character, 2 x :data:`CELL_MARGIN_TWIPS` of cell margins; a line
+#: (1.44 em at :data:`TABLE_LINE`) with its spacing.
+_CHAR_PT = 0.59 * 8.5
+_CELL_PAD_PT = 2 * CELL_MARGIN_TWIPS / 20
+_LINE_PT = 8.5 * 1.44 * TABLE_LINE / 240 + 1
 
 
 def _cell_text(cell: str) -> str:

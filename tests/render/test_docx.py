@@ -31,10 +31,22 @@ WIDE_TABLE = (
     )
     + "\n: Laboratory values {#tbl-wide}\n"
 )
-#: The estimate of docx-tables.lua: Lato 8.5 pt, 0.55 em a character (0.6 bold),
-#: 2 x 108 twips of cell margins.
-CHAR_PT = 0.55 * 8.5
-PAD_PT = 2 * 108 / 20
+#: The tables' text: IBM Plex Serif 8.5 pt (the body's family), between cell
+#: margins of 2 x docx.CELL_MARGIN_TWIPS.
+TABLE_PT = 8.5
+PAD_PT = 2 * docx.CELL_MARGIN_TWIPS / 20
+
+
+def advance_em(text: str, bold: bool = False) -> float:
+    """Width of ``text`` in IBM Plex Serif (regular or bold), in em (fontTools)."""
+    import fontpkg_ibm_plex_serif
+    from fontTools.ttLib import TTFont
+
+    name = "IBMPlexSerif-Bold.ttf" if bold else "IBMPlexSerif-Regular.ttf"
+    font = TTFont(Path(fontpkg_ibm_plex_serif.__file__).parent / "files" / name)
+    cmap, metrics = font.getBestCmap(), font["hmtx"]
+    upm = font["head"].unitsPerEm
+    return sum(metrics[cmap[ord(c)]][0] if ord(c) in cmap else upm for c in text) / upm
 
 
 def xml_of(path: Path, member: str = "word/document.xml") -> str:
@@ -134,9 +146,10 @@ def test_no_stub_word_is_wider_than_its_column(article):
             cell = re.search(r"<w:tc>.*?</w:tc>", row, re.S).group(0)
             if "w:gridSpan" in cell:
                 continue
-            bold = 0.6 / 0.55 if "<w:b />" in cell or "tblHeader" in row else 1.0
+            bold = "<w:b />" in cell or "tblHeader" in row
             for word in text_of(cell).split():
-                assert len(word) * CHAR_PT * bold + PAD_PT <= first_col, (word, first_col)
+                width = advance_em(word, bold) * TABLE_PT + PAD_PT
+                assert width <= first_col, (word, width, first_col)
                 checked += 1
     assert checked > 20
     # the wide table's cells wrap, its stub words keep whole
@@ -202,7 +215,8 @@ def test_captions_use_the_caption_styles(article):
     styles = xml_of(article["docx"], "word/styles.xml")
     for style_id in ("TableCaption", "ImageCaption"):
         assert '<w:basedOn w:val="Caption" />' in style_xml(styles, style_id)
-    assert 'w:ascii="Lato"' in style_xml(styles, "Caption")
+    # captions in the body's family, as the PDF's
+    assert 'w:ascii="IBM Plex Serif"' in style_xml(styles, "Caption")
 
 
 def test_reference_styles_fonts_and_sizes(article):
@@ -210,7 +224,17 @@ def test_reference_styles_fonts_and_sizes(article):
     defaults = re.search(r"<w:rPrDefault>.*?</w:rPrDefault>", styles, re.S).group(0)
     assert 'w:ascii="IBM Plex Serif"' in defaults and '<w:sz w:val="21" />' in defaults
     assert 'w:ascii="Lato"' in style_xml(styles, "Heading2")
-    assert 'w:ascii="Lato"' in style_xml(styles, "TableText")
+    # one typographic system: tables in the body's serif, as the PDF's, the
+    # cells' margins in the table itself (LibreOffice ignores the style's)
+    assert 'w:ascii="IBM Plex Serif"' in style_xml(styles, "TableText")
+    assert '<w:sz w:val="17" />' in style_xml(styles, "TableText")
+    assert "Lato" not in style_xml(styles, "TableTextSmall")
+    document = xml_of(article["docx"])
+    for table in re.findall(r"<w:tbl>.*?</w:tbl>", document, re.S):
+        props = re.search(r"<w:tblPr>.*?</w:tblPr>", table, re.S).group(0)
+        assert f'<w:left w:w="{docx.CELL_MARGIN_TWIPS}" w:type="dxa" />' in props, props
+        # the schema's order: tblLayout before tblCellMar before tblLook
+        assert props.index("tblLayout") < props.index("tblCellMar") < props.index("tblLook")
     assert "majorHAnsi" not in styles and "minorHAnsi" not in styles
 
 
@@ -297,6 +321,26 @@ def test_fit_figures_sets_a_medium_image_at_the_pdfs_share_so_two_share_a_page()
     cx, cy = (int(v) for v in re.search(r'cx="(\d+)" cy="(\d+)"', fitted).groups())
     assert abs(cy - 655.0 * docx.FIGURE_SMALL_SHARE * 12700) <= 1
     assert abs(cx / cy - 5943600 / height) < 1e-6
+
+
+def test_fit_figures_keeps_a_figure_up_to_a_page_within_a_little_over_half_of_it():
+    """Word cannot float a figure: one that does not fit under what precedes it
+    moves to the next page and leaves the rest of this one empty.  At 0.68 of the
+    text height (the laboratory panels, Figure S5) page 8 of the supplement was
+    38% full; a figure up to a page high is set at most FIGURE_MEDIUM_SHARE, one
+    taller than a page (a swimmer plot's rows) keeps FIGURE_HEIGHT_SHARE."""
+    sizes = []
+    for share in (0.68, 0.95, 1.4):
+        cy = round(655.0 * share * 12700)
+        fitted = docx.fit_figures(
+            f'<w:drawing><wp:extent cx="5600000" cy="{cy}" /></w:drawing>', 655.0
+        )
+        cx2, cy2 = (int(v) for v in re.search(r'cx="(\d+)" cy="(\d+)"', fitted).groups())
+        assert abs(cx2 / cy2 - 5600000 / cy) < 1e-6
+        sizes.append(cy2 / 12700 / 655.0)
+    assert sizes[0] <= 0.56 and sizes[1] <= 0.56, sizes
+    assert docx.FIGURE_MEDIUM_SHARE <= 0.56
+    assert abs(sizes[2] - docx.FIGURE_HEIGHT_SHARE) < 1e-3
 
 
 def table_xml(stubs: list[str], header_rows: int = 1) -> str:
