@@ -468,8 +468,26 @@ def poster_variant(name: str, spec: dict[str, Any], results: Any) -> dict[str, A
         spec = chart_spec(km_chart(results, (OS_LABEL, PFS_LABEL)))
     elif name == "milestones":  # counts clear of each other at poster type
         spec = _milestones_poster(spec)
-    out = poster_spec(spec, aspect_max=POSTER_ASPECTS.get(name, POSTER_ASPECT_MAX))
+    aspect = POSTER_ASPECTS.get(name, POSTER_ASPECT_MAX)
+    out = poster_spec(spec, aspect_max=aspect)
+    if name == "waterfall":
+        _fill_aspect(out, aspect)
     return _place_counts(out) if name == "milestones" else out
+
+
+def _fill_aspect(spec: dict[str, Any], aspect: float) -> None:
+    """A one-plot chart's plot made taller until the chart renders ``aspect`` times
+    as tall as wide.  The waterfall of a large cohort (960 px wide, bars by
+    percentile) shrank to the poster's width with its height in proportion: a
+    plot 70 px tall, its "−50% (PSA50)" and "−90% (PSA90)" labels touching."""
+    if len(_parts(spec)) != 1 or not isinstance(spec.get("height"), (int, float)):
+        return
+    for _ in range(2):
+        width, height = _rendered_size(spec)
+        room = aspect * width - height
+        if room < 2:
+            return
+        spec["height"] = round(spec["height"] + room)
 
 
 def poster_variables(results: Any) -> dict[str, str]:

@@ -245,3 +245,26 @@ def test_milestone_counts_are_clear_of_each_other_at_print_size(request, cohort)
         centre = (c[0] + c[2]) / 2
         under = [b[1] for b in bars if b[0] <= centre <= b[2]]
         assert min(abs(t - c[3]) for t in under) <= 2.5 * (c[3] - c[1]), c
+
+
+@pytest.mark.parametrize("cohort", ["shipped", "cohort_200"])
+def test_waterfall_reference_labels_are_clear_of_each_other(request, cohort):
+    """The labels of the PSA50 and PSA90 lines ("−50% (PSA50)", "−90% (PSA90)",
+    centred on their lines) are at least 1.3 text heights apart on the poster.  The
+    200-patient waterfall shrank to a 70 px plot and they touched."""
+    import re
+
+    results = request.getfixturevalue(cohort)
+    full = charts.chart_specs(results)["waterfall"].to_dict()
+    svg = charts.to_svg(cp.poster_variant("waterfall", full, results))
+    found = {
+        text: (float(y), float(size))
+        for y, size, text in re.findall(
+            r'transform="translate\([\d.]+,([\d.]+)\)"[^>]*font-size="([\d.]+)px"[^>]*>'
+            r"(−\d+% \(PSA\d+\))<",
+            svg,
+        )
+    }
+    assert set(found) == {"−50% (PSA50)", "−90% (PSA90)"}, found
+    (y50, size), (y90, _) = found["−50% (PSA50)"], found["−90% (PSA90)"]
+    assert y90 - y50 >= 1.3 * size, (y50, y90, size)
