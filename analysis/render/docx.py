@@ -344,13 +344,23 @@ def _scale_grid(match: re.Match, width: int) -> str:
     return "<w:tblGrid>" + "".join(f'<w:gridCol w:w="{w}" />' for w in sized) + "</w:tblGrid>"
 
 
+def _fit_table(table: str, width_twips: int) -> str:
+    pref = re.search(r'<w:tblW w:type="pct" w:w="(\d+)" />', table)
+    share = min(1.0, int(pref.group(1)) / 5000) if pref else 1.0
+    if share <= 0:
+        share = 1.0
+    return _GRID.sub(lambda m: _scale_grid(m, round(width_twips * share)), table)
+
+
 def fit_tables(document: str, width_twips: int) -> str:
     """Table grids of a ``word/document.xml`` scaled to the text width.
 
     pandoc writes the column widths of a table (``w:gridCol``) for a text
     width of its own (5.5 in) whatever the reference document's page; Word
     and LibreOffice lay a fixed-layout table out on that grid.  Scaled here to
-    the page's text width, the proportions kept.
+    the table's share of the page's text width (its ``w:tblW`` in fiftieths
+    of a percent: filters/docx-tables.lua sets a table narrower than the page
+    as wide as its content), the proportions kept.
 
     Parameters
     ----------
@@ -362,9 +372,10 @@ def fit_tables(document: str, width_twips: int) -> str:
     Returns
     -------
     str
-        The XML text with every table grid adding up to ``width_twips``.
+        The XML text with every table grid adding up to its share of
+        ``width_twips`` (all of it for a table without a percentage width).
     """
-    return _GRID.sub(lambda m: _scale_grid(m, width_twips), document)
+    return _TABLE.sub(lambda m: _fit_table(m.group(0), width_twips), document)
 
 
 _CELL_MARGINS = (

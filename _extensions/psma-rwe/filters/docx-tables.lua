@@ -2,8 +2,9 @@
 
 pandoc's docx writer gives a table without column widths an automatic layout
 that Word and LibreOffice squeeze column by column, breaking words in the
-stub ("Characteri stic").  This filter sizes every table to the text width
-(100 %, fixed layout) with columns sized to their content:
+stub ("Characteri stic").  This filter sizes every table with columns sized
+to their content (fixed layout), as wide as its content when that is narrower
+than the text width, else the text width:
 
 * each column gets at least the width of its longest word (bold text and the
   header counted wider), so no word breaks while the table fits;
@@ -156,7 +157,8 @@ local function widths(tbl, font_pt, nowrap)
   local out = {}
   for i = 1, n do
     if sum_nat <= TEXT_WIDTH then
-      out[i] = nat[i] / sum_nat
+      -- as wide as its content, as the PDF's (not stretched to the page)
+      out[i] = nat[i] / TEXT_WIDTH
     elseif sum_min < TEXT_WIDTH then
       out[i] = (min[i] + (TEXT_WIDTH - sum_min) * (nat[i] - min[i]) / (sum_nat - sum_min)) / TEXT_WIDTH
     else
