@@ -496,6 +496,10 @@ _TEXT = re.compile(r"<w:t(?: [^>]*)?>([^<]*)</w:t>")
 KEEP_WHOLE_SHARE = 0.35
 #: A row group longer than this breaks anywhere (the PDF's ``max-group``).
 MAX_GROUP_ROWS = 25
+#: Body rows a break leaves at least on either side (a table's last row alone
+#: under its repeated header on the next page: Table S7 of a 200-patient
+#: cohort).
+MIN_ROWS_AT_BREAK = 3
 #: The "Table Text" estimate of filters/docx-tables.lua: IBM Plex Serif 8.5 pt,
 #: 0.59 em a character, 2 x :data:`CELL_MARGIN_TWIPS` of cell margins; a line
 #: (1.44 em at :data:`TABLE_LINE`) with its spacing.
@@ -569,6 +573,13 @@ def _keep_table(table: str, height_pt: float) -> str:
                 breaks.update(range(start, end - 1))
             if end < len(rows):
                 breaks.add(end - 1)
+        # no break that leaves fewer than MIN_ROWS_AT_BREAK body rows before or after it
+        breaks = {
+            b
+            for b in breaks
+            if sum(1 for i in body if i <= b) >= MIN_ROWS_AT_BREAK
+            and sum(1 for i in body if i > b) >= MIN_ROWS_AT_BREAK
+        }
     out, last = [], 0
     for i, r in enumerate(rows):
         out.append(table[last : r.start()])
@@ -588,7 +599,9 @@ def keep_tables(document: str, height_pt: float) -> str:
     :data:`KEEP_WHOLE_SHARE` of the text height (Table S1 took all of page 4,
     leaving half of page 3 empty) may break after the last row of a row group
     (a label row and the indented level rows under it), its header rows
-    repeated; a shorter one stays whole.  No row breaks inside itself.
+    repeated; a shorter one stays whole.  A break leaves at least
+    :data:`MIN_ROWS_AT_BREAK` body rows on either side.  No row breaks inside
+    itself.
 
     Parameters
     ----------

@@ -417,4 +417,19 @@ def test_keep_tables_keeps_a_short_table_whole():
 def test_keep_tables_breaks_a_group_longer_than_a_page_anywhere():
     nb = "\u00a0" * 4
     stubs = ["Therapy"] + [f"{nb}agent {i}" for i in range(docx.MAX_GROUP_ROWS + 5)]
-    assert len(breaks_after(docx.keep_tables(table_xml(stubs), 655.0))) == len(stubs) - 1
+    # anywhere but within MIN_ROWS_AT_BREAK rows of either end
+    edge = docx.MIN_ROWS_AT_BREAK - 1
+    assert len(breaks_after(docx.keep_tables(table_xml(stubs), 655.0))) == len(stubs) - 1 - 2 * edge
+
+
+def test_keep_tables_leaves_no_row_alone_at_a_break():
+    """A long table of one-row groups (the regression table, Table S7) breaks only
+    where at least MIN_ROWS_AT_BREAK body rows stay on either side: its last row
+    went alone to the next page under the repeated header."""
+    stubs = [f"Factor {i}" for i in range(60)]
+    breaks = breaks_after(docx.keep_tables(table_xml(stubs), 655.0))
+    assert breaks, "a table this long breaks"
+    at = [stubs.index(b) for b in breaks]
+    assert min(at) + 1 >= docx.MIN_ROWS_AT_BREAK
+    assert len(stubs) - 1 - max(at) >= docx.MIN_ROWS_AT_BREAK
+    assert docx.MIN_ROWS_AT_BREAK >= 2
