@@ -354,7 +354,8 @@ def _place_counts(spec: dict[str, Any]) -> dict[str, Any]:
     from the fitted plot's size, each count is raised (never lowered) until
     it is :data:`COUNT_GAP_EM` clear of every other count, every other bar and
     the line; the y scale grows when the highest no longer fits.  The counts
-    get a field ``label_pct`` (the y of their box's foot) and no ``dy``.
+    get a field ``label_pct`` (the y of their box's foot), no ``dy`` and no
+    ARIA label.
     """
     layers = spec.get("layer", [])
     counts = next(
@@ -440,7 +441,9 @@ def _place_counts(spec: dict[str, Any]) -> dict[str, Any]:
             enc["y"] = {**y, "scale": {**y["scale"], "domain": [0, y_max]}}
         if ly is counts:
             enc["y"] = {**enc["y"], "field": "label_pct"}
-            mark = {k: v for k, v in ly["mark"].items() if k != "dy"}
+            # no ARIA label: it would read the label's position as the y value
+            # (the bar under it says the count and percentage)
+            mark = {**{k: v for k, v in ly["mark"].items() if k != "dy"}, "aria": False}
             ly = {**ly, "mark": mark, "data": {"name": name}}
         out_layers.append({**ly, "encoding": enc})
     return {**spec, "layer": out_layers, "datasets": {**spec["datasets"], name: rows}}

@@ -177,10 +177,12 @@ def _milestone_marks(spec: dict) -> tuple[list, list, list]:
         )
     ]
     counts = []
+    start = svg.index('class="mark-text role-mark')
+    marks = svg[start : svg.index("</g>", start)]
     for x, y, size, text in re.findall(
-        r'aria-roledescription="text mark" text-anchor="middle" '
+        r'<text[^>]*text-anchor="middle" '
         r'transform="translate\(([\d.]+),([\d.]+)\)"[^>]*font-size="([\d.]+)px"[^>]*>(\d+)<',
-        svg,
+        marks,
     ):
         half = _lato_em(text) * float(size) / 2
         top = float(y) - 0.72 * float(size)
@@ -268,3 +270,15 @@ def test_waterfall_reference_labels_are_clear_of_each_other(request, cohort):
     assert set(found) == {"−50% (PSA50)", "−90% (PSA90)"}, found
     (y50, size), (y90, _) = found["−50% (PSA50)"], found["−90% (PSA90)"]
     assert y90 - y50 >= 1.3 * size, (y50, y90, size)
+
+
+def test_milestone_counts_say_no_false_percentage(shipped):
+    """The counts' y is their label's position, not a percentage: the SVG does not
+    announce it as "Patients (% of all N)" (the bars carry the true values)."""
+    import re
+
+    full = charts.chart_specs(shipped)["milestones"].to_dict()
+    svg = charts.to_svg(cp.poster_variant("milestones", full, shipped))
+    pcts = {round(float(p), 1) for p in re.findall(r"% of all patients: ([\d.]+)", svg)}
+    announced = re.findall(r'aria-label="[^"]*Patients \(% of all \d+\): ([\d.]+)', svg)
+    assert announced and {round(float(a), 1) for a in announced} <= pcts, announced
