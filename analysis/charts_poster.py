@@ -331,6 +331,10 @@ def _milestones_poster(spec: dict[str, Any]) -> dict[str, Any]:
         enc = dict(layer.get("encoding", {}))
         if isinstance(enc.get("x"), dict):
             enc["x"] = {**enc["x"], "scale": {"paddingInner": inner, "paddingOuter": outer}}
+        colour = enc.get("color")
+        if isinstance(colour, dict) and isinstance(colour.get("legend"), dict):
+            # one legend row (PSA50, PSA90, the line): the plot keeps the height
+            enc["color"] = {**colour, "legend": {**colour["legend"], "title": None}}
         mark = layer.get("mark")
         if _mark_type(layer) == "rule" and label is not None and isinstance(mark, dict):
             dash = mark.get("strokeDash", [5, 3])
