@@ -8,7 +8,8 @@ edits, so that it follows pandoc's version and stays byte-identical between
 builds (fixed zip timestamps, a fixed member order):
 
 * body text IBM Plex Serif at the document's ``fontsize`` (default 10.5 pt, as
-  the PDF), 6 pt after a paragraph; title and headings in Lato;
+  the PDF), 6 pt after a paragraph; title and headings in Lato, aligned and
+  coloured as the PDF's (:data:`_LOOK`);
 * one typographic system with the body, as the PDF's: the captions
   ("Caption", and pandoc's "Table Caption" and "Image Caption" based on it)
   in IBM Plex Serif 9 pt, tables' text in the paragraph style "Table Text"
@@ -97,6 +98,19 @@ _NEW_STYLES = {
 _SIZES = {"Title": 34, "Subtitle": 26, "Author": 22, "Heading1": 28, "Heading2": 24, "Heading3": 22}
 #: Paragraph spacing (twips) of pandoc's styles: the PDF's, not pandoc's 9 pt before and after.
 _SPACING = {"BodyText": (0, 120)}
+#: The PDF's title block and headings (typst/typst-template.typ, ``accent``):
+#: (alignment, bold, colour) of pandoc's styles; None keeps pandoc's.  The title
+#: left-aligned, bold, in the accent (pandoc's is centred, regular, black), the
+#: author lines (based on the title) regular in ink, the headings in the accent
+#: darkened 10% and bold (Typst's headings).
+_LOOK = {
+    "Title": ("left", True, "1F4E79"),
+    "Subtitle": (None, False, "3C3C3C"),
+    "Author": (None, False, "222222"),
+    "Heading1": (None, True, "1C466D"),
+    "Heading2": (None, True, "1C466D"),
+    "Heading3": (None, True, "1C466D"),
+}
 _RFONTS = re.compile(r"<w:rFonts\b[^>]*?(major|minor)HAnsi[^>]*/>", re.DOTALL)
 _SECTPR = re.compile(r"<w:sectPr\b.*?</w:sectPr>", re.DOTALL)
 
@@ -128,6 +142,35 @@ def _set_size(style: str, half_points: int) -> str:
     return style
 
 
+def _set_look(style: str, align: str | None, bold: bool | None, color: str | None) -> str:
+    """``style`` with its paragraph alignment, bold and colour set (in the
+    schema's order: ``w:b`` after ``w:rFonts``, ``w:color`` before ``w:spacing``
+    and ``w:sz``)."""
+    if not style:
+        return style
+    if align is not None:
+        if "<w:jc " in style:
+            style = re.sub(r'<w:jc w:val="\w+" />', f'<w:jc w:val="{align}" />', style)
+        elif "</w:pPr>" in style:
+            style = style.replace("</w:pPr>", f'<w:jc w:val="{align}" /></w:pPr>', 1)
+    if "<w:rPr>" not in style:
+        style = style.replace("</w:style>", "<w:rPr></w:rPr></w:style>")
+    start = style.index("<w:rPr>")
+    head, rpr = style[:start], style[start:]
+    if bold is not None:
+        rpr = re.sub(r"<w:b(?: w:val=\"\w+\")? />", "", rpr)
+        b = "<w:b />" if bold else '<w:b w:val="0" />'
+        fonts = re.search(r"<w:rFonts\b[^>]*/>", rpr)
+        at = fonts.end() if fonts else len("<w:rPr>")
+        rpr = rpr[:at] + b + rpr[at:]
+    if color is not None:
+        rpr = re.sub(r"<w:color\b[^>]*/>", "", rpr)
+        after = re.search(r"<w:(?:spacing|w|kern|position|sz|szCs)\b", rpr)
+        at = after.start() if after else rpr.index("</w:rPr>")
+        rpr = rpr[:at] + f'<w:color w:val="{color}" />' + rpr[at:]
+    return head + rpr
+
+
 def edit_styles(styles: str, fontsize_pt: float = DEFAULT_FONTSIZE_PT) -> str:
     """pandoc's ``word/styles.xml`` with the project's fonts, sizes and styles.
 
@@ -151,6 +194,8 @@ def edit_styles(styles: str, fontsize_pt: float = DEFAULT_FONTSIZE_PT) -> str:
     styles = styles[:start] + _set_size(styles[start:end], round(fontsize_pt * 2)) + styles[end:]
     for style_id, size in _SIZES.items():
         styles = _edit_style(styles, style_id, lambda style, size=size: _set_size(style, size))
+    for style_id, look in _LOOK.items():
+        styles = _edit_style(styles, style_id, lambda style, look=look: _set_look(style, *look))
     for style_id, (before, after) in _SPACING.items():
         spacing = f'<w:spacing w:before="{before}" w:after="{after}" />'
         styles = _edit_style(

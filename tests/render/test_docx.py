@@ -252,6 +252,12 @@ def test_reference_styles_fonts_and_sizes(article):
         # the schema's order: tblLayout before tblCellMar before tblLook
         assert props.index("tblLayout") < props.index("tblCellMar") < props.index("tblLook")
     assert "majorHAnsi" not in styles and "minorHAnsi" not in styles
+    # the title block as the PDF's: a left-aligned bold title in the accent (pandoc
+    # centres it, regular, black), the author lines under it regular
+    title = style_xml(styles, "Title")
+    assert '<w:jc w:val="left" />' in title and "<w:b />" in title
+    assert '<w:color w:val="1F4E79" />' in title
+    assert '<w:b w:val="0" />' in style_xml(styles, "Author")
 
 
 @pytest.mark.parametrize(("paper", "size"), [("letter", (12240, 15840)), ("a4", (11906, 16838))])
