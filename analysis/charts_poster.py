@@ -296,6 +296,163 @@ def _waterfall_poster(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: The milestone chart's bar bands on the poster: padding between the doses and
+#: at the ends, as shares of a dose's step (its two bars share the rest).
+MILESTONE_PADDING = (0.2, 0.1)
+#: Space kept between a bar's count and any other count, bar or the responders'
+#: line, in em of the counts' font.
+COUNT_GAP_EM = 0.3
+#: A count's box in Lato, em: a digit's advance, its height (the cap height)
+#: and how far under the alphabetic baseline Vega's ``baseline: bottom`` sits.
+_DIGIT_EM, _DIGIT_HEIGHT_EM, _BOTTOM_EM = 0.58, 0.72, 0.214
+
+
+def _mark_type(layer: dict) -> str | None:
+    mark = layer.get("mark")
+    return mark.get("type") if isinstance(mark, dict) else mark
+
+
+def _milestones_poster(spec: dict[str, Any]) -> dict[str, Any]:
+    """The milestone chart before poster fitting: the responders' line named in
+    the legend (a dashed line symbol) instead of by a text right of the plot,
+    which took a quarter of the chart's width and left two 14 px bars a dose;
+    the bands' paddings set (:data:`MILESTONE_PADDING`), so that
+    :func:`_place_counts` knows where each bar is."""
+    layers, label = [], None
+    for layer in spec.get("layer", []):
+        text = layer.get("encoding", {}).get("text")
+        if _mark_type(layer) == "text" and isinstance(text, dict) and "value" in text:
+            label = text["value"]
+            continue
+        layers.append(layer)
+    inner, outer = MILESTONE_PADDING
+    out_layers = []
+    for layer in layers:
+        enc = dict(layer.get("encoding", {}))
+        if isinstance(enc.get("x"), dict):
+            enc["x"] = {**enc["x"], "scale": {"paddingInner": inner, "paddingOuter": outer}}
+        colour = enc.get("color")
+        if isinstance(colour, dict) and isinstance(colour.get("legend"), dict):
+            # one legend row (PSA50, PSA90, the line): the plot keeps the height
+            enc["color"] = {**colour, "legend": {**colour["legend"], "title": None}}
+        mark = layer.get("mark")
+        if _mark_type(layer) == "rule" and label is not None and isinstance(mark, dict):
+            dash = mark.get("strokeDash", [5, 3])
+            enc["strokeDash"] = {
+                "datum": label,
+                "type": "nominal",
+                "scale": {"range": [dash]},
+                "legend": {"title": None, "orient": "bottom", "symbolType": "stroke"},
+            }
+        out_layers.append({**layer, "encoding": enc})
+    return {**spec, "layer": out_layers}
+
+
+def _place_counts(spec: dict[str, Any]) -> dict[str, Any]:
+    """The poster milestone chart with each bar's count clear of the others.
+
+    A count stands on its bar; at poster type it is as wide as the bar or
+    wider, so the PSA90 count beside a PSA50 one of about the same height, a
+    count wider than its bar beside a taller bar, or one crossing the
+    responders' line touched or overlapped (the 200-patient poster).  Here,
+    from the fitted plot's size, each count is raised (never lowered) until
+    it is :data:`COUNT_GAP_EM` clear of every other count, every other bar and
+    the line; the y scale grows when the highest no longer fits.  The counts
+    get a field ``label_pct`` (the y of their box's foot), no ``dy`` and no
+    ARIA label.
+    """
+    layers = spec.get("layer", [])
+    counts = next(
+        (
+            ly
+            for ly in layers
+            if _mark_type(ly) == "text"
+            and ly.get("encoding", {}).get("text", {}).get("field") == "n"
+        ),
+        None,
+    )
+    width, height = spec.get("width"), spec.get("height")
+    if (
+        counts is None
+        or not isinstance(width, (int, float))
+        or not isinstance(height, (int, float))
+    ):
+        return spec
+    rows = [dict(r) for r in spec["datasets"][counts["data"]["name"]]]
+    y_enc = counts["encoding"]["y"]
+    y_max = float(y_enc["scale"]["domain"][1])
+    size = float(counts["mark"].get("fontSize", 11))
+    lift = -float(counts["mark"].get("dy", 0)) + _BOTTOM_EM * size
+    rule = next((ly for ly in layers if _mark_type(ly) == "rule"), None)
+    line = rule["encoding"]["y"].get("datum") if rule else None
+    gap, tall = COUNT_GAP_EM * size, _DIGIT_HEIGHT_EM * size
+
+    doses = sorted({r["after_dose"] for r in rows})
+    inner, outer = MILESTONE_PADDING
+    step = width / (len(doses) - inner + 2 * outer)
+    band = step * (1 - inner)
+    shown = [r for r in rows if r.get("pct") is not None]
+    for r in shown:
+        x0 = step * (outer + doses.index(r["after_dose"])) + (r["measure"] != "PSA50") * band / 2
+        r["_x"] = (x0, x0 + band / 2)
+        half = len(f"{r['n']}") * _DIGIT_EM * size / 2
+        r["_lx"] = (x0 + band / 4 - half, x0 + band / 4 + half)
+
+    def apart(a: tuple[float, float], b: tuple[float, float], by: float = 0.0) -> bool:
+        return a[1] + by <= b[0] or b[1] + by <= a[0]
+
+    for _ in range(4):  # the scale grows at most a few times
+        px = height / y_max
+        for r in shown:
+            r["_b"] = r["pct"] * px + lift
+        for _ in range(2 * len(shown) + 1):  # raises only, so this settles
+            moved = False
+            for r in sorted(shown, key=lambda r: r["_b"]):
+                foot = r["_b"]
+                for o in shown:
+                    if o is r:
+                        continue
+                    if not apart(r["_lx"], o["_x"]):  # over another bar: above it
+                        foot = max(foot, o["pct"] * px + gap)
+                    # beside a count at or below it: above that count
+                    if (
+                        not apart(r["_lx"], o["_lx"], gap)
+                        and o["_b"] <= foot < o["_b"] + tall + gap
+                    ):
+                        foot = o["_b"] + tall + gap
+                if line is not None and foot - gap < line * px < foot + tall + gap:
+                    foot = line * px + gap
+                if foot > r["_b"] + 1e-9:
+                    r["_b"], moved = foot, True
+            if not moved:
+                break
+        top = max((r["_b"] + tall for r in shown), default=0.0)
+        if top + gap <= height:
+            break
+        y_max = math.ceil(y_max * (top + gap) / height / 10) * 10
+    px = height / y_max
+    for r in rows:
+        if r.get("pct") is not None:
+            r["label_pct"] = round((r["_b"] - _BOTTOM_EM * size) / px, 3)
+        for key in ("_x", "_lx", "_b"):
+            r.pop(key, None)
+    name = f"{counts['data']['name']}-poster"
+    out_layers = []
+    for ly in layers:
+        enc = dict(ly.get("encoding", {}))
+        y = enc.get("y")
+        if isinstance(y, dict) and isinstance(y.get("scale"), dict):
+            enc["y"] = {**y, "scale": {**y["scale"], "domain": [0, y_max]}}
+        if ly is counts:
+            enc["y"] = {**enc["y"], "field": "label_pct"}
+            # no ARIA label: it would read the label's position as the y value
+            # (the bar under it says the count and percentage)
+            mark = {**{k: v for k, v in ly["mark"].items() if k != "dy"}, "aria": False}
+            ly = {**ly, "mark": mark, "data": {"name": name}}
+        out_layers.append({**ly, "encoding": enc})
+    return {**spec, "layer": out_layers, "datasets": {**spec["datasets"], name: rows}}
+
+
 def poster_variant(name: str, spec: dict[str, Any], results: Any) -> dict[str, Any]:
     """The poster version of chart ``name`` (its full-size ``spec``).
 
@@ -316,7 +473,28 @@ def poster_variant(name: str, spec: dict[str, Any], results: Any) -> dict[str, A
         from analysis.charts_write import chart_spec
 
         spec = chart_spec(km_chart(results, (OS_LABEL, PFS_LABEL)))
-    return poster_spec(spec, aspect_max=POSTER_ASPECTS.get(name, POSTER_ASPECT_MAX))
+    elif name == "milestones":  # counts clear of each other at poster type
+        spec = _milestones_poster(spec)
+    aspect = POSTER_ASPECTS.get(name, POSTER_ASPECT_MAX)
+    out = poster_spec(spec, aspect_max=aspect)
+    if name == "waterfall":
+        _fill_aspect(out, aspect)
+    return _place_counts(out) if name == "milestones" else out
+
+
+def _fill_aspect(spec: dict[str, Any], aspect: float) -> None:
+    """A one-plot chart's plot made taller until the chart renders ``aspect`` times
+    as tall as wide.  The waterfall of a large cohort (960 px wide, bars by
+    percentile) shrank to the poster's width with its height in proportion: a
+    plot 70 px tall, its "−50% (PSA50)" and "−90% (PSA90)" labels touching."""
+    if len(_parts(spec)) != 1 or not isinstance(spec.get("height"), (int, float)):
+        return
+    for _ in range(2):
+        width, height = _rendered_size(spec)
+        room = aspect * width - height
+        if room < 2:
+            return
+        spec["height"] = round(spec["height"] + room)
 
 
 def poster_variables(results: Any) -> dict[str, str]:

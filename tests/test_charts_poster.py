@@ -150,3 +150,135 @@ def test_forest_row_not_estimable_is_said(shipped):
     assert row["x"] is None and row["estimate"] == cf.NOT_ESTIMABLE
     assert f"Not estimable: {first.label}." in cf.clipped_note(results)
     assert not math.isnan(cp.rendered_size(cf.forest(results).to_dict())[0])
+
+
+def _lato_em(text: str) -> float:
+    """Width of ``text`` in Lato Regular, em (fontTools)."""
+    import fontpkg_lato
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(f"{fontpkg_lato.__path__[0]}/files/Lato-Regular.ttf")
+    cmap, metrics, upm = font.getBestCmap(), font["hmtx"], font["head"].unitsPerEm
+    return sum(metrics[cmap[ord(c)]][0] for c in text) / upm
+
+
+def _milestone_marks(spec: dict) -> tuple[list, list, list]:
+    """(bars, counts, lines) of the rendered milestone chart, in SVG px of its
+    plot: bars (x0, y0, x1, y1); counts (x0, y0, x1, y1, text), the box of the
+    digits (Lato advances, cap height 0.72 em above the alphabetic baseline);
+    the responders' line's y."""
+    import re
+
+    svg = charts.to_svg(spec)
+    bars = [
+        (float(x), float(y), float(x) + float(w), float(y) + float(h))
+        for x, y, w, h in re.findall(
+            r'aria-roledescription="bar" d="M([\d.]+),([\d.]+)h([\d.]+)v([\d.]+)h', svg
+        )
+    ]
+    counts = []
+    start = svg.index('class="mark-text role-mark')
+    marks = svg[start : svg.index("</g>", start)]
+    for x, y, size, text in re.findall(
+        r'<text[^>]*text-anchor="middle" '
+        r'transform="translate\(([\d.]+),([\d.]+)\)"[^>]*font-size="([\d.]+)px"[^>]*>(\d+)<',
+        marks,
+    ):
+        half = _lato_em(text) * float(size) / 2
+        top = float(y) - 0.72 * float(size)
+        counts.append((float(x) - half, top, float(x) + half, float(y), text))
+    block = svg[svg.index("mark-rule role-mark") :]
+    lines = [float(y) for y in re.findall(r'<line transform="translate\([\d.]+,([\d.]+)\)', block)]
+    return bars, counts, lines[:1]
+
+
+def _gap(a, b) -> float:
+    """Distance between two boxes (0 when they touch or overlap)."""
+    dx = max(b[0] - a[2], a[0] - b[2], 0.0)
+    dy = max(b[1] - a[3], a[1] - b[3], 0.0)
+    return max(dx, dy)
+
+
+@pytest.fixture(scope="module")
+def cohort_200(tmp_path_factory):
+    from analysis import synth
+
+    folder = tmp_path_factory.mktemp("c200")
+    synth.write_synthetic(folder, n_patients=200, seed=2024)
+    return run_analysis(load_cohort(folder)).results
+
+
+@pytest.mark.parametrize("cohort", ["shipped", "cohort_200"])
+def test_milestone_counts_are_clear_of_each_other_at_print_size(request, cohort):
+    """On the poster every count of the PSA50/PSA90 chart is at least 4 pt (at the
+    narrowest placed width of the 48 x 36 in, 36 x 48 in and A0 posters) from every
+    other count, from every bar but its own and from the responders' line.  On the
+    200-patient poster the PSA90 counts touched the PSA50 ones beside them and the
+    line crossed the "68" over dose 2."""
+    results = request.getfixturevalue(cohort)
+    full = charts.chart_specs(results)["milestones"].to_dict()
+    spec = cp.poster_variant("milestones", full, results)
+    rendered = cp.rendered_size(spec)
+    pt_per_px = (
+        min(cp.placed_width(rendered, poster_geometry({"poster-size": s})) for s in SIZES)
+        / rendered[0]
+    )
+    bars, counts, lines = _milestone_marks(spec)
+    assert len(counts) == len(bars) >= 6
+    assert lines, "no responders' line"
+    gaps = []
+    for i, c in enumerate(counts):
+        # its own bar: the one under its centre whose top is nearest under it
+        centre = (c[0] + c[2]) / 2
+        own = min(
+            (b for b in bars if b[0] <= centre <= b[2] and b[1] >= c[3] - 0.5),
+            key=lambda b: b[1] - c[3],
+        )
+        for other in counts[i + 1 :]:
+            gaps.append((_gap(c, other) * pt_per_px, c[4], other[4]))
+        for b in bars:
+            if b is not own:
+                gaps.append((_gap(c, b) * pt_per_px, c[4], "bar"))
+        for y in lines:
+            gaps.append((max(y - c[3], c[1] - y, 0.0) * pt_per_px, c[4], "line"))
+    assert min(gaps)[0] >= 4.0, sorted(gaps)[:3]
+    # and a count still reads as its bar's: no higher above it than two text heights
+    for c in counts:
+        centre = (c[0] + c[2]) / 2
+        under = [b[1] for b in bars if b[0] <= centre <= b[2]]
+        assert min(abs(t - c[3]) for t in under) <= 2.5 * (c[3] - c[1]), c
+
+
+@pytest.mark.parametrize("cohort", ["shipped", "cohort_200"])
+def test_waterfall_reference_labels_are_clear_of_each_other(request, cohort):
+    """The labels of the PSA50 and PSA90 lines ("−50% (PSA50)", "−90% (PSA90)",
+    centred on their lines) are at least 1.3 text heights apart on the poster.  The
+    200-patient waterfall shrank to a 70 px plot and they touched."""
+    import re
+
+    results = request.getfixturevalue(cohort)
+    full = charts.chart_specs(results)["waterfall"].to_dict()
+    svg = charts.to_svg(cp.poster_variant("waterfall", full, results))
+    found = {
+        text: (float(y), float(size))
+        for y, size, text in re.findall(
+            r'transform="translate\([\d.]+,([\d.]+)\)"[^>]*font-size="([\d.]+)px"[^>]*>'
+            r"(−\d+% \(PSA\d+\))<",
+            svg,
+        )
+    }
+    assert set(found) == {"−50% (PSA50)", "−90% (PSA90)"}, found
+    (y50, size), (y90, _) = found["−50% (PSA50)"], found["−90% (PSA90)"]
+    assert y90 - y50 >= 1.3 * size, (y50, y90, size)
+
+
+def test_milestone_counts_say_no_false_percentage(shipped):
+    """The counts' y is their label's position, not a percentage: the SVG does not
+    announce it as "Patients (% of all N)" (the bars carry the true values)."""
+    import re
+
+    full = charts.chart_specs(shipped)["milestones"].to_dict()
+    svg = charts.to_svg(cp.poster_variant("milestones", full, shipped))
+    pcts = {round(float(p), 1) for p in re.findall(r"% of all patients: ([\d.]+)", svg)}
+    announced = re.findall(r'aria-label="[^"]*Patients \(% of all \d+\): ([\d.]+)', svg)
+    assert announced and {round(float(a), 1) for a in announced} <= pcts, announced

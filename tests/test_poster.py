@@ -107,6 +107,15 @@ def test_the_key_findings_box_heads_its_column(synthetic):
     assert leads[0][0] and not any(leads[0][1:]), (size, flow["leads"])
 
 
+def test_figure_numbers_have_no_gaps(synthetic):
+    """The figures printed are numbered 1, 2, 3 ... with none missing, however many
+    .poster-optional figures the poster size leaves out: a 36 x 48 in poster left
+    out Figures 2 and 3 and printed Figure 1, then Figures 4, 5 and 6."""
+    _, pdf = synthetic
+    numbers = sorted({int(n) for n in re.findall(r"Figure (\d+):", _text(pdf))})
+    assert numbers and numbers == list(range(1, len(numbers) + 1)), numbers
+
+
 def test_poster_shows_table1_forest_plot_and_follow_up(synthetic):
     _, pdf = synthetic
     text = _text(pdf)

@@ -8,13 +8,17 @@ edits, so that it follows pandoc's version and stays byte-identical between
 builds (fixed zip timestamps, a fixed member order):
 
 * body text IBM Plex Serif at the document's ``fontsize`` (default 10.5 pt, as
-  the PDF), 6 pt after a paragraph; title, headings and captions in Lato;
-* the captions ("Caption", and pandoc's "Table Caption" and "Image Caption"
-  based on it) in Lato 9 pt, tables' text in the paragraph style "Table Text"
-  (Lato 8.5 pt, kept with the next row) that :func:`postprocess` gives the
-  cells, and the character style "Table Text Small" (7.5 pt) of a table
-  whose numbers fit on one line only at that size (filters/docx-tables.lua);
-  "Footnote Text" (footnotes and the tables' notes) at 8.5 pt; "toc 1" to
+  the PDF), 6 pt after a paragraph; title and headings in Lato, aligned and
+  coloured as the PDF's (:data:`_LOOK`);
+* one typographic system with the body, as the PDF's: the captions
+  ("Caption", and pandoc's "Table Caption" and "Image Caption" based on it)
+  in IBM Plex Serif 9 pt, tables' text in the paragraph style "Table Text"
+  (IBM Plex Serif 8.5 pt at 0.9 of single line spacing, kept with the next
+  row) that :func:`postprocess` gives the cells, and the character style
+  "Table Text Small" (7.5 pt) of a table whose numbers fit on one line only
+  at that size (filters/docx-tables.lua); the "Table" style's cell margins
+  :data:`CELL_MARGIN_TWIPS` left and right;
+* "Footnote Text" (footnotes and the tables' notes) at 8.5 pt; "toc 1" to
   "toc 3" for the table of contents of ``filters/docx-title.lua``;
 * the page from ``papersize`` (letter: 8.5 x 11 in, a4: 210 x 297 mm) with the
   PDF's margins (1 in left and right, 0.9 in top, 1 in bottom).
@@ -41,21 +45,28 @@ SERIF = "IBM Plex Serif"
 SANS = "Lato"
 #: The PDF's default body size (typst-template.typ, article()), so that pages correspond.
 DEFAULT_FONTSIZE_PT = 10.5
+#: Line spacing of "Table Text", in 240ths of single spacing: IBM Plex Serif's
+#: single line is 1.44 em (its ascender and descender), 0.9 of it the PDF's
+#: table rows (1.3 em).
+TABLE_LINE = 216
+#: Left and right cell margins of the "Table" style, twips (pandoc's 108, 0.075
+#: in, left 7 columns of numbers in IBM Plex Serif too narrow for one line).
+CELL_MARGIN_TWIPS = 72
 #: Zip timestamp of every member (the earliest a zip can hold).
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
-#: Styles added or replaced (``{sans}`` is the heading font).
+#: Styles added or replaced (``{serif}`` is the body font, ``{sans}`` the headings').
 _NEW_STYLES = {
     "Caption": """<w:style w:type="paragraph" w:styleId="Caption">
     <w:name w:val="caption" /><w:basedOn w:val="Normal" /><w:qFormat />
     <w:pPr><w:spacing w:before="60" w:after="160" w:line="240" w:lineRule="auto" /></w:pPr>
-    <w:rPr>{sans}<w:color w:val="3C3C3C" /><w:sz w:val="18" /><w:szCs w:val="18" /></w:rPr>
+    <w:rPr>{serif}<w:color w:val="3C3C3C" /><w:sz w:val="18" /><w:szCs w:val="18" /></w:rPr>
   </w:style>""",
     "TableText": """<w:style w:type="paragraph" w:customStyle="1" w:styleId="TableText">
     <w:name w:val="Table Text" /><w:basedOn w:val="Normal" /><w:qFormat />
-    <w:pPr><w:keepNext /><w:spacing w:before="10" w:after="10" w:line="240" w:lineRule="auto" />
-    </w:pPr>
-    <w:rPr>{sans}<w:sz w:val="17" /><w:szCs w:val="17" /></w:rPr>
+    <w:pPr><w:keepNext />
+    <w:spacing w:before="10" w:after="10" w:line="{table_line}" w:lineRule="auto" /></w:pPr>
+    <w:rPr>{serif}<w:sz w:val="17" /><w:szCs w:val="17" /></w:rPr>
   </w:style>""",
     "TableTextSmall": """<w:style w:type="character" w:customStyle="1" w:styleId="TableTextSmall">
     <w:name w:val="Table Text Small" /><w:qFormat />
@@ -87,6 +98,19 @@ _NEW_STYLES = {
 _SIZES = {"Title": 34, "Subtitle": 26, "Author": 22, "Heading1": 28, "Heading2": 24, "Heading3": 22}
 #: Paragraph spacing (twips) of pandoc's styles: the PDF's, not pandoc's 9 pt before and after.
 _SPACING = {"BodyText": (0, 120)}
+#: The PDF's title block and headings (typst/typst-template.typ, ``accent``):
+#: (alignment, bold, colour) of pandoc's styles; None keeps pandoc's.  The title
+#: left-aligned, bold, in the accent (pandoc's is centred, regular, black), the
+#: author lines (based on the title) regular in ink, the headings in the accent
+#: darkened 10% and bold (Typst's headings).
+_LOOK = {
+    "Title": ("left", True, "1F4E79"),
+    "Subtitle": (None, False, "3C3C3C"),
+    "Author": (None, False, "222222"),
+    "Heading1": (None, True, "1C466D"),
+    "Heading2": (None, True, "1C466D"),
+    "Heading3": (None, True, "1C466D"),
+}
 _RFONTS = re.compile(r"<w:rFonts\b[^>]*?(major|minor)HAnsi[^>]*/>", re.DOTALL)
 _SECTPR = re.compile(r"<w:sectPr\b.*?</w:sectPr>", re.DOTALL)
 
@@ -118,6 +142,35 @@ def _set_size(style: str, half_points: int) -> str:
     return style
 
 
+def _set_look(style: str, align: str | None, bold: bool | None, color: str | None) -> str:
+    """``style`` with its paragraph alignment, bold and colour set (in the
+    schema's order: ``w:b`` after ``w:rFonts``, ``w:color`` before ``w:spacing``
+    and ``w:sz``)."""
+    if not style:
+        return style
+    if align is not None:
+        if "<w:jc " in style:
+            style = re.sub(r'<w:jc w:val="\w+" />', f'<w:jc w:val="{align}" />', style)
+        elif "</w:pPr>" in style:
+            style = style.replace("</w:pPr>", f'<w:jc w:val="{align}" /></w:pPr>', 1)
+    if "<w:rPr>" not in style:
+        style = style.replace("</w:style>", "<w:rPr></w:rPr></w:style>")
+    start = style.index("<w:rPr>")
+    head, rpr = style[:start], style[start:]
+    if bold is not None:
+        rpr = re.sub(r"<w:b(?: w:val=\"\w+\")? />", "", rpr)
+        b = "<w:b />" if bold else '<w:b w:val="0" />'
+        fonts = re.search(r"<w:rFonts\b[^>]*/>", rpr)
+        at = fonts.end() if fonts else len("<w:rPr>")
+        rpr = rpr[:at] + b + rpr[at:]
+    if color is not None:
+        rpr = re.sub(r"<w:color\b[^>]*/>", "", rpr)
+        after = re.search(r"<w:(?:spacing|w|kern|position|sz|szCs)\b", rpr)
+        at = after.start() if after else rpr.index("</w:rPr>")
+        rpr = rpr[:at] + f'<w:color w:val="{color}" />' + rpr[at:]
+    return head + rpr
+
+
 def edit_styles(styles: str, fontsize_pt: float = DEFAULT_FONTSIZE_PT) -> str:
     """pandoc's ``word/styles.xml`` with the project's fonts, sizes and styles.
 
@@ -141,13 +194,24 @@ def edit_styles(styles: str, fontsize_pt: float = DEFAULT_FONTSIZE_PT) -> str:
     styles = styles[:start] + _set_size(styles[start:end], round(fontsize_pt * 2)) + styles[end:]
     for style_id, size in _SIZES.items():
         styles = _edit_style(styles, style_id, lambda style, size=size: _set_size(style, size))
+    for style_id, look in _LOOK.items():
+        styles = _edit_style(styles, style_id, lambda style, look=look: _set_look(style, *look))
     for style_id, (before, after) in _SPACING.items():
         spacing = f'<w:spacing w:before="{before}" w:after="{after}" />'
         styles = _edit_style(
             styles, style_id, lambda style, sp=spacing: re.sub(r"<w:spacing [^>]*/>", sp, style)
         )
+    styles = _edit_style(
+        styles,
+        "Table",
+        lambda style: re.sub(
+            r'<w:(left|right) w:type="dxa" w:w="\d+" />',
+            lambda m: f'<w:{m.group(1)} w:type="dxa" w:w="{CELL_MARGIN_TWIPS}" />',
+            style,
+        ),
+    )
     for style_id, xml in _NEW_STYLES.items():
-        xml = xml.format(sans=_rfonts(SANS))
+        xml = xml.format(sans=_rfonts(SANS), serif=_rfonts(SERIF), table_line=TABLE_LINE)
         styles = _edit_style(styles, style_id, lambda _style, xml=xml: xml)
     return styles
 
@@ -325,13 +389,23 @@ def _scale_grid(match: re.Match, width: int) -> str:
     return "<w:tblGrid>" + "".join(f'<w:gridCol w:w="{w}" />' for w in sized) + "</w:tblGrid>"
 
 
+def _fit_table(table: str, width_twips: int) -> str:
+    pref = re.search(r'<w:tblW w:type="pct" w:w="(\d+)" />', table)
+    share = min(1.0, int(pref.group(1)) / 5000) if pref else 1.0
+    if share <= 0:
+        share = 1.0
+    return _GRID.sub(lambda m: _scale_grid(m, round(width_twips * share)), table)
+
+
 def fit_tables(document: str, width_twips: int) -> str:
     """Table grids of a ``word/document.xml`` scaled to the text width.
 
     pandoc writes the column widths of a table (``w:gridCol``) for a text
     width of its own (5.5 in) whatever the reference document's page; Word
     and LibreOffice lay a fixed-layout table out on that grid.  Scaled here to
-    the page's text width, the proportions kept.
+    the table's share of the page's text width (its ``w:tblW`` in fiftieths
+    of a percent: filters/docx-tables.lua sets a table narrower than the page
+    as wide as its content), the proportions kept.
 
     Parameters
     ----------
@@ -343,13 +417,33 @@ def fit_tables(document: str, width_twips: int) -> str:
     Returns
     -------
     str
-        The XML text with every table grid adding up to ``width_twips``.
+        The XML text with every table grid adding up to its share of
+        ``width_twips`` (all of it for a table without a percentage width).
     """
-    return _GRID.sub(lambda m: _scale_grid(m, width_twips), document)
+    return _TABLE.sub(lambda m: _fit_table(m.group(0), width_twips), document)
+
+
+_CELL_MARGINS = (
+    f'<w:tblCellMar><w:left w:w="{CELL_MARGIN_TWIPS}" w:type="dxa" />'
+    f'<w:right w:w="{CELL_MARGIN_TWIPS}" w:type="dxa" /></w:tblCellMar>'
+)
+
+
+def _style_table(table: str) -> str:
+    table = table.replace('<w:pStyle w:val="Compact" />', '<w:pStyle w:val="TableText" />')
+    if "<w:tblCellMar>" in table.split("</w:tblPr>", 1)[0]:
+        return table
+    # the table's own cell margins (LibreOffice ignores the table style's);
+    # in the schema's order, after w:tblLayout and before w:tblLook
+    for anchor in ("<w:tblLook ", "<w:tblCaption ", "</w:tblPr>"):
+        if anchor in table:
+            return table.replace(anchor, _CELL_MARGINS + anchor, 1)
+    return table
 
 
 def style_table_text(document: str) -> str:
-    """Table cells' paragraphs in the style "Table Text" instead of pandoc's "Compact".
+    """Table cells' paragraphs in the style "Table Text" instead of pandoc's "Compact",
+    and the tables' cell margins :data:`CELL_MARGIN_TWIPS`.
 
     Parameters
     ----------
@@ -361,35 +455,41 @@ def style_table_text(document: str) -> str:
     str
         The XML text; paragraphs outside tables keep their styles.
     """
-    return _TABLE.sub(
-        lambda m: m.group(0).replace(
-            '<w:pStyle w:val="Compact" />', '<w:pStyle w:val="TableText" />'
-        ),
-        document,
-    )
+    return _TABLE.sub(lambda m: _style_table(m.group(0)), document)
 
 
 _DRAWING = re.compile(r"<w:drawing>.*?</w:drawing>", re.DOTALL)
 _EXTENT = re.compile(r'<(wp:extent|a:ext) cx="(\d+)" cy="(\d+)" />')
-#: Share of the text height a tall figure may take (the rest for its caption).
+#: Share of the text height a figure taller than the text height at its width
+#: may take (the rest for its caption): the swimmer plot of a large cohort,
+#: drawn for its rows.
 FIGURE_HEIGHT_SHARE = 0.8
-#: As the PDF (typst/psma.typ, ``article-tables``): a figure up to
+#: As the PDF (typst/typst-template.typ, ``article-tables``): a figure up to
 #: :data:`FIGURE_SMALL_UP_TO` of the text height is set at most
 #: :data:`FIGURE_SMALL_SHARE` of it, so that two share a page.
 FIGURE_SMALL_UP_TO = 0.6
 FIGURE_SMALL_SHARE = 0.42
+#: Share of the text height a figure between :data:`FIGURE_SMALL_UP_TO` and
+#: the text height may take.  The PDF floats such a figure (the text after it
+#: fills the page); Word has none, so a figure that does not fit under what
+#: precedes it moves whole to the next page and leaves the rest of this one
+#: empty: at this share that is at most a little over half a page (at 0.68,
+#: the laboratory panels of Figure S5, page 8 of the supplement was 38% full).
+FIGURE_MEDIUM_SHARE = 0.55
 _EMU_PER_PT = 12700
 
 
 def fit_figures(document: str, height_pt: float) -> str:
-    """Images scaled to the heights the PDF gives its figures.
+    """Images scaled to heights that fill Word's pages as the PDF's.
 
     An image up to :data:`FIGURE_SMALL_UP_TO` of the text height is scaled
     down to :data:`FIGURE_SMALL_SHARE` of it, so that two figures and their
     captions share a page as in the PDF (at the PNG's own size each took most
-    of a page, the rest of it left empty); a taller one (the treatment course
-    chart of a large cohort, which Word and LibreOffice would cut at the page's
-    end) to :data:`FIGURE_HEIGHT_SHARE`.  The aspect ratio is kept.
+    of a page, the rest of it left empty); one up to the text height to
+    :data:`FIGURE_MEDIUM_SHARE` (Word cannot float it, see there); a taller
+    one (the treatment course chart of a large cohort, which Word and
+    LibreOffice would cut at the page's end) to :data:`FIGURE_HEIGHT_SHARE`.
+    The aspect ratio is kept.
 
     Parameters
     ----------
@@ -404,6 +504,7 @@ def fit_figures(document: str, height_pt: float) -> str:
         The XML text with every image within its share of the text height.
     """
     small = height_pt * FIGURE_SMALL_SHARE * _EMU_PER_PT
+    medium = height_pt * FIGURE_MEDIUM_SHARE * _EMU_PER_PT
     tall = height_pt * FIGURE_HEIGHT_SHARE * _EMU_PER_PT
 
     def scale(drawing: re.Match) -> str:
@@ -411,7 +512,12 @@ def fit_figures(document: str, height_pt: float) -> str:
         if extent is None:
             return drawing.group(0)
         height = int(extent.group(2))
-        limit = small if height <= height_pt * FIGURE_SMALL_UP_TO * _EMU_PER_PT else tall
+        if height <= height_pt * FIGURE_SMALL_UP_TO * _EMU_PER_PT:
+            limit = small
+        elif height <= height_pt * _EMU_PER_PT:
+            limit = medium
+        else:
+            limit = tall
         if height <= limit:
             return drawing.group(0)
         factor = limit / height
@@ -435,11 +541,16 @@ _TEXT = re.compile(r"<w:t(?: [^>]*)?>([^<]*)</w:t>")
 KEEP_WHOLE_SHARE = 0.35
 #: A row group longer than this breaks anywhere (the PDF's ``max-group``).
 MAX_GROUP_ROWS = 25
-#: The "Table Text" estimate of filters/docx-tables.lua: Lato 8.5 pt, 0.55 em
-#: a character, 2 x 108 twips of cell margins; a line with its spacing.
-_CHAR_PT = 0.55 * 8.5
-_CELL_PAD_PT = 2 * 108 / 20
-_LINE_PT = 8.5 * 1.22 + 1
+#: Body rows a break leaves at least on either side (a table's last row alone
+#: under its repeated header on the next page: Table S7 of a 200-patient
+#: cohort).
+MIN_ROWS_AT_BREAK = 3
+#: The "Table Text" estimate of filters/docx-tables.lua: IBM Plex Serif 8.5 pt,
+#: 0.59 em a character, 2 x :data:`CELL_MARGIN_TWIPS` of cell margins; a line
+#: (1.44 em at :data:`TABLE_LINE`) with its spacing.
+_CHAR_PT = 0.59 * 8.5
+_CELL_PAD_PT = 2 * CELL_MARGIN_TWIPS / 20
+_LINE_PT = 8.5 * 1.44 * TABLE_LINE / 240 + 1
 
 
 def _cell_text(cell: str) -> str:
@@ -507,6 +618,13 @@ def _keep_table(table: str, height_pt: float) -> str:
                 breaks.update(range(start, end - 1))
             if end < len(rows):
                 breaks.add(end - 1)
+        # no break that leaves fewer than MIN_ROWS_AT_BREAK body rows before or after it
+        breaks = {
+            b
+            for b in breaks
+            if sum(1 for i in body if i <= b) >= MIN_ROWS_AT_BREAK
+            and sum(1 for i in body if i > b) >= MIN_ROWS_AT_BREAK
+        }
     out, last = [], 0
     for i, r in enumerate(rows):
         out.append(table[last : r.start()])
@@ -526,7 +644,9 @@ def keep_tables(document: str, height_pt: float) -> str:
     :data:`KEEP_WHOLE_SHARE` of the text height (Table S1 took all of page 4,
     leaving half of page 3 empty) may break after the last row of a row group
     (a label row and the indented level rows under it), its header rows
-    repeated; a shorter one stays whole.  No row breaks inside itself.
+    repeated; a shorter one stays whole.  A break leaves at least
+    :data:`MIN_ROWS_AT_BREAK` body rows on either side.  No row breaks inside
+    itself.
 
     Parameters
     ----------

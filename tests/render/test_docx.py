@@ -31,10 +31,22 @@ WIDE_TABLE = (
     )
     + "\n: Laboratory values {#tbl-wide}\n"
 )
-#: The estimate of docx-tables.lua: Lato 8.5 pt, 0.55 em a character (0.6 bold),
-#: 2 x 108 twips of cell margins.
-CHAR_PT = 0.55 * 8.5
-PAD_PT = 2 * 108 / 20
+#: The tables' text: IBM Plex Serif 8.5 pt (the body's family), between cell
+#: margins of 2 x docx.CELL_MARGIN_TWIPS.
+TABLE_PT = 8.5
+PAD_PT = 2 * docx.CELL_MARGIN_TWIPS / 20
+
+
+def advance_em(text: str, bold: bool = False) -> float:
+    """Width of ``text`` in IBM Plex Serif (regular or bold), in em (fontTools)."""
+    import fontpkg_ibm_plex_serif
+    from fontTools.ttLib import TTFont
+
+    name = "IBMPlexSerif-Bold.ttf" if bold else "IBMPlexSerif-Regular.ttf"
+    font = TTFont(Path(fontpkg_ibm_plex_serif.__file__).parent / "files" / name)
+    cmap, metrics = font.getBestCmap(), font["hmtx"]
+    upm = font["head"].unitsPerEm
+    return sum(metrics[cmap[ord(c)]][0] if ord(c) in cmap else upm for c in text) / upm
 
 
 def xml_of(path: Path, member: str = "word/document.xml") -> str:
@@ -112,17 +124,33 @@ def test_docx_parts_are_well_formed_xml(article):
     assert "Laboratory &amp; &lt;safety&gt; values" in xml_of(article["docx"])
 
 
-def test_every_table_has_a_set_width_and_a_grid_of_the_text_width(article):
+def table_share(table: str) -> float:
+    """A table's width as a share of the text width (its ``w:tblW``, pct)."""
+    pref = re.search(r'<w:tblW w:type="pct" w:w="(\d+)"', table)
+    assert pref, table[:300]
+    return int(pref.group(1)) / 5000
+
+
+def test_every_table_has_a_set_width_and_a_grid_of_that_width(article):
+    """Every table has a width, at most the text width, and a grid adding up to it:
+    the page's for a wide table, its content's for a narrow one (the doses table,
+    three short columns, is not stretched across the page as the PDF's is not)."""
     document = xml_of(article["docx"])
     tables = re.findall(r"<w:tbl>.*?</w:tbl>", document, re.S)
     assert len(tables) >= 4
     width = round(6.5 * 72 * 20)  # letter, 1 in margins left and right
+    shares = {}
     for table in tables:
-        pref = re.search(r'<w:tblW w:type="(\w+)" w:w="(\d+)"', table)
-        assert pref and pref.group(1) in ("pct", "dxa") and int(pref.group(2)) > 0, table[:300]
+        share = table_share(table)
+        assert 0 < share <= 1, share
         assert '<w:tblLayout w:type="fixed" />' in table
         grid = [int(w) for w in re.findall(r'<w:gridCol w:w="(\d+)"', table)]
-        assert sum(grid) == width, grid
+        assert abs(sum(grid) - width * share) <= 1, (grid, share)
+        shares[text_of(table)[:40]] = share
+    doses = [s for t, s in shares.items() if t.startswith("DosePatients")]
+    assert doses and doses[0] < 0.75, shares
+    wide = [s for t, s in shares.items() if "Thrombocytopenia" in t or t.startswith("Charact")]
+    assert wide and max(wide) == 1, shares
 
 
 def test_no_stub_word_is_wider_than_its_column(article):
@@ -134,9 +162,10 @@ def test_no_stub_word_is_wider_than_its_column(article):
             cell = re.search(r"<w:tc>.*?</w:tc>", row, re.S).group(0)
             if "w:gridSpan" in cell:
                 continue
-            bold = 0.6 / 0.55 if "<w:b />" in cell or "tblHeader" in row else 1.0
+            bold = "<w:b />" in cell or "tblHeader" in row
             for word in text_of(cell).split():
-                assert len(word) * CHAR_PT * bold + PAD_PT <= first_col, (word, first_col)
+                width = advance_em(word, bold) * TABLE_PT + PAD_PT
+                assert width <= first_col, (word, width, first_col)
                 checked += 1
     assert checked > 20
     # the wide table's cells wrap, its stub words keep whole
@@ -202,7 +231,8 @@ def test_captions_use_the_caption_styles(article):
     styles = xml_of(article["docx"], "word/styles.xml")
     for style_id in ("TableCaption", "ImageCaption"):
         assert '<w:basedOn w:val="Caption" />' in style_xml(styles, style_id)
-    assert 'w:ascii="Lato"' in style_xml(styles, "Caption")
+    # captions in the body's family, as the PDF's
+    assert 'w:ascii="IBM Plex Serif"' in style_xml(styles, "Caption")
 
 
 def test_reference_styles_fonts_and_sizes(article):
@@ -210,8 +240,24 @@ def test_reference_styles_fonts_and_sizes(article):
     defaults = re.search(r"<w:rPrDefault>.*?</w:rPrDefault>", styles, re.S).group(0)
     assert 'w:ascii="IBM Plex Serif"' in defaults and '<w:sz w:val="21" />' in defaults
     assert 'w:ascii="Lato"' in style_xml(styles, "Heading2")
-    assert 'w:ascii="Lato"' in style_xml(styles, "TableText")
+    # one typographic system: tables in the body's serif, as the PDF's, the
+    # cells' margins in the table itself (LibreOffice ignores the style's)
+    assert 'w:ascii="IBM Plex Serif"' in style_xml(styles, "TableText")
+    assert '<w:sz w:val="17" />' in style_xml(styles, "TableText")
+    assert "Lato" not in style_xml(styles, "TableTextSmall")
+    document = xml_of(article["docx"])
+    for table in re.findall(r"<w:tbl>.*?</w:tbl>", document, re.S):
+        props = re.search(r"<w:tblPr>.*?</w:tblPr>", table, re.S).group(0)
+        assert f'<w:left w:w="{docx.CELL_MARGIN_TWIPS}" w:type="dxa" />' in props, props
+        # the schema's order: tblLayout before tblCellMar before tblLook
+        assert props.index("tblLayout") < props.index("tblCellMar") < props.index("tblLook")
     assert "majorHAnsi" not in styles and "minorHAnsi" not in styles
+    # the title block as the PDF's: a left-aligned bold title in the accent (pandoc
+    # centres it, regular, black), the author lines under it regular
+    title = style_xml(styles, "Title")
+    assert '<w:jc w:val="left" />' in title and "<w:b />" in title
+    assert '<w:color w:val="1F4E79" />' in title
+    assert '<w:b w:val="0" />' in style_xml(styles, "Author")
 
 
 @pytest.mark.parametrize(("paper", "size"), [("letter", (12240, 15840)), ("a4", (11906, 16838))])
@@ -227,8 +273,10 @@ def test_page_size_and_margins_follow_papersize(project, tmp_path, paper, size):
         1440,
         1440,
     )
-    grid = re.search(r"<w:tblGrid>.*?</w:tblGrid>", document, re.S).group(0)
-    assert sum(int(w) for w in re.findall(r'w:w="(\d+)"', grid)) == size[0] - 2 * 1440
+    table = re.search(r"<w:tbl>.*?</w:tbl>", document, re.S).group(0)
+    grid = re.search(r"<w:tblGrid>.*?</w:tblGrid>", table, re.S).group(0)
+    total = sum(int(w) for w in re.findall(r'w:w="(\d+)"', grid))
+    assert abs(total - (size[0] - 2 * 1440) * table_share(table)) <= 1
 
 
 def test_a_given_reference_doc_is_used(project, tmp_path):
@@ -299,6 +347,26 @@ def test_fit_figures_sets_a_medium_image_at_the_pdfs_share_so_two_share_a_page()
     assert abs(cx / cy - 5943600 / height) < 1e-6
 
 
+def test_fit_figures_keeps_a_figure_up_to_a_page_within_a_little_over_half_of_it():
+    """Word cannot float a figure: one that does not fit under what precedes it
+    moves to the next page and leaves the rest of this one empty.  At 0.68 of the
+    text height (the laboratory panels, Figure S5) page 8 of the supplement was
+    38% full; a figure up to a page high is set at most FIGURE_MEDIUM_SHARE, one
+    taller than a page (a swimmer plot's rows) keeps FIGURE_HEIGHT_SHARE."""
+    sizes = []
+    for share in (0.68, 0.95, 1.4):
+        cy = round(655.0 * share * 12700)
+        fitted = docx.fit_figures(
+            f'<w:drawing><wp:extent cx="5600000" cy="{cy}" /></w:drawing>', 655.0
+        )
+        cx2, cy2 = (int(v) for v in re.search(r'cx="(\d+)" cy="(\d+)"', fitted).groups())
+        assert abs(cx2 / cy2 - 5600000 / cy) < 1e-6
+        sizes.append(cy2 / 12700 / 655.0)
+    assert sizes[0] <= 0.56 and sizes[1] <= 0.56, sizes
+    assert docx.FIGURE_MEDIUM_SHARE <= 0.56
+    assert abs(sizes[2] - docx.FIGURE_HEIGHT_SHARE) < 1e-3
+
+
 def table_xml(stubs: list[str], header_rows: int = 1) -> str:
     """A ``w:tbl`` as pandoc writes it (after :func:`docx.style_table_text`)."""
 
@@ -355,4 +423,19 @@ def test_keep_tables_keeps_a_short_table_whole():
 def test_keep_tables_breaks_a_group_longer_than_a_page_anywhere():
     nb = "\u00a0" * 4
     stubs = ["Therapy"] + [f"{nb}agent {i}" for i in range(docx.MAX_GROUP_ROWS + 5)]
-    assert len(breaks_after(docx.keep_tables(table_xml(stubs), 655.0))) == len(stubs) - 1
+    # anywhere but within MIN_ROWS_AT_BREAK rows of either end
+    edge = docx.MIN_ROWS_AT_BREAK - 1
+    assert len(breaks_after(docx.keep_tables(table_xml(stubs), 655.0))) == len(stubs) - 1 - 2 * edge
+
+
+def test_keep_tables_leaves_no_row_alone_at_a_break():
+    """A long table of one-row groups (the regression table, Table S7) breaks only
+    where at least MIN_ROWS_AT_BREAK body rows stay on either side: its last row
+    went alone to the next page under the repeated header."""
+    stubs = [f"Factor {i}" for i in range(60)]
+    breaks = breaks_after(docx.keep_tables(table_xml(stubs), 655.0))
+    assert breaks, "a table this long breaks"
+    at = [stubs.index(b) for b in breaks]
+    assert min(at) + 1 >= docx.MIN_ROWS_AT_BREAK
+    assert len(stubs) - 1 - max(at) >= docx.MIN_ROWS_AT_BREAK
+    assert docx.MIN_ROWS_AT_BREAK >= 2

@@ -2,8 +2,9 @@
 
 pandoc's docx writer gives a table without column widths an automatic layout
 that Word and LibreOffice squeeze column by column, breaking words in the
-stub ("Characteri stic").  This filter sizes every table to the text width
-(100 %, fixed layout) with columns sized to their content:
+stub ("Characteri stic").  This filter sizes every table with columns sized
+to their content (fixed layout), as wide as its content when that is narrower
+than the text width, else the text width:
 
 * each column gets at least the width of its longest word (bold text and the
   header counted wider), so no word breaks while the table fits;
@@ -15,7 +16,8 @@ stub ("Characteri stic").  This filter sizes every table to the text width
   character style "Table Text Small" (7.5 pt), and one whose numbers do not
   fit even then wraps them as before;
 * the numbers' columns right-aligned, as the PDF's (great-tables centres them);
-* the estimate assumes the cells' paragraph style "Table Text" (Lato 8.5 pt),
+* the estimate assumes the cells' paragraph style "Table Text" (IBM Plex Serif
+  8.5 pt, the body's family),
   which analysis/render/docx.py gives them after pandoc (pandoc's writer
   styles every cell "Compact", whatever custom-style it is given).
 
@@ -36,18 +38,20 @@ local FONT_PT = 8.5
 -- such a table at 0.85 of its size too)
 local SMALL_PT = 7.5
 local SMALL_STYLE = "Table Text Small"
--- average advance of a character, in em: Lato regular / bold, with margin
-local EM_REGULAR = 0.55
-local EM_BOLD = 0.60
--- Lato's advances of the characters of numbers, in em (a number's width is
--- estimated from them: "11.8 (11.4, 12.3)" is 7.2 em, not 17 x 0.55)
+-- average advance of a character, in em: IBM Plex Serif regular / bold (0.50
+-- and 0.52 on table text), with margin
+local EM_REGULAR = 0.59
+local EM_BOLD = 0.64
+-- IBM Plex Serif's advances of the characters of numbers, in em (a number's
+-- width is estimated from them: "11.8 (11.4, 12.3)" is 7.7 em, not 17 x 0.59)
 local EM_NUMBER = {
-  [" "] = 0.26, ["."] = 0.24, [","] = 0.24, [":"] = 0.26, [";"] = 0.26,
-  ["("] = 0.28, [")"] = 0.28, ["["] = 0.28, ["]"] = 0.28, ["%"] = 0.82,
-  ["/"] = 0.47, ["-"] = 0.38, ["\u{2009}"] = 0.16,
+  [" "] = 0.24, ["."] = 0.28, [","] = 0.28, [":"] = 0.30, [";"] = 0.30,
+  ["("] = 0.34, [")"] = 0.34, ["["] = 0.30, ["]"] = 0.30, ["%"] = 0.92,
+  ["/"] = 0.40, ["-"] = 0.40, ["\u{2009}"] = 0.20,
 }
--- left + right cell margins of the "Table" style (108 twips each) and slack
-local PAD_PT = 2 * 108 / 20 + 2
+-- left + right cell margins of the "Table" style (72 twips each,
+-- CELL_MARGIN_TWIPS of analysis/render/docx.py) and slack
+local PAD_PT = 2 * 72 / 20 + 2
 -- a cell's text longer than this many characters wraps anyway
 local MAX_LINE = 60
 
@@ -62,14 +66,14 @@ local function is_number(text)
   return text:find("%d") ~= nil and letters <= 3 and chars(text) <= 30
 end
 
--- width of a number in em: digits and signs 0.58, punctuation as EM_NUMBER,
+-- width of a number in em: digits and signs 0.60, punctuation as EM_NUMBER,
 -- anything else at the letters' estimate
 local function number_em(text)
   local em = 0
   for _, code in utf8.codes(text) do
     local ch = utf8.char(code)
     if ch:match("%d") or ch == "\u{2013}" or ch == "\u{2212}" or ch == "<" or ch == ">" or ch == "+" or ch == "=" then
-      em = em + 0.58
+      em = em + 0.60
     else
       em = em + (EM_NUMBER[ch] or EM_REGULAR)
     end
@@ -153,7 +157,8 @@ local function widths(tbl, font_pt, nowrap)
   local out = {}
   for i = 1, n do
     if sum_nat <= TEXT_WIDTH then
-      out[i] = nat[i] / sum_nat
+      -- as wide as its content, as the PDF's (not stretched to the page)
+      out[i] = nat[i] / TEXT_WIDTH
     elseif sum_min < TEXT_WIDTH then
       out[i] = (min[i] + (TEXT_WIDTH - sum_min) * (nat[i] - min[i]) / (sum_nat - sum_min)) / TEXT_WIDTH
     else
