@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import charts
+from analysis import charts, charts_draw
 from analysis.analyze import run_analysis
 from analysis.load import load_cohort
 from analysis.results import LabPoint, Milestone, PatientResult, PsaCoursePoint
@@ -510,7 +510,7 @@ def test_pdf_bytes_are_stable_and_valid(specs):
     spec = specs["built", "labs"]  # two font faces, opacity: the case that used to vary
     outputs = set()
     for _ in range(4):
-        charts._SVG_MEMO.clear()  # drawn afresh each time, not taken from the memo
+        charts_draw._SVG_MEMO.clear()  # drawn afresh each time, not taken from the memo
         outputs.add(charts.to_pdf(spec))
     assert len(outputs) == 1
     pdf = outputs.pop()
@@ -529,7 +529,7 @@ def test_pdf_bytes_are_stable_and_valid(specs):
 def test_svg_bytes_are_stable(specs):
     spec = specs["built", "swimmer"]
     first = charts.to_svg(spec)
-    charts._SVG_MEMO.clear()  # drawn afresh, not taken from the memo
+    charts_draw._SVG_MEMO.clear()  # drawn afresh, not taken from the memo
     assert charts.to_svg(spec) == first
     assert 'font-family="Lato,' in charts.to_svg(spec)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from analysis import charts, charts_write, fonts
+from analysis import charts, charts_draw, charts_write, fonts
 from analysis.analyze import run_analysis
 from analysis.load import load_cohort
 from tests.handmade import handmade_cohort
@@ -37,11 +37,11 @@ class _Counting:
 
 @pytest.fixture
 def counting(monkeypatch):
-    charts._SVG_MEMO.clear()
+    charts_draw._SVG_MEMO.clear()
     proxy = _Counting(fonts.vl_convert())
     monkeypatch.setattr(charts.fonts, "vl_convert", lambda *a, **k: proxy)
     yield proxy
-    charts._SVG_MEMO.clear()
+    charts_draw._SVG_MEMO.clear()
 
 
 def test_pdf_is_vl_converts_pdf_of_the_spec(specs):
@@ -73,11 +73,11 @@ def test_the_memo_follows_the_registered_fonts(specs, counting, monkeypatch):
 
 
 def test_the_memo_keeps_the_latest_specs_only(specs, counting, monkeypatch):
-    monkeypatch.setattr(charts, "_SVG_MEMO_SIZE", 2)
+    monkeypatch.setattr(charts_draw, "_SVG_MEMO_SIZE", 2)
     spec = specs["milestones"]
     for width in (100, 110, 120):
         charts.to_svg({**spec, "width": width})
-    assert len(charts._SVG_MEMO) == 2
+    assert len(charts_draw._SVG_MEMO) == 2
     charts.to_svg({**spec, "width": 100})  # the oldest was dropped: drawn again
     assert counting.drawn == 4
 
@@ -85,7 +85,7 @@ def test_the_memo_keeps_the_latest_specs_only(specs, counting, monkeypatch):
 def test_workers_write_the_same_files(results, tmp_path):
     from analysis.workers import Pool
 
-    charts._SVG_MEMO.clear()
+    charts_draw._SVG_MEMO.clear()
     serial = charts_write.write_figures(results, tmp_path / "serial")
     with Pool(2, warm=("analysis.charts_write:warm",)) as pool:
         pooled = charts_write.write_figures(results, tmp_path / "pooled", pool=pool)
