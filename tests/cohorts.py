@@ -116,18 +116,19 @@ def poster_work(data: Path, size: str, root: Path) -> Path:
     ``poster-size: size`` in its ``_quarto.yml`` (tables and figures in ``root``)."""
     import re
 
-    from analysis import build
+    from analysis import workfolder
     from analysis.analyze import run_analysis
     from analysis.charts import write_figures
     from analysis.load import load_cohort
     from analysis.tables import write_tables
 
     cohort = load_cohort(data)
-    analysis = run_analysis(cohort, **build.analysis_settings(config.PROJECT_DIR / "_quarto.yml"))
+    analysis = run_analysis(cohort, **workfolder.analysis_settings(config.PROJECT_DIR / "_quarto.yml"))
     write_tables(analysis.results, root / "tables")
     write_figures(analysis.results, root / "figures")
     work = root / "_project"
-    build._prepare_project(work, config.PROJECT_DIR, root, analysis, cohort)
+    workfolder._prepare_project(work, config.PROJECT_DIR, root, analysis, cohort)
+    workfolder.add_figures(work, root)
     quarto = (work / "_quarto.yml").read_text(encoding="utf-8")
     quarto = re.sub(r"(?m)^poster-size: .*$", f"poster-size: {size}", quarto)
     (work / "_quarto.yml").write_text(quarto, encoding="utf-8")
