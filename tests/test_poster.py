@@ -83,16 +83,15 @@ def test_columns_end_within_an_inch_of_each_other(synthetic):
     assert max(gaps) - min(gaps) <= BALANCE_IN, gaps
 
 
-def test_the_key_findings_box_heads_its_column(synthetic):
-    """The balance may put the key findings anywhere in a column; it is placed first."""
+def poster_flow(pdf: Path) -> dict:
+    """What the poster's column balance measured and chose (``<psma-poster-flow>``)."""
     import typst
 
     from analysis import fonts
 
-    size, pdf = synthetic
     work = pdf.parent.parent / "_project"
     typ = work / "_render" / "poster.typ"
-    flow = json.loads(
+    return json.loads(
         typst.query(
             str(typ),
             "<psma-poster-flow>",
@@ -102,9 +101,36 @@ def test_the_key_findings_box_heads_its_column(synthetic):
             font_paths=fonts.typst_fonts(fonts.font_set(work), typ.parent / "fonts"),
         )
     )
+
+
+def test_the_key_findings_box_heads_its_column(synthetic):
+    """The balance may put the key findings anywhere in a column; it is placed first."""
+    size, pdf = synthetic
+    flow = poster_flow(pdf)
     leads = [column for column in flow["leads"] if any(column)]
     assert len(leads) == 1, (size, flow["leads"])  # one key-findings box on the poster
     assert leads[0][0] and not any(leads[0][1:]), (size, flow["leads"])
+
+
+def test_figures_are_numbered_as_placed(synthetic):
+    """The balance leaves out the .poster-optional figures that do not fit; the figures
+    placed are numbered 1, 2, ... in the order they are read, one caption for each, and
+    every "Figure N" of the text names one of them (numbered before the balance chose,
+    the portrait poster's figures were 1, 4, 5, 6, the landscape's 1, 2, 4, 5, 6)."""
+    _, pdf = synthetic
+    text = _text(pdf)
+    work = pdf.parent.parent / "_project"
+    sources = [work / "report" / "poster.qmd", *sorted((work / "followup").glob("poster.md"))]
+    in_source = sum(len(re.findall(r"\{#fig-", p.read_text(encoding="utf-8"))) for p in sources)
+    flow = poster_flow(pdf)
+    assert flow["dropped"] > 0  # what is tested: each size leaves out an optional figure
+    captions = [int(n) for n in re.findall(r"Figure (\d+):", text)]
+    assert captions == list(range(1, in_source - flow["dropped"] + 1)), captions
+    references = [int(n) for n in re.findall(r"\bFigures? (\d+)(?![\d:])", text)]
+    assert references and set(references) <= set(captions), (references, captions)
+    tables = [int(n) for n in re.findall(r"Table (\d+):", text)]
+    assert tables == list(range(1, len(tables) + 1)) and tables, tables
+    assert set(int(n) for n in re.findall(r"\bTables? (\d+)(?![\d:])", text)) <= set(tables)
 
 
 def test_poster_shows_table1_forest_plot_and_follow_up(synthetic):
