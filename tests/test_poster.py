@@ -133,6 +133,21 @@ def test_figures_are_numbered_as_placed(synthetic):
     assert set(int(n) for n in re.findall(r"\bTables? (\d+)(?![\d:])", text)) <= set(tables)
 
 
+def test_a_reference_to_an_optional_figure_is_an_error(tmp_path):
+    """A .poster-optional figure may be left out: a cross-reference to it, which would
+    name a figure the poster may not show, is refused with the key."""
+    from analysis.errors import PsmaRweError
+
+    work = poster_work(config.SYNTHETIC_DIR, "48x36in", tmp_path)
+    qmd = work / "report" / "poster.qmd"
+    source = qmd.read_text(encoding="utf-8")
+    assert "(@fig-swimmer)" in source and "{#fig-course}" in source
+    qmd.write_text(source.replace("(@fig-swimmer)", "(@fig-swimmer, @fig-course)"), "utf-8")
+    for fmt in ("pdf", "html"):
+        with pytest.raises(PsmaRweError, match=r"@fig-course refers to #fig-course, which is in "):
+            render_document(work, "report/poster.qmd", tmp_path / "out", formats=(fmt,))
+
+
 def test_poster_shows_table1_forest_plot_and_follow_up(synthetic):
     _, pdf = synthetic
     text = _text(pdf)
