@@ -123,7 +123,8 @@ def poster_work(data: Path, size: str, root: Path) -> Path:
     from analysis.tables import write_tables
 
     cohort = load_cohort(data)
-    analysis = run_analysis(cohort, **workfolder.analysis_settings(config.PROJECT_DIR / "_quarto.yml"))
+    settings = workfolder.analysis_settings(config.PROJECT_DIR / "_quarto.yml")
+    analysis = run_analysis(cohort, **settings)
     write_tables(analysis.results, root / "tables")
     write_figures(analysis.results, root / "figures")
     work = root / "_project"
