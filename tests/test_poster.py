@@ -133,6 +133,20 @@ def test_figures_are_numbered_as_placed(synthetic):
     assert set(int(n) for n in re.findall(r"\bTables? (\d+)(?![\d:])", text)) <= set(tables)
 
 
+def test_table_captions_are_the_documents(synthetic):
+    """A table's caption is the one its div gives (as under Quarto and in the HTML
+    poster), not the title of the great-tables table it includes when that title only
+    begins with the same words ("Baseline characteristics by PSA50 response" is the
+    supplement's table's, which has a column per response group)."""
+    _, pdf = synthetic
+    text = _text(pdf)
+    qmd = (pdf.parent.parent / "_project" / "report" / "poster.qmd").read_text("utf-8")
+    captions = re.findall(r"(?ms)^::: \{#tbl-[\w-]+\}\n.*?\n\n([^\n]+)\n:::", qmd)
+    assert captions
+    for n, caption in enumerate(captions, 1):
+        assert f"Table {n}: {caption} " in text, (caption, text[text.find(f"Table {n}:") :][:80])
+
+
 def test_a_reference_to_an_optional_figure_is_an_error(tmp_path):
     """A .poster-optional figure may be left out: a cross-reference to it, which would
     name a figure the poster may not show, is refused with the key."""
