@@ -33,9 +33,11 @@ that do not fit, so numbers given here, before that choice, ran 1, 4, 5, 6
 on a portrait poster.  There captions keep no label (the poster's caption
 rule writes Typst's "Figure 1: "), a show rule at the top of the body numbers
 the figures and tables (supplement from fig-title/tbl-title, number-prefix,
-title-delim), and references are Typst's `#ref(label("fig-x"), supplement:
-"Figure")`, which name only what was placed (filters/layout.lua refuses a
-reference into a `.poster-optional` div).
+title-delim), and references are Typst's `ref(label("fig-x"), supplement:
+"Figure")` (in a `link`, which the poster colours), which name only what was
+placed (filters/layout.lua refuses a reference into a `.poster-optional`
+div).  The kind is Typst's: a `::: {#fig-x}` div holding a table would be
+numbered as a table there.
 ]]
 
 local settings = dofile(pandoc.path.join({ pandoc.path.directory(PANDOC_SCRIPT_FILE), "settings.lua" }))
