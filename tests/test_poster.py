@@ -83,16 +83,15 @@ def test_columns_end_within_an_inch_of_each_other(synthetic):
     assert max(gaps) - min(gaps) <= BALANCE_IN, gaps
 
 
-def test_the_key_findings_box_heads_its_column(synthetic):
-    """The balance may put the key findings anywhere in a column; it is placed first."""
+def poster_flow(pdf: Path) -> dict:
+    """What the poster's column balance measured and chose (``<psma-poster-flow>``)."""
     import typst
 
     from analysis import fonts
 
-    size, pdf = synthetic
     work = pdf.parent.parent / "_project"
     typ = work / "_render" / "poster.typ"
-    flow = json.loads(
+    return json.loads(
         typst.query(
             str(typ),
             "<psma-poster-flow>",
@@ -102,18 +101,65 @@ def test_the_key_findings_box_heads_its_column(synthetic):
             font_paths=fonts.typst_fonts(fonts.font_set(work), typ.parent / "fonts"),
         )
     )
+
+
+def test_the_key_findings_box_heads_its_column(synthetic):
+    """The balance may put the key findings anywhere in a column; it is placed first."""
+    size, pdf = synthetic
+    flow = poster_flow(pdf)
     leads = [column for column in flow["leads"] if any(column)]
     assert len(leads) == 1, (size, flow["leads"])  # one key-findings box on the poster
     assert leads[0][0] and not any(leads[0][1:]), (size, flow["leads"])
 
 
-def test_figure_numbers_have_no_gaps(synthetic):
-    """The figures printed are numbered 1, 2, 3 ... with none missing, however many
-    .poster-optional figures the poster size leaves out: a 36 x 48 in poster left
-    out Figures 2 and 3 and printed Figure 1, then Figures 4, 5 and 6."""
+def test_figures_are_numbered_as_placed(synthetic):
+    """The balance leaves out the .poster-optional figures that do not fit; the figures
+    placed are numbered 1, 2, ... in the order they are read, one caption for each, and
+    every "Figure N" of the text names one of them (numbered before the balance chose,
+    the portrait poster's figures were 1, 4, 5, 6, the landscape's 1, 2, 4, 5, 6)."""
     _, pdf = synthetic
-    numbers = sorted({int(n) for n in re.findall(r"Figure (\d+):", _text(pdf))})
-    assert numbers and numbers == list(range(1, len(numbers) + 1)), numbers
+    text = _text(pdf)
+    work = pdf.parent.parent / "_project"
+    sources = [work / "report" / "poster.qmd", *sorted((work / "followup").glob("poster.md"))]
+    in_source = sum(len(re.findall(r"\{#fig-", p.read_text(encoding="utf-8"))) for p in sources)
+    flow = poster_flow(pdf)
+    assert flow["dropped"] > 0  # what is tested: each size leaves out an optional figure
+    captions = [int(n) for n in re.findall(r"Figure (\d+):", text)]
+    assert captions == list(range(1, in_source - flow["dropped"] + 1)), captions
+    references = [int(n) for n in re.findall(r"\bFigures? (\d+)(?![\d:])", text)]
+    assert references and set(references) <= set(captions), (references, captions)
+    tables = [int(n) for n in re.findall(r"Table (\d+):", text)]
+    assert tables == list(range(1, len(tables) + 1)) and tables, tables
+    assert set(int(n) for n in re.findall(r"\bTables? (\d+)(?![\d:])", text)) <= set(tables)
+
+
+def test_table_captions_are_the_documents(synthetic):
+    """A table's caption is the one its div gives (as under Quarto and in the HTML
+    poster), not the title of the great-tables table it includes when that title only
+    begins with the same words ("Baseline characteristics by PSA50 response" is the
+    supplement's table's, which has a column per response group)."""
+    _, pdf = synthetic
+    text = _text(pdf)
+    qmd = (pdf.parent.parent / "_project" / "report" / "poster.qmd").read_text("utf-8")
+    captions = re.findall(r"(?ms)^::: \{#tbl-[\w-]+\}\n.*?\n\n([^\n]+)\n:::", qmd)
+    assert captions
+    for n, caption in enumerate(captions, 1):
+        assert f"Table {n}: {caption} " in text, (caption, text[text.find(f"Table {n}:") :][:80])
+
+
+def test_a_reference_to_an_optional_figure_is_an_error(tmp_path):
+    """A .poster-optional figure may be left out: a cross-reference to it, which would
+    name a figure the poster may not show, is refused with the key."""
+    from analysis.errors import PsmaRweError
+
+    work = poster_work(config.SYNTHETIC_DIR, "48x36in", tmp_path)
+    qmd = work / "report" / "poster.qmd"
+    source = qmd.read_text(encoding="utf-8")
+    assert "(@fig-swimmer)" in source and "{#fig-course}" in source
+    qmd.write_text(source.replace("(@fig-swimmer)", "(@fig-swimmer, @fig-course)"), "utf-8")
+    for fmt in ("pdf", "html"):
+        with pytest.raises(PsmaRweError, match=r"@fig-course refers to #fig-course, which is in "):
+            render_document(work, "report/poster.qmd", tmp_path / "out", formats=(fmt,))
 
 
 def test_poster_shows_table1_forest_plot_and_follow_up(synthetic):

@@ -165,3 +165,46 @@ def test_a_portrait_poster_leaves_out_the_same_optional_figures(portrait_posters
 
     embedded, quarto = (kept(portrait_posters[r]) for r in ("embedded", "quarto"))
     assert embedded == quarto, dict(zip(captions, zip(embedded, quarto, strict=True), strict=True))
+
+
+def _pdf_text(pdf: Path) -> str:
+    from pypdf import PdfReader
+
+    return " ".join(" ".join(p.extract_text() or "" for p in PdfReader(str(pdf)).pages).split())
+
+
+def _pdf_captions(text: str) -> list[str]:
+    """Each caption label with the caption's first words ("Table 1: Baseline
+    characteristics. Characteristic")."""
+    return re.findall(r"(?:Table|Figure) S?\d+: (?:\S+ ){0,3}", text)
+
+
+def test_posters_number_their_floats_alike(versions, portrait_posters):
+    """The poster PDFs label their figures and tables and refer to them alike: Typst
+    numbers only what the balance places (the landscape and the portrait poster each
+    leave out .poster-optional figures), with the same captions."""
+    pairs = {
+        "48x36in": (versions[0] / "poster.pdf", versions[1] / "poster.pdf"),
+        "36x48in": (portrait_posters["embedded"], portrait_posters["quarto"]),
+    }
+    for size, pdfs in pairs.items():
+        embedded, quarto = (_pdf_text(p) for p in pdfs)
+        assert _labels(embedded) == _labels(quarto), size
+        assert _pdf_captions(embedded) == _pdf_captions(quarto), size
+
+
+@pytest.mark.parametrize("doc", sorted(build.DOC_FORMATS))
+def test_html_caption_labels_are_set_alike(versions, doc):
+    """Every HTML caption's label ("Table S1:") is a span.crossref-label, which
+    css/report.css sets in bold, under Quarto (filters/number-prefix.lua) as in the
+    embedded renderer (filters/crossref.lua)."""
+    span = re.compile(r'<span class="crossref-label">(.*?)</span>', re.S)
+    embedded, quarto = (
+        [
+            " ".join(html.unescape(s).split())
+            for s in span.findall(v.joinpath(f"{doc}.html").read_text("utf-8"))
+        ]
+        for v in versions
+    )
+    assert embedded, "no caption labels found"
+    assert embedded == quarto

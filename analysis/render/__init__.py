@@ -34,10 +34,15 @@ Cross-references (``filters/crossref.lua``)
     or a pipe table), pipe tables with ``: Caption {#tbl-x}``.  ``@fig-x`` /
     ``@tbl-x`` / ``[@fig-a; @fig-b]`` / ``-@fig-x`` become linked "Figure n" /
     "Figures 1 and 2" / "n"; captions "Figure n: ...".  Unknown references
-    and duplicate ids are errors.  A table's caption is the div's; the
-    great-tables title is used only when the div has no caption or the
-    title starts with it (one caption, as in HTML, where the title row is
-    hidden under the div caption).  Metadata ``crossref``: Quarto's
+    and duplicate ids are errors.  The poster's PDF is numbered by Typst, as
+    Quarto's: captions unlabelled, a show rule numbering figures and tables,
+    references as Typst refs, so that only what the balance places is
+    numbered (a reference into a ``.poster-optional`` div is an error,
+    ``layout.lua``).  A table's caption is the div's; the great-tables title
+    is used only when the div has no caption or the title is it or starts
+    with it and a sentence after it (a title and its subtitle; one caption,
+    as in HTML, where the title row is hidden under the div caption).
+    Metadata ``crossref``: Quarto's
     ``fig-title`` / ``tbl-title`` (caption words), ``fig-prefix`` /
     ``tbl-prefix`` (reference words), ``title-delim``, and our
     ``number-prefix`` (``"S"``: "Table S1", "Figure S1" in captions and
@@ -133,16 +138,17 @@ Measured with Quarto 1.9.38 on data/synthetic: the same files in the version,
 the same page count and size of every PDF (poster 48 x 36 in, 36 x 48 in, A0
 and A1 one page each; the supplement page for page), the same numbers in every
 document, the same caption labels and reference texts ("Table S1:", "Figure
-S2") in HTML and DOCX (Quarto's with a no-break space).  What still differs:
+S2") in HTML and DOCX (Quarto's with a no-break space; in HTML a
+``span.crossref-label`` under both, from ``number-prefix.lua`` under Quarto),
+the same caption labels, caption starts and references in the poster PDFs at
+48 x 36 in and 36 x 48 in.  What still differs:
 
 * The poster's units measure alike under both (the same figures and
   ``.poster-optional`` units left out, at 36 x 48 in too: ``layout.lua``
   takes Quarto's drawn callouts out of their Div), except a table float, a
   few points shorter under Quarto (its notes are inside Quarto's figure);
-  captions come out with Quarto's punctuation.  Where figures are left out,
-  the embedded renderer's numbers have gaps (Figure 1, 4, 5: it numbers the
-  figures before Typst lays out the poster), Quarto's have none (Typst
-  numbers what it places).
+  captions come out with Quarto's punctuation.  Both number only the
+  figures placed (Typst numbers the poster's floats under both).
 * Quarto runs Typst with the fonts of ``_psma/fonts`` and system fonts off
   (``TYPST_IGNORE_SYSTEM_FONTS``); its PDFs are not byte-identical to the
   embedded renderer's (other pandoc and Typst versions), and Quarto ignores

@@ -806,7 +806,15 @@ def test_number_prefix_filter_prefixes_quartos_numbers(tmp_path):
         "Table 5",  # not a table or figure
     ]
     assert re.search(r"\bS1 Table 2", prefixed)  # -@fig-b: the number alone
-    assert convert("html", lua) == convert("html")
+    # in HTML the captions' labels (only theirs) in span.crossref-label, as the
+    # embedded renderer's (css/report.css sets them in bold); without the option
+    # nothing else changes
+    span = re.compile(r'<span class="crossref-label">(.*?)</span>', re.S)
+    spans = span.findall(convert("html", lua, "--metadata=number-prefix:S"))
+    assert [" ".join(s.split()) for s in spans] == ["Table S1:", "Figure S1:"]
+    plain = convert("html", lua)
+    assert [" ".join(s.split()) for s in span.findall(plain)] == ["Table 1:", "Figure 1:"]
+    assert span.sub(r"\1", plain) == convert("html")
     assert convert("typst", lua, "--metadata=number-prefix:S") == convert("typst")
 
 
@@ -842,3 +850,57 @@ def test_layout_takes_a_drawn_callout_out_of_its_div(tmp_path):
     # the unit still knows the callout: a section start, the lead (key findings)
     assert "(start: true, lead: true, optional: false, body: [\n#callout(" in typst(drawn, "poster")
     assert "#block[" in typst(drawn.replace('("psma-drawn", "true")', ""), "article")
+
+
+def test_poster_typst_floats_are_numbered_by_typst(tmp_path):
+    """On the poster in Typst, crossref.lua leaves the numbering to Typst (which numbers
+    only the floats the balance places): captions without a label, one show rule per
+    kind (fig-title, number-prefix, title-delim) and references as Typst refs, linked;
+    the article's Typst and the poster's HTML keep the filter's own numbers."""
+    import os
+    import subprocess
+
+    import typst
+
+    from analysis.render.extension import bundled_dir
+    from analysis.render.pipeline import FILTERS_DIR, pandoc_path
+
+    source = tmp_path / "doc.md"
+    source.write_text(
+        "---\nnumber-prefix: S\ncrossref:\n  fig-title: Fig.\n  title-delim: .\n---\n\n"
+        "See @fig-a, [@fig-a; @fig-b] and -@fig-b.\n\n"
+        "![First.](a.png){#fig-a}\n\n![Second.](b.png){#fig-b}\n",
+        encoding="utf-8",
+    )
+    lua = f"--lua-filter={bundled_dir() / FILTERS_DIR / 'crossref.lua'}"
+
+    def convert(to: str, template: str) -> str:
+        env = {**os.environ, "PSMA_RENDER_TEMPLATE": template}
+        args = [pandoc_path(), str(source), "-t", to, lua]
+        return subprocess.run(args, capture_output=True, text=True, check=True, env=env).stdout
+
+    poster = convert("typst", "poster")
+    assert "Fig. S1" not in poster and "First." in poster
+    assert (
+        '#show figure.where(kind: image): set figure(numbering: n => "S" + str(n), '
+        'supplement: "Fig.")' in poster
+    )
+    assert '#set figure.caption(separator: ". ")' in poster
+
+    def ref(key: str, supplement: str) -> str:
+        return f'#link(label("fig-{key}"), ref(label("fig-{key}"), supplement: {supplement}));'
+
+    figure, flat = '"Figure"', " ".join(poster.split())
+    assert f"See {ref('a', figure)}, Figures {ref('a', 'none')} and" in flat
+    assert f"and {ref('b', 'none')}." in flat
+    # what Typst makes of it (rectangles for the images)
+    body = poster.replace('image("a.png")', "rect()").replace('image("b.png")', "rect()")
+    typ = tmp_path / "doc.typ"
+    typ.write_text("#set figure(numbering: none)\n" + body, encoding="utf-8")
+    pdf = tmp_path / "doc.pdf"
+    pdf.write_bytes(typst.compile(str(typ)))
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(str(pdf)).pages).split())
+    assert "See Figure S1, Figures S1 and S2 and S2." in text
+    assert "Fig. S1. First." in text and "Fig. S2. Second." in text
+    assert "Fig. S1. First." in convert("typst", "article")
+    assert "Fig. S1." in convert("html", "poster")

@@ -26,10 +26,25 @@ References: a citation whose keys all start with fig- or tbl- becomes
 "Figure n"/"Table n" (several: "Figures 1 and 2"), a link to the target;
 -@fig-x gives the bare number.  An unknown fig-/tbl- key or a duplicate id
 is an error naming the key and the document ($PSMA_RENDER_SOURCE).
+
+The poster in Typst is numbered by Typst, as Quarto's is: its columns
+(typst/typst-template.typ poster-flow) leave out `.poster-optional` units
+that do not fit, so numbers given here, before that choice, ran 1, 4, 5, 6
+on a portrait poster.  There captions keep no label (the poster's caption
+rule writes Typst's "Figure 1: "), a show rule at the top of the body numbers
+the figures and tables (supplement from fig-title/tbl-title, number-prefix,
+title-delim), and references are Typst's `ref(label("fig-x"), supplement:
+"Figure")` (in a `link`, which the poster colours), which name only what was
+placed (filters/layout.lua refuses a reference into a `.poster-optional`
+div).  The kind is Typst's: a `::: {#fig-x}` div holding a table would be
+numbered as a table there.
 ]]
 
+local settings = dofile(pandoc.path.join({ pandoc.path.directory(PANDOC_SCRIPT_FILE), "settings.lua" }))
 local source = os.getenv("PSMA_RENDER_SOURCE") or "document"
 local stringify = pandoc.utils.stringify
+-- the poster in Typst: Typst numbers its floats (see the header)
+local typst_numbers = false
 
 local KINDS = {
   fig = { name = "Figure", plural = "Figures", title = "Figure" },
@@ -49,6 +64,7 @@ local title_delim = ":"
 -- `crossref`, which Quarto validates; typst-template.typ numbers Quarto's
 -- Typst floats with it too).
 local function configure(meta)
+  typst_numbers = FORMAT == "typst" and settings.read(meta).template == "poster"
   if meta["number-prefix"] ~= nil then
     number_prefix = stringify(meta["number-prefix"])
   end
@@ -115,6 +131,9 @@ local function split_caption(blocks)
 end
 
 local function labelled(id, caption)
+  if typst_numbers then
+    return caption
+  end
   local k = kind_of(id)
   local label = KINDS[k].title .. " " .. number_text(id) .. (#caption > 0 and title_delim or "")
   local out = pandoc.Inlines({ pandoc.Span(pandoc.Inlines(label), pandoc.Attr("", { "crossref-label" })) })
@@ -137,9 +156,13 @@ end
 -- The caption of a table: the div's own caption when it has one (the
 -- document's caption, as in HTML, where the great-tables title row is hidden
 -- under it), else the caption the table brought (great-tables' title); the
--- table's when it starts with the div's (a title and its subtitle).
--- Appending both printed one caption twice ("Baseline characteristics ... .
--- Baseline characteristics ...").
+-- table's when it is the div's or starts with it and a sentence after it (a
+-- title and its subtitle).  Appending both printed one caption twice
+-- ("Baseline characteristics ... . Baseline characteristics ...").  A title
+-- that only begins with the div's words is another caption: the poster's
+-- "Baseline characteristics." stays so (as under Quarto, which takes the
+-- div's), not the title "Baseline characteristics by PSA50 response" of the
+-- table it shares with the supplement.
 local function merge_captions(div_caption, table_caption)
   if #table_caption == 0 then
     return div_caption
@@ -149,7 +172,7 @@ local function merge_captions(div_caption, table_caption)
   end
   local d, t = stringify(div_caption), stringify(table_caption)
   local stem = d:gsub("[%s%.]+$", "") -- "PSA response." and a title "PSA response. Subtitle"
-  if t:sub(1, #stem) == stem then
+  if t:sub(1, #stem) == stem and (#t == #stem or t:sub(#stem + 1):match("^[%.%:%!%?]")) then
     return table_caption
   end
   return div_caption
@@ -206,6 +229,35 @@ local transform = {
   end,
 }
 
+-- A Typst string literal of `s`.
+local function typst_string(s)
+  return '"' .. s:gsub("\\", "\\\\"):gsub('"', '\\"') .. '"'
+end
+
+-- Typst's reference to `id` (its number, after `supplement` unless nil), in
+-- a link to it as the other references are (the poster's `show link` colours
+-- links; a ref is not one).
+local function typst_ref(id, supplement)
+  local target = "label(" .. typst_string(id) .. ")"
+  return pandoc.RawInline("typst", "#link(" .. target .. ", ref(" .. target .. ", supplement: "
+    .. (supplement and typst_string(supplement) or "none") .. "));")
+end
+
+-- The show rules that number the poster's figures and tables in Typst.
+local function typst_numbering()
+  local numbering = '"1"'
+  if number_prefix ~= "" then
+    numbering = "n => " .. typst_string(number_prefix) .. " + str(n)"
+  end
+  local lines = {}
+  for _, pair in ipairs({ { "image", KINDS.fig.title }, { "table", KINDS.tbl.title } }) do
+    table.insert(lines, "#show figure.where(kind: " .. pair[1] .. "): set figure(numbering: "
+      .. numbering .. ", supplement: " .. typst_string(pair[2]) .. ")")
+  end
+  table.insert(lines, "#set figure.caption(separator: " .. typst_string(title_delim .. " ") .. ")")
+  return pandoc.RawBlock("typst", table.concat(lines, "\n"))
+end
+
 local function reference_text(cite)
   local ids = {}
   for _, c in ipairs(cite.citations) do
@@ -242,7 +294,20 @@ local function reference_text(cite)
     else
       text = k.name .. " " .. number_text(c.id)
     end
-    local part = pandoc.Inlines({ pandoc.Link(pandoc.Inlines(text), "#" .. c.id) })
+    local part
+    if typst_numbers then
+      -- "Figure 1" as Quarto writes it (the link holds the word); the word of
+      -- "Figures 1 and 2" before the first number
+      local word = text:sub(1, #text - #number_text(c.id))
+      if word == k.name .. " " then
+        part = pandoc.Inlines({ typst_ref(c.id, k.name) })
+      else
+        part = pandoc.Inlines(word)
+        part:insert(typst_ref(c.id, nil))
+      end
+    else
+      part = pandoc.Inlines({ pandoc.Link(pandoc.Inlines(text), "#" .. c.id) })
+    end
     if c.suffix and #c.suffix > 0 then
       part:extend(c.suffix)
     end
@@ -283,6 +348,9 @@ return {
       -- pass 2: captions; pass 3: references
       doc = doc:walk(transform)
       doc = doc:walk({ Cite = reference_text })
+      if typst_numbers then
+        doc.blocks:insert(1, typst_numbering())
+      end
       return doc
     end,
   },

@@ -24,7 +24,9 @@ other div); one found elsewhere is an error.  Each format:
     findings, is a lead unit, moved to the top of the column it falls in).  A `.poster-optional` div
     is one unit that is left out, last first, when the poster cannot hold
     everything (e.g. a second figure of a section that fits a portrait
-    poster but not a landscape one); do not cross-reference into one;
+    poster but not a landscape one); a cross-reference to a figure or table
+    in one is an error on the poster (in every format: the HTML poster
+    leaves it out too), as it would name a float that may not be there;
   * Typst (poster template), with breaks: `#poster-colbreak(n)` (typst/typst-template.typ), a
     column break to column n (2 for the first applicable break, ...) that is
     skipped when the flow has already reached column n because an earlier
@@ -316,6 +318,34 @@ local function flow_units(blocks, html)
   return out
 end
 
+-- A `.poster-optional` div may be left out: a reference to a figure or
+-- table in it is an error (see the header).
+local function check_optional_references(blocks)
+  local optional = {}
+  for _, block in ipairs(blocks) do
+    if block.t == "Div" and block.classes:includes("poster-optional") then
+      block:walk({
+        Div = function(d) optional[d.identifier] = true end,
+        Figure = function(f) optional[f.identifier] = true end,
+        Table = function(t) optional[t.identifier] = true end,
+        Image = function(img) optional[img.identifier] = true end,
+      })
+    end
+  end
+  optional[""] = nil
+  blocks:walk({
+    Cite = function(cite)
+      for _, c in ipairs(cite.citations) do
+        if optional[c.id] then
+          error("layout.lua: " .. source .. ": @" .. c.id .. " refers to #" .. c.id
+            .. ", which is in a .poster-optional div: the poster leaves that out when it does"
+            .. " not fit, so do not cross-reference it (or make it not optional)", 0)
+        end
+      end
+    end,
+  })
+end
+
 return {
   {
     Meta = function(meta)
@@ -349,6 +379,9 @@ return {
   },
   {
     Pandoc = function(doc)
+      if template == "poster" then
+        check_optional_references(doc.blocks)
+      end
       -- breaks nested inside other blocks are errors
       for _, block in ipairs(doc.blocks) do
         if not is_break(block) then

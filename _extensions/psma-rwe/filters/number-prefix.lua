@@ -30,7 +30,12 @@ has written the numbers, in two places, and nowhere else:
 
 Formats: HTML and DOCX (the documents' other format, Typst, has its numbers
 from Typst).  Without `number-prefix`, or when no number is found where
-Quarto writes it, the document is left as it is.
+Quarto writes it, the numbers are left as they are.
+
+In HTML (with or without a prefix) the caption's label, "Table S1:" (title,
+no-break space, number and the delimiter after it), goes in a
+`span.crossref-label`, as filters/crossref.lua writes it for the embedded
+renderer, so css/report.css sets it alike (bold) under both renderers.
 ]]
 
 local stringify = pandoc.utils.stringify
@@ -96,7 +101,36 @@ local function caption_number(inlines, title)
   return nil
 end
 
--- A float: the first caption paragraph in it gets the prefix.
+-- The caption's label in `inlines`, whose number is at `i`: the title's
+-- first word to the number, and the delimiter after it (":", "."), in a
+-- span.crossref-label.
+local function label_span(inlines, i)
+  local first = 1
+  while inlines[first].t == "RawInline" do
+    first = first + 1
+  end
+  local last = i
+  local after = inlines[i + 1]
+  if after and after.t == "Str" and after.text:match("^[^%w]+$") then
+    last = i + 1
+  end
+  local label = pandoc.Inlines({})
+  for j = first, last do
+    label:insert(inlines[j])
+  end
+  local out = pandoc.Inlines({})
+  for j = 1, first - 1 do
+    out:insert(inlines[j])
+  end
+  out:insert(pandoc.Span(label, pandoc.Attr("", { "crossref-label" })))
+  for j = last + 1, #inlines do
+    out:insert(inlines[j])
+  end
+  return out
+end
+
+-- A float: the first caption paragraph in it gets the prefix (and in HTML
+-- its label the span).
 local function float(div)
   local k = kind_of(div.identifier)
   if not k then
@@ -110,6 +144,9 @@ local function float(div)
     local i = caption_number(p.content, titles[k])
     if i then
       p.content[i] = pandoc.Str(prefix .. p.content[i].text)
+      if FORMAT:match("html") then
+        p.content = label_span(p.content, i)
+      end
       done = true
       return p
     end
@@ -128,6 +165,9 @@ return {
     Pandoc = function(doc)
       configure(doc.meta)
       if prefix == "" then
+        if FORMAT:match("html") then
+          return doc:walk({ Div = float }) -- the labels' spans
+        end
         return nil
       end
       return doc:walk({ Div = float, Link = reference })
