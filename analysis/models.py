@@ -42,6 +42,7 @@ from statsmodels.tools.tools import add_constant
 from threadpoolctl import threadpool_limits  # installed with scikit-learn (firthmodels)
 
 from analysis.errors import PsmaRweError
+from analysis.results import MultivariableDecision, RegressionRow
 
 #: Fewest complete cases for a term (or a model) to be estimable.
 MIN_COMPLETE_CASES = 10
@@ -65,81 +66,6 @@ _FIRTH_TOLS = (1e-6, 1e-4)
 _PL_MAXITER = 100
 _PL_TOL = 1e-6  # tolerance of the profile-likelihood bound search
 _Z = float(norm.ppf(1 - ALPHA / 2))
-
-
-@dataclass(frozen=True)
-class RegressionRow:
-    """One coefficient of one logistic model, ready for a table.
-
-    Parameters
-    ----------
-    term : str
-        Machine name: the column of the input frame, e.g. ``"age"``.
-    label : str
-        Human label, e.g. ``"Age, per year"``.
-    method : str
-        ``"ml"`` (maximum likelihood, Wald CI and p) or ``"firth"`` (penalised
-        likelihood, profile-likelihood CI and penalised likelihood-ratio p).
-    model : str
-        ``"univariable"`` or ``"multivariable"``.
-    odds_ratio, ci_low, ci_high : float or None
-        Odds ratio per unit of the term and its 95% confidence interval;
-        ``None`` when not available (see ``status``).
-    p_value : float or None
-        Two-sided p-value for "odds ratio = 1".
-    n : int
-        Complete cases used (outcome and term(s) all present).
-    events : int
-        Events (responders) among them.
-    status : str
-        ``"ok"``; ``"separation"`` (ML row: no numbers, the ML estimate does
-        not exist; Firth row: finite penalised estimates from separated data,
-        reported but flagged); ``"not_estimable"`` (too little data, no
-        numbers); ``"not_converged"`` (a fit or a CI bound did not converge;
-        what did converge is reported).
-    note : str
-        ``""`` or a short sentence saying why the status is not ``"ok"``.
-    """
-
-    term: str
-    label: str
-    method: str
-    model: str
-    odds_ratio: float | None
-    ci_low: float | None
-    ci_high: float | None
-    p_value: float | None
-    n: int
-    events: int
-    status: str
-    note: str
-
-
-@dataclass(frozen=True)
-class MultivariableDecision:
-    """Whether the multivariable model was fitted, and why (not).
-
-    Parameters
-    ----------
-    fitted : bool
-        True when the model was fitted.
-    reason : str
-        One sentence with the numbers, e.g. ``"8 events among 21 complete
-        cases for 12 terms (0.7 per term); at least 10 events per term are
-        needed"``.
-    events : int
-        Events among the complete cases over all terms.
-    n_terms : int
-        Number of terms in the model.
-    events_per_variable : float
-        ``events / n_terms``.
-    """
-
-    fitted: bool
-    reason: str
-    events: int
-    n_terms: int
-    events_per_variable: float
 
 
 # --- public API -----------------------------------------------------------------
