@@ -117,3 +117,29 @@ def test_poster_html_screenshot_is_not_blank(version, browser, tmp_path):
     assert shot.stat().st_size > 50_000
     page.close()
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_poster_html_numbers_only_the_figures_it_shows(version, browser):
+    """A figure the window leaves out takes no number: the captions shown read
+    Figure 1, 2, ... and every reference names the number of its figure (at
+    1600 x 1200 the browser's fonts leave out the two optional figures, and the
+    poster read Figure 1, then 4, 5, 6)."""
+    page = browser.new_page(viewport={"width": 1600, "height": 1200})
+    page.goto((version / "poster.html").as_uri(), wait_until="load")
+    page.wait_for_timeout(300)
+    shown = page.evaluate(
+        "(() => Array.from(document.querySelectorAll('[id^=\"fig-\"]'))"
+        ".filter(e => e.querySelector('.crossref-label'))"
+        ".map(e => [e.id, e.offsetParent !== null,"
+        " e.querySelector('.crossref-label').textContent]))()"
+    )
+    refs = page.evaluate(
+        "(() => Array.from(document.querySelectorAll('a[href^=\"#fig-\"]'))"
+        ".map(a => [a.getAttribute('href').slice(1), a.textContent]))()"
+    )
+    page.close()
+    visible = [(i, label) for i, seen, label in shown if seen]
+    assert len(visible) < len(shown)  # what is tested: the window left a figure out
+    assert [label for _, label in visible] == [f"Figure {n}:" for n in range(1, len(visible) + 1)]
+    number = {i: label.rstrip(":").split()[-1] for i, label in visible}
+    assert refs and all(text.endswith(" " + number[target]) for target, text in refs), refs

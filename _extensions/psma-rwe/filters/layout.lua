@@ -193,6 +193,7 @@ local BALANCE_SCRIPT = [==[<script>
     cols.dataset.tallest = String(tallest);
     cols.dataset.heights = heights.join(",");
     cols.dataset.bounds = bounds.join(",");
+    if (window.psmaPosterNumbers) window.psmaPosterNumbers(); // templates/html.template
   }
   if (document.readyState === "complete") balance();
   else window.addEventListener("load", balance);
