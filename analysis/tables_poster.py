@@ -41,10 +41,31 @@ def compact_results(results: StudyResults) -> StudyResults:
     return dataclasses.replace(results, table1=dataclasses.replace(t1, variables=keep))
 
 
+#: Footnote of the poster's count-only "Unknown" rows (the supplement says it in its
+#: source notes, which the poster does not show).
+UNKNOWN_NOTE = "No value recorded; not in the percentages."
+
+
 def table1_compact(results: StudyResults) -> GT:
-    """The poster's Table 1 (see the module docstring)."""
+    """The poster's Table 1 (see the module docstring).
+
+    Its rows of patients without a value ("Unknown", or "Missing" where Unknown is
+    a recorded level), which give a count and no percentage, carry a footnote
+    saying why.
+    """
+    from great_tables import loc
+
     gt = tables.table1(compact_results(results), name="table1_compact", p_values=False)
-    return gt.cols_hide(["responders", "non_responders"])
+    gt = gt.cols_hide(["responders", "non_responders"])
+    frame = gt._tbl_data
+    missing = [
+        i
+        for i, (label, overall) in enumerate(zip(frame["label"], frame["overall"], strict=True))
+        if str(label).strip(f"{tables.NBSP} ") in ("Unknown", "Missing") and "%" not in overall
+    ]
+    if missing:
+        gt = gt.tab_footnote(UNKNOWN_NOTE, locations=loc.stub(rows=missing))
+    return gt
 
 
 #: Builders by table name.

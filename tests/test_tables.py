@@ -781,3 +781,27 @@ def test_regression_of_a_near_separated_cohort_shows_no_false_precision():
     note = html_lib.escape(tables.OR_BEYOND_NOTE, quote=False)
     assert html.count(note) == 1 and "quasi-separation or sparse" in note
     assert "245,273,024" not in html and "26,476" not in html
+
+
+def test_the_posters_unknown_rows_say_why_they_have_no_percentage():
+    """The poster shows footnotes, not source notes: a count-only Unknown row (patients
+    without a value) carries a footnote saying it is not in the percentages; a level
+    row with a percentage does not."""
+    from analysis.analyze import run_analysis
+    from analysis.load import load_cohort
+    from analysis.tables_poster import UNKNOWN_NOTE, table1_compact
+
+    results = run_analysis(load_cohort(config.SYNTHETIC_DIR)).results
+    fragment = tables.to_html(table1_compact(results))
+    rows = re.findall(r"<th[^>]*gt_stub[^>]*>(.*?)</th>\s*<td[^>]*>(.*?)</td>", fragment, re.S)
+    unknown = [(label, cell) for label, cell in rows if "Unknown" in label or "Missing" in label]
+    assert unknown  # the shipped cohort has Gleason scores not recorded
+    mark = re.search(
+        r'<sup class="gt_footnote_marks">(\w)</sup> ' + re.escape(UNKNOWN_NOTE), fragment
+    )
+    assert mark, "no footnote on the Unknown rows"
+    for label, cell in unknown:
+        assert "%" not in cell
+        assert f'<sup class="gt_footnote_marks">{mark.group(1)}</sup>' in label, label
+    marked = [label for label, _ in rows if f">{mark.group(1)}</sup>" in label]
+    assert len(marked) == len(unknown)
