@@ -378,7 +378,12 @@ def _place_counts(spec: dict[str, Any]) -> dict[str, Any]:
         or not isinstance(height, (int, float))
     ):
         return spec
-    rows = [dict(r) for r in spec["datasets"][counts["data"]["name"]]]
+    # the counts' rows: their layer's dataset, or the chart's (a cohort without
+    # responders draws every layer from the chart's one dataset)
+    source = (counts.get("data") or spec.get("data") or {}).get("name")
+    if source not in spec.get("datasets", {}):
+        return spec
+    rows = [dict(r) for r in spec["datasets"][source]]
     y_enc = counts["encoding"]["y"]
     y_max = float(y_enc["scale"]["domain"][1])
     size = float(counts["mark"].get("fontSize", 11))
@@ -436,7 +441,7 @@ def _place_counts(spec: dict[str, Any]) -> dict[str, Any]:
             r["label_pct"] = round((r["_b"] - _BOTTOM_EM * size) / px, 3)
         for key in ("_x", "_lx", "_b"):
             r.pop(key, None)
-    name = f"{counts['data']['name']}-poster"
+    name = f"{source}-poster"
     out_layers = []
     for ly in layers:
         enc = dict(ly.get("encoding", {}))

@@ -282,3 +282,27 @@ def test_milestone_counts_say_no_false_percentage(shipped):
     pcts = {round(float(p), 1) for p in re.findall(r"% of all patients: ([\d.]+)", svg)}
     announced = re.findall(r'aria-label="[^"]*Patients \(% of all \d+\): ([\d.]+)', svg)
     assert announced and {round(float(a), 1) for a in announced} <= pcts, announced
+
+
+def test_a_cohort_without_responders_has_a_poster_milestone_chart(tmp_path):
+    """No responders: every layer of the milestone chart reads the chart's one dataset
+    (the counts' placement had looked for the counts layer's own and failed the build)."""
+    from tests.cohorts import dose, meas, patient, write_cohort
+
+    folder = write_cohort(
+        tmp_path / "c",
+        [patient("P1"), patient("P2")],
+        [dose("P1", 1, "2023-01-10"), dose("P1", 2, "2023-02-21"), dose("P2", 1, "2023-01-12")],
+        [
+            meas("P1", "2023-01-05", "psa", 100),
+            meas("P1", "2023-02-10", "psa", 120),
+            meas("P2", "2023-01-02", "psa", 50),
+            meas("P2", "2023-02-20", "psa", 70),
+        ],
+    )
+    results = run_analysis(load_cohort(folder)).results
+    assert results.psa_response.psa50.n == 0
+    spec = charts.chart_specs(results)["milestones"].to_dict()
+    poster = cp.poster_variant("milestones", spec, results)
+    assert charts.to_svg(poster).startswith("<svg")
+    assert cp.font_sizes(poster) and min(cp.font_sizes(poster)) >= cp.POSTER_FONT_MIN
