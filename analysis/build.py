@@ -251,20 +251,37 @@ def clean_stale_builds(outputs: Path) -> None:
 
 @contextmanager
 def _terminate_as_interrupt():
-    """Turn SIGTERM into KeyboardInterrupt so the temporary folder is removed."""
+    """Turn SIGTERM (and Ctrl-C) into KeyboardInterrupt so the temporary folder is removed.
+
+    Yields a function that raises KeyboardInterrupt again if a signal came: a
+    library may swallow the exception (a bare ``except:``, a ``__del__`` running
+    when the signal is handled), and the build calls it at every stage and before
+    it publishes the version, so an interrupted build never finishes.
+    """
+    came: list[int] = []
 
     def handler(signum, frame):
+        came.append(signum)
         raise KeyboardInterrupt(f"terminated by signal {signum}")
+
+    def check() -> None:
+        if came:
+            raise KeyboardInterrupt(f"terminated by signal {came[0]}")
 
     try:
         previous = signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread
-        yield
+        yield check
         return
+    previous_int = signal.getsignal(signal.SIGINT)
+    if previous_int is signal.default_int_handler:  # not when Ctrl-C is ignored
+        signal.signal(signal.SIGINT, handler)
     try:
-        yield
+        yield check
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if previous_int is signal.default_int_handler:
+            signal.signal(signal.SIGINT, previous_int)
 
 
 def git_commit(project_dir: Path) -> str | None:
@@ -399,7 +416,12 @@ def build(
             ) from None
         lock = None
         try:
-            with _terminate_as_interrupt():
+            with _terminate_as_interrupt() as interrupted:
+
+                def checked(stage: str) -> None:
+                    interrupted()
+                    say(stage)
+
                 lock = BuildLock(outputs, label)
                 tmp = lock.path
                 report = _build_into(
@@ -410,12 +432,13 @@ def build(
                     project_dir,
                     strict=strict,
                     renderer=renderer,
-                    say=say,
+                    say=checked,
                     jobs=jobs,
                     pool=pool,
                 )
-                say("finishing")
+                checked("finishing")
                 lock.drop_marker()
+                interrupted()  # the last moment before the version is published
                 done = _finish(tmp, target, digest)
                 if done is not None:  # the same version was built meanwhile by another build
                     return done

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import signal
@@ -344,3 +345,23 @@ def test_html_escapes_strings_from_the_data(tmp_path):
     html = (report.path / "supplement.html").read_text(encoding="utf-8")
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_an_interrupt_a_library_swallowed_still_stops_the_build(sig):
+    """A bare ``except:`` (or a ``__del__`` running when the signal is handled) can
+    swallow the KeyboardInterrupt; the check the build makes at every stage and
+    before publishing raises it again (a CI run once saw a SIGTERMed build finish)."""
+    from analysis.build import _terminate_as_interrupt
+
+    before = (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT))
+    with _terminate_as_interrupt() as interrupted:
+        interrupted()  # no signal yet: nothing happens
+        try:
+            os.kill(os.getpid(), sig)
+            time.sleep(0.2)
+        except BaseException:  # what such a library does
+            pass
+        with pytest.raises(KeyboardInterrupt, match=f"signal {int(sig)}"):
+            interrupted()
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
