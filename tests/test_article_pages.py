@@ -206,3 +206,21 @@ def test_table_headings_keep_their_words_whole(built):
     for a, b in itertools.pairwise(heading):
         if abs(a[1] - b[1]) < 2:  # same line
             assert a[2] <= b[0] + 0.5, (a, b)
+
+
+def test_a_table_caption_keeps_the_documents_full_stop(built):
+    """A great-tables title that is the document's caption without its full stop
+    ("PSA response" under "PSA response.") is printed as the document wrote it,
+    as Quarto prints it: the Typst caption had read "Table S3: PSA response"."""
+    text = " ".join(pages(built / "supplement.pdf"))
+    checked = 0
+    for number, name in enumerate(SUPPLEMENT_TABLES, start=1):
+        fragment = (built / "tables" / f"{name}.html").read_text(encoding="utf-8")
+        label = f"Table S{number}: {title(fragment)}"
+        if label not in text:  # the document's caption is other words
+            continue
+        checked += 1
+        at = text.index(label) + len(label)
+        after = text[at : at + 2]  # "." ends it; " from ..." is a longer caption going on
+        assert after[0] in ".,:" or (after[0] == " " and after[1].islower()), (label, after)
+    assert checked >= 5

@@ -156,8 +156,10 @@ end
 -- The caption of a table: the div's own caption when it has one (the
 -- document's caption, as in HTML, where the great-tables title row is hidden
 -- under it), else the caption the table brought (great-tables' title); the
--- table's when it is the div's or starts with it and a sentence after it (a
--- title and its subtitle).  Appending both printed one caption twice
+-- table's when it starts with the div's and a sentence follows (a title and
+-- its subtitle).  A title that is the div's caption without its full stop
+-- gives the div's ("PSA response.", as under Quarto; the Typst caption had
+-- lost the full stop).  Appending both printed one caption twice
 -- ("Baseline characteristics ... . Baseline characteristics ...").  A title
 -- that only begins with the div's words is another caption: the poster's
 -- "Baseline characteristics." stays so (as under Quarto, which takes the
@@ -172,7 +174,7 @@ local function merge_captions(div_caption, table_caption)
   end
   local d, t = stringify(div_caption), stringify(table_caption)
   local stem = d:gsub("[%s%.]+$", "") -- "PSA response." and a title "PSA response. Subtitle"
-  if t:sub(1, #stem) == stem and (#t == #stem or t:sub(#stem + 1):match("^[%.%:%!%?]")) then
+  if t:sub(1, #stem) == stem and #t > #stem and t:sub(#stem + 1):match("^[%.%:%!%?]") then
     return table_caption
   end
   return div_caption
