@@ -102,3 +102,25 @@ def test_quarto_renders_a_prepared_project(study):
     from pypdf import PdfReader
 
     assert len(PdfReader(study / "report" / "abstract.pdf").pages) == 1
+
+
+@pytest.mark.skipif(shutil.which("quarto") is None, reason="quarto is not on PATH")
+def test_quarto_by_hand_gives_word_the_builds_post_processing(study):
+    """The project's post-render step (post-render.lua) sets Word's tables as a build
+    does, with psma-rwe not on PATH (the Python that prepare recorded runs it)."""
+    import os
+    import zipfile
+    from pathlib import Path
+
+    prepare.prepare(study)
+    quarto_dir = str(Path(shutil.which("quarto")).parent)
+    proc = subprocess.run(
+        ["quarto", "render", "report/supplement.qmd", "--to", "psma-rwe-docx"],
+        cwd=study,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": os.pathsep.join([quarto_dir, "/usr/bin", "/bin"])},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    xml = zipfile.ZipFile(study / "report" / "supplement.docx").read("word/document.xml")
+    assert b'<w:pStyle w:val="TableText"' in xml

@@ -15,7 +15,11 @@ support folder, ``_psma/`` (:func:`write_support`):
     ``rsvg-convert`` is needed;
 ``_psma/reference.docx``
     Word's reference document for the project's ``papersize``
-    (:mod:`analysis.render.docx`; the extension's ``reference-doc``).
+    (:mod:`analysis.render.docx`; the extension's ``reference-doc``);
+``_psma/python``
+    the path of this Python, which the project's post-render step
+    (``_extensions/psma-rwe/post-render.lua``) runs
+    :mod:`analysis.render.quarto_post` with.
 
 :func:`render` runs ``quarto render`` for one document and places its files
 exactly as the embedded renderer does (``<stem>.<ext>`` in the output folder,
@@ -26,11 +30,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from analysis.errors import PsmaRweError
 
 SUPPORT_DIR = "_psma"
+#: In the support folder: the path of the Python that runs the post-render step.
+PYTHON_FILE = "python"
 #: Output name -> the extension's format.
 FORMATS = {"html": "psma-rwe-html", "pdf": "psma-rwe-typst", "docx": "psma-rwe-docx"}
 
@@ -68,6 +75,8 @@ def write_support(project_dir: Path) -> Path:
         reference.rename(staging / "reference.docx")
     else:
         shutil.copyfile(reference, staging / "reference.docx")
+    # the Python of this package, for the project's post-render step (post-render.lua)
+    (staging / PYTHON_FILE).write_text(sys.executable + "\n", encoding="utf-8")
     shutil.rmtree(support, ignore_errors=True)
     staging.rename(support)
     return support
@@ -80,8 +89,14 @@ def quarto_env() -> dict[str, str]:
     import os
 
     from analysis.render.pipeline import _epoch
+    from analysis.render.quarto_post import SKIP_ENV
 
-    return {**os.environ, "TYPST_IGNORE_SYSTEM_FONTS": "true", "SOURCE_DATE_EPOCH": str(_epoch())}
+    return {
+        **os.environ,
+        "TYPST_IGNORE_SYSTEM_FONTS": "true",
+        "SOURCE_DATE_EPOCH": str(_epoch()),
+        SKIP_ENV: "1",  # the build post-processes each file itself (render below)
+    }
 
 
 def render(work: Path, source: str, out: Path, formats) -> dict[str, Path]:

@@ -1,0 +1,116 @@
+"""Quarto's post-render step in a study project: ``python -m analysis.render.quarto_post``.
+
+A project's ``_quarto.yml`` names ``_extensions/psma-rwe/post-render.lua``
+(``project: post-render:``), which runs this module with the Python that
+``psma-rwe prepare`` recorded in ``_psma/python``, so that a
+``quarto render`` run by hand gives the Word and HTML files a build gives:
+
+* every ``.docx`` gets the table widths, breaks and figure sizes of
+  :func:`analysis.render.docx.postprocess`, for the text area of the
+  project's Word reference document (``_psma/reference.docx``, written by
+  ``psma-rwe prepare``);
+* every ``.html`` is checked for network loads, and refused (the render fails,
+  naming the file, line and resource) if it has any.
+
+Quarto runs the step in the project folder after each render, with the
+rendered files in ``QUARTO_PROJECT_OUTPUT_FILES`` (one path per line,
+relative to the project), or in the file that
+``QUARTO_USE_FILE_FOR_PROJECT_OUTPUT_FILES`` names.  ``psma-rwe build
+--renderer quarto`` does the same itself for each file it moves into the
+version, so there the step does nothing (:data:`SKIP_ENV`; the Lua script
+checks it first and starts no Python).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from analysis.errors import PsmaRweError
+
+#: Set by ``psma-rwe build --renderer quarto`` (:func:`analysis.render.quarto.quarto_env`):
+#: the build post-processes its files itself.
+SKIP_ENV = "PSMA_RWE_IN_BUILD"
+
+
+def output_files(project_dir: Path, environ: Mapping[str, str]) -> list[Path]:
+    """The files Quarto rendered, as it hands them to a post-render step."""
+    listing = environ.get("QUARTO_USE_FILE_FOR_PROJECT_OUTPUT_FILES")
+    if listing:
+        try:
+            text = Path(listing).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise PsmaRweError(
+                f"cannot read Quarto's list of rendered files {listing}: {exc}"
+            ) from None
+    else:
+        text = environ.get("QUARTO_PROJECT_OUTPUT_FILES", "")
+    return [Path(project_dir) / line.strip() for line in text.splitlines() if line.strip()]
+
+
+def post_render(project_dir: Path, files: list[Path]) -> list[Path]:
+    """Post-process the rendered ``files`` of the project; returns those changed or checked.
+
+    Parameters
+    ----------
+    project_dir : Path
+        The study project (its ``_psma/reference.docx`` gives Word's page).
+    files : list of Path
+        Files Quarto wrote; those that are neither ``.docx`` nor ``.html``, or no
+        longer exist, are left alone.
+
+    Raises
+    ------
+    PsmaRweError
+        An HTML file loads something from the network, or a Word file was
+        rendered without the reference document ``psma-rwe prepare`` writes.
+    """
+    from analysis.render.pipeline import _check_offline
+    from analysis.render.quarto import reference_path
+
+    done = []
+    for path in files:
+        if not path.is_file():
+            continue
+        if path.suffix == ".html":
+            _check_offline(path, path.name)
+        elif path.suffix == ".docx":
+            from analysis.render import docx
+
+            reference = reference_path(project_dir)
+            if not reference.is_file():
+                raise PsmaRweError(
+                    f"{path.name}: no Word reference document {reference}; "
+                    "run psma-rwe prepare in the project first"
+                )
+            docx.postprocess(path, *docx.text_area_pt(reference))
+        else:
+            continue
+        done.append(path)
+    return done
+
+
+def run(project_dir: Path, environ: Mapping[str, str] | None = None) -> list[Path]:
+    """The post-render step as Quarto runs it (nothing inside a build)."""
+    environ = os.environ if environ is None else environ
+    if environ.get(SKIP_ENV):
+        return []
+    return post_render(project_dir, output_files(project_dir, environ))
+
+
+def main() -> int:
+    """``python -m analysis.render.quarto_post``: :func:`run` in the current folder;
+    a bad file is reported in one line and exit code 1."""
+    import sys
+
+    try:
+        run(Path.cwd())
+    except PsmaRweError as exc:
+        print(f"psma-rwe: error: {exc.render()}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
