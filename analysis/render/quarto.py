@@ -94,7 +94,7 @@ def render(work: Path, source: str, out: Path, formats) -> dict[str, Path]:
     gets the project's reference document and the same post-processing as
     the embedded renderer's (:func:`analysis.render.docx.postprocess`).
     """
-    from analysis.render import docx
+    from analysis.render import docx, webfonts
     from analysis.render.pipeline import _check_offline
 
     work = Path(work)
@@ -130,6 +130,7 @@ def render(work: Path, source: str, out: Path, formats) -> dict[str, Path]:
         shutil.move(found[0], target)
         shutil.rmtree(scratch)
         if fmt == "html":
+            webfonts.embed(target)  # the Lato subsets, as the embedded renderer's
             _check_offline(target, source)
         elif fmt == "docx":
             width, height = docx.text_area_pt(reference)
