@@ -177,7 +177,7 @@ def subset_woff(path: Path, text: str) -> bytes:
     Deterministic: the same file and characters give the same bytes (no
     timestamp is recalculated).  Kept per process and in the cache folder.
     """
-    from fontTools import subset, version
+    from fontTools import version  # (fontTools.subset takes 0.3 s to import: only on a miss)
 
     chars = "".join(sorted(set(text)))
     key_data = [fonts.FontFile("", "", 0, Path(path), "").sha256, version, OPTIONS_VERSION, chars]
@@ -187,6 +187,8 @@ def subset_woff(path: Path, text: str) -> bytes:
         return _FACE_CACHE[memo]
     cached = _read_cache(Path(path).stem, key)
     if cached is None:
+        from fontTools import subset
+
         options = _options()
         # lazy (the default): only the tables and lookups the subset reaches are
         # read, three times faster than reading all of Lato's kerning, same bytes
