@@ -90,7 +90,9 @@ def render(work: Path, source: str, out: Path, formats) -> dict[str, Path]:
     Quarto writes ``<output-dir>/report/<stem>.<ext>`` (the source's folder
     kept); each format is rendered into a scratch folder and only
     ``<stem>.<ext>`` is moved to ``out``.  HTML is self-contained (the
-    extension sets ``embed-resources``) and checked for network loads; Word
+    extension sets ``embed-resources``), gets the Lato subsets as the embedded
+    renderer's (:func:`analysis.render.webfonts.embed`) and is checked for
+    network loads; Word
     gets the project's reference document and the same post-processing as
     the embedded renderer's (:func:`analysis.render.docx.postprocess`).
     """
