@@ -112,8 +112,14 @@ def page_kind(html: str) -> str:
 
 
 def _chart_scripts(html: str) -> list[str]:
-    """The page's scripts but the Vega runtime (the charts' specs and their code)."""
-    return [body for attrs, body in _SCRIPT.findall(html) if "vega-runtime" not in attrs]
+    """The scripts that draw the page's charts (their specs hold the charts' text):
+    those calling ``vegaEmbed`` (:mod:`analysis.charts_draw`), not the Vega runtime
+    nor a renderer's own scripts (Quarto's)."""
+    return [
+        body
+        for attrs, body in _SCRIPT.findall(html)
+        if "vega-runtime" not in attrs and "vegaEmbed(" in body
+    ]
 
 
 def faces_and_text(html: str) -> tuple[list[tuple[str, int]], str]:
