@@ -44,6 +44,7 @@ def tool_versions() -> dict[str, str]:
         "fontpkg-lato",
         "fontpkg-ibm-plex-serif",
         "fontpkg-ibm-plex-mono",
+        "fonttools",  # the HTML pages' Lato subsets (analysis/render/webfonts.py)
     ):
         try:
             out[dist] = version(dist)

@@ -143,3 +143,91 @@ def test_poster_html_numbers_only_the_figures_it_shows(version, browser):
     assert [label for _, label in visible] == [f"Figure {n}:" for n in range(1, len(visible) + 1)]
     number = {i: label.rstrip(":").split()[-1] for i, label in visible}
     assert refs and all(text.endswith(" " + number[target]) for target, text in refs), refs
+
+
+def _embedded_lato(html: str) -> dict[tuple[str, int], object]:
+    """The poster's embedded Lato faces, parsed back with fontTools, by (style, weight)."""
+    import base64
+    import io
+    import re
+
+    from fontTools.ttLib import TTFont
+
+    rules = re.findall(
+        r'@font-face \{ font-family: "Lato"; font-style: (\w+); font-weight: (\d+);'
+        r".*?url\(data:font/woff;base64,([A-Za-z0-9+/=]+)\)",
+        html,
+    )
+    return {(s, int(w)): TTFont(io.BytesIO(base64.b64decode(b))) for s, w, b in rules}
+
+
+def test_poster_html_embeds_lato_covering_all_of_its_text(version):
+    """Every character of the poster's text (outside scripts and styles) is in each
+    embedded face; the faces are the PDF's (regular, bold, italic), subsets."""
+    from html.parser import HTMLParser
+
+    class Text(HTMLParser):
+        def __init__(self):
+            super().__init__(convert_charrefs=True)
+            self.chars: set[str] = set()
+            self.skip = 0
+
+        def handle_starttag(self, tag, attrs):
+            self.skip += tag in ("script", "style", "title")
+
+        def handle_endtag(self, tag):
+            self.skip -= tag in ("script", "style", "title")
+
+        def handle_data(self, data):
+            if not self.skip:
+                self.chars.update(data)
+
+    html = (version / "poster.html").read_text(encoding="utf-8")
+    parser = Text()
+    parser.feed(html)
+    needed = {ord(c) for c in parser.chars if not c.isspace() or c == " "}
+    assert {ord("≥"), ord("–")} <= needed  # the text has non-ASCII characters
+    faces = _embedded_lato(html)
+    assert sorted(faces) == [("italic", 400), ("normal", 400), ("normal", 700)]
+    for face, font in faces.items():
+        missing = needed - set(font.getBestCmap())
+        assert not missing, (face, "".join(map(chr, sorted(missing))))
+        assert len(font.getGlyphOrder()) < 300, face  # a subset, not the 3,000-glyph font
+    assert len(html.encode("utf-8")) < 500_000
+
+
+def test_poster_html_text_is_set_in_the_embedded_lato(version, browser):
+    """The browser loads the embedded faces from their data URLs and sets the
+    poster's headings, body text, bold and italics in them (this machine has no
+    Lato: before, chromium set it in Liberation Sans)."""
+    page = browser.new_page(viewport={"width": 1600, "height": 1200})
+    page.goto((version / "poster.html").as_uri(), wait_until="load")
+    page.wait_for_timeout(300)
+    loaded = page.evaluate(
+        "(() => [document.fonts.check('12px Lato'), document.fonts.check('bold 12px Lato'),"
+        " [...document.fonts].map(f => [f.family, f.weight, f.style, f.status])])()"
+    )
+    assert loaded[0] and loaded[1]
+    assert sorted(map(tuple, loaded[2])) == [
+        ("Lato", "400", "italic", "loaded"),
+        ("Lato", "400", "normal", "loaded"),
+        ("Lato", "700", "normal", "loaded"),
+    ]
+    cdp = page.context.new_cdp_session(page)
+    root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+    cdp.send("CSS.enable")
+    used = {}
+    for selector in ("h1.title", "main h2", "main p", "main strong", "main em", "main th"):
+        node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+        fonts_used = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+        used[selector] = {(f["postScriptName"], f["isCustomFont"]) for f in fonts_used}
+    page.close()
+    bold, regular, italic = ("Lato-Bold", True), ("Lato-Regular", True), ("Lato-Italic", True)
+    assert used == {
+        "h1.title": {bold},
+        "main h2": {bold},
+        "main p": {regular},
+        "main strong": {bold},
+        "main em": {italic},
+        "main th": {regular},
+    }

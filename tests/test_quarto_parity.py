@@ -121,6 +121,18 @@ def test_captions_and_references_are_labelled_alike(versions, doc, fmt):
     assert embedded == quarto
 
 
+@pytest.mark.parametrize("doc", sorted(build.DOC_FORMATS))
+def test_html_documents_embed_the_same_lato_subsets(versions, doc):
+    """Quarto's HTML gets the embedded renderer's Lato subsets (analysis/render/webfonts.py):
+    the poster and the supplement's in-page charts, not the abstract."""
+    style = re.compile(r'<style id="psma-webfonts">.*?</style>', re.DOTALL)
+    embedded, quarto = (
+        style.findall((v / f"{doc}.html").read_text(encoding="utf-8")) for v in versions
+    )
+    assert len(embedded) == (0 if doc == "abstract" else 1)
+    assert quarto == embedded
+
+
 def _optional_figure_captions() -> list[str]:
     """The captions of the poster's ``.poster-optional`` figures (report/poster.qmd)."""
     qmd = (config.REPORT_DIR / "poster.qmd").read_text(encoding="utf-8")

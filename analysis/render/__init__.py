@@ -93,9 +93,11 @@ Figures (``filters/figures.lua``)
     DOCX uses a PNG rendered from the SVG with vl-convert.
 Documents
     HTML: one self-contained file (``--embed-resources``, ``--mathml``, our
-    ``css/report.css``, no CDN, no web fonts), title block, TOC only with
-    ``toc: true``.  PDF: ``typst/psma.typst`` assembles the Quarto template
-    partials ``typst/typst-template.typ`` (the library), ``page.typ`` and
+    ``css/report.css``, no CDN; the poster and in-page charts with subsets of
+    the bundled Lato as ``data:`` URLs, :mod:`analysis.render.webfonts`),
+    title block, TOC only with ``toc: true``.  PDF: ``typst/psma.typst``
+    assembles the Quarto template partials ``typst/typst-template.typ`` (the
+    library), ``page.typ`` and
     ``typst-show.typ``, which picks the article (default) or the poster
     (``format-template: poster``); typst-show.typ's header lists the metadata keys
     it reads (``papersize``, ``poster-size``, ``poster-columns``,

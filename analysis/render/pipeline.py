@@ -25,7 +25,7 @@ import yaml
 
 from analysis import fonts
 from analysis.errors import PsmaRweError
-from analysis.render import docx, extension, layout, project
+from analysis.render import docx, extension, layout, project, webfonts
 from analysis.render.shortcodes import ShortcodeExpander, split_front_matter
 
 #: Inside the project's extension (:mod:`analysis.render.extension`).
@@ -446,6 +446,7 @@ def render(
                 f"--output={target}",
             ]
             _run_pandoc(args, prep.project_dir, env, f"{what} HTML")
+            webfonts.embed(target)
             _check_offline(target, prep.rel_source)
         elif fmt == "docx":
             target = out_dir / f"{prep.stem}.docx"

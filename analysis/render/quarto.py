@@ -105,11 +105,13 @@ def render(work: Path, source: str, out: Path, formats) -> dict[str, Path]:
     Quarto writes ``<output-dir>/report/<stem>.<ext>`` (the source's folder
     kept); each format is rendered into a scratch folder and only
     ``<stem>.<ext>`` is moved to ``out``.  HTML is self-contained (the
-    extension sets ``embed-resources``) and checked for network loads; Word
+    extension sets ``embed-resources``), gets the Lato subsets as the embedded
+    renderer's (:func:`analysis.render.webfonts.embed`) and is checked for
+    network loads; Word
     gets the project's reference document and the same post-processing as
     the embedded renderer's (:func:`analysis.render.docx.postprocess`).
     """
-    from analysis.render import docx
+    from analysis.render import docx, webfonts
     from analysis.render.pipeline import _check_offline
 
     work = Path(work)
@@ -145,6 +147,7 @@ def render(work: Path, source: str, out: Path, formats) -> dict[str, Path]:
         shutil.move(found[0], target)
         shutil.rmtree(scratch)
         if fmt == "html":
+            webfonts.embed(target)  # the Lato subsets, as the embedded renderer's
             _check_offline(target, source)
         elif fmt == "docx":
             width, height = docx.text_area_pt(reference)
