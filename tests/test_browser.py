@@ -192,7 +192,7 @@ def test_poster_html_embeds_lato_covering_all_of_its_text(version):
     for face, font in faces.items():
         missing = needed - set(font.getBestCmap())
         assert not missing, (face, "".join(map(chr, sorted(missing))))
-        assert len(font.getGlyphOrder()) < 300, face  # a subset, not the 3,000-glyph font
+        assert len(font.getGlyphOrder()) < 600, face  # a subset, not the 3,000-glyph font
     assert len(html.encode("utf-8")) < 500_000
 
 

@@ -220,3 +220,33 @@ def test_html_caption_labels_are_set_alike(versions, doc):
     )
     assert embedded, "no caption labels found"
     assert embedded == quarto
+
+
+def test_html_posters_number_the_figures_they_show_once(versions):
+    """In the browser, each poster's shown captions read Figure 1, 2, ... and Table 1, ...
+    (Quarto's figure has a "fig-x-caption-..." element inside "fig-x": the poster's
+    script counted both, and Quarto's poster read Table 2, Figure 2, 4, 6, 8, 10)."""
+    from test_browser import CHROMIUM, _browser_or_skip
+
+    sync_playwright = _browser_or_skip()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        labels = []
+        for version in versions:
+            page = browser.new_page(viewport={"width": 1600, "height": 1200})
+            page.goto((version / "poster.html").as_uri(), wait_until="load")
+            page.wait_for_timeout(300)
+            labels.append(
+                page.evaluate(
+                    "(() => Array.from(document.querySelectorAll('.crossref-label'))"
+                    ".filter(e => e.offsetParent !== null)"
+                    ".map(e => e.textContent.replace(/\\s+/g, ' ').trim()))()"
+                )
+            )
+            page.close()
+        browser.close()
+    for shown in labels:
+        for kind in ("Figure", "Table"):
+            of_kind = [t for t in shown if t.startswith(kind)]
+            assert of_kind == [f"{kind} {n}:" for n in range(1, len(of_kind) + 1)], labels
+    assert all(any(t.startswith("Table") for t in shown) for shown in labels)

@@ -105,14 +105,12 @@ def render(work: Path, source: str, out: Path, formats) -> dict[str, Path]:
     Quarto writes ``<output-dir>/report/<stem>.<ext>`` (the source's folder
     kept); each format is rendered into a scratch folder and only
     ``<stem>.<ext>`` is moved to ``out``.  HTML is self-contained (the
-    extension sets ``embed-resources``), gets the Lato subsets as the embedded
-    renderer's (:func:`analysis.render.webfonts.embed`) and is checked for
-    network loads; Word
-    gets the project's reference document and the same post-processing as
-    the embedded renderer's (:func:`analysis.render.docx.postprocess`).
+    extension sets ``embed-resources``); each file is then finished as the
+    embedded renderer finishes its own (:func:`analysis.render.quarto_post.finish`:
+    HTML gets the Lato subsets and is checked for network loads, Word gets the
+    project's reference document and the same post-processing).
     """
-    from analysis.render import docx, webfonts
-    from analysis.render.pipeline import _check_offline
+    from analysis.render.quarto_post import finish
 
     work = Path(work)
     stem = Path(source).stem
@@ -146,11 +144,6 @@ def render(work: Path, source: str, out: Path, formats) -> dict[str, Path]:
         target = out / f"{stem}.{fmt}"
         shutil.move(found[0], target)
         shutil.rmtree(scratch)
-        if fmt == "html":
-            webfonts.embed(target)  # the Lato subsets, as the embedded renderer's
-            _check_offline(target, source)
-        elif fmt == "docx":
-            width, height = docx.text_area_pt(reference)
-            docx.postprocess(target, width, height)
+        finish(target, reference_path(work), source)
         paths[fmt] = target
     return paths

@@ -9,8 +9,9 @@ A project's ``_quarto.yml`` names ``_extensions/psma-rwe/post-render.lua``
   :func:`analysis.render.docx.postprocess`, for the text area of the
   project's Word reference document (``_psma/reference.docx``, written by
   ``psma-rwe prepare``);
-* every ``.html`` is checked for network loads, and refused (the render fails,
-  naming the file, line and resource) if it has any.
+* every ``.html`` gets the Lato subsets a build's HTML has
+  (:mod:`analysis.render.webfonts`) and is checked for network loads, and
+  refused (the render fails, naming the file, line and resource) if it has any.
 
 Quarto runs the step in the project folder after each render, with the
 rendered files in ``QUARTO_PROJECT_OUTPUT_FILES`` (one path per line,
@@ -49,46 +50,72 @@ def output_files(project_dir: Path, environ: Mapping[str, str]) -> list[Path]:
     return [Path(project_dir) / line.strip() for line in text.splitlines() if line.strip()]
 
 
+def finish(path: Path, reference: Path, source: str = "") -> bool:
+    """Finish one file Quarto wrote as the embedded renderer finishes its own.
+
+    HTML gets the Lato subsets (:func:`analysis.render.webfonts.embed`) and is
+    checked for network loads; Word gets the table widths, breaks and figure
+    sizes of :func:`analysis.render.docx.postprocess` for the text area of
+    ``reference``.  Other files are left alone.
+
+    Parameters
+    ----------
+    path : Path
+        The rendered file.
+    reference : Path
+        Word's reference document (the project's ``_psma/reference.docx``).
+    source : str
+        The document it was rendered from, for messages.
+
+    Returns
+    -------
+    bool
+        Whether ``path`` was an HTML or Word file (and so finished or checked).
+
+    Raises
+    ------
+    PsmaRweError
+        An HTML file loads something from the network, or ``reference`` is missing.
+    """
+    if path.suffix == ".html":
+        from analysis.render import webfonts
+        from analysis.render.pipeline import _check_offline
+
+        webfonts.embed(path)
+        _check_offline(path, source)
+    elif path.suffix == ".docx":
+        from analysis.render import docx
+
+        if not reference.is_file():
+            raise PsmaRweError(
+                f"{path.name}: no Word reference document {reference}; "
+                "run psma-rwe prepare in the project first"
+            )
+        docx.postprocess(path, *docx.text_area_pt(reference))
+    else:
+        return False
+    return True
+
+
 def post_render(project_dir: Path, files: list[Path]) -> list[Path]:
-    """Post-process the rendered ``files`` of the project; returns those changed or checked.
+    """:func:`finish` each of the rendered ``files`` of the project; returns those finished.
 
     Parameters
     ----------
     project_dir : Path
         The study project (its ``_psma/reference.docx`` gives Word's page).
     files : list of Path
-        Files Quarto wrote; those that are neither ``.docx`` nor ``.html``, or no
-        longer exist, are left alone.
+        Files Quarto wrote; those that no longer exist are skipped.
 
     Raises
     ------
     PsmaRweError
-        An HTML file loads something from the network, or a Word file was
-        rendered without the reference document ``psma-rwe prepare`` writes.
+        As :func:`finish`.
     """
-    from analysis.render.pipeline import _check_offline
     from analysis.render.quarto import reference_path
 
-    done = []
-    for path in files:
-        if not path.is_file():
-            continue
-        if path.suffix == ".html":
-            _check_offline(path, path.name)
-        elif path.suffix == ".docx":
-            from analysis.render import docx
-
-            reference = reference_path(project_dir)
-            if not reference.is_file():
-                raise PsmaRweError(
-                    f"{path.name}: no Word reference document {reference}; "
-                    "run psma-rwe prepare in the project first"
-                )
-            docx.postprocess(path, *docx.text_area_pt(reference))
-        else:
-            continue
-        done.append(path)
-    return done
+    reference = reference_path(project_dir)
+    return [p for p in files if p.is_file() and finish(p, reference, p.name)]
 
 
 def run(project_dir: Path, environ: Mapping[str, str] | None = None) -> list[Path]:

@@ -4,8 +4,8 @@ The PDF poster is set in the bundled Lato (:mod:`analysis.fonts`); the HTML
 poster asks for Lato in its CSS.  On a machine without Lato the browser took
 another font, the text took other room and the poster's script left out more
 optional figures than the PDF.  So the HTML pages that are set in Lato carry
-the faces they use, each subset to the characters of the page (plus printable
-ASCII), as WOFF in a ``data:`` URL: nothing is loaded, and a poster grows by
+the faces they use, each subset to a base set of characters (:data:`BASE`)
+and any others of the page, as WOFF in a ``data:`` URL: nothing is loaded, and a poster grows by
 some tens of kilobytes instead of 650 KB per face.
 
 * The poster (``<body class="poster">``): its text, in the faces its markup
@@ -40,9 +40,17 @@ from pathlib import Path
 from analysis import fonts
 
 FAMILY = fonts.SANS
-#: Always in a subset: printable ASCII, so that text a script writes (the
-#: poster's figure numbers) or a later edit finds its glyphs.
-SAFETY = "".join(chr(c) for c in range(0x20, 0x7F))
+#: Always in a subset: printable ASCII, Latin-1, general punctuation, super- and
+#: subscripts and the symbols the documents use.  A page whose text these hold
+#: (every page of an English-language study) gets exactly this subset, made once
+#: per machine and then read from the cache, whatever the cohort; text a script
+#: writes (the poster's figure numbers) finds its glyphs.  A page with other
+#: characters (a name in Latin Extended, say) gets them added.
+BASE = (
+    "".join(chr(c) for c in (*range(0x20, 0x7F), *range(0xA0, 0x100), *range(0x2010, 0x2045)))
+    + "".join(chr(c) for c in range(0x2070, 0x20A0))
+    + "−±×÷≈≠≤≥→←↑↓∞√µ€™"
+)
 #: OpenType features kept besides fontTools' defaults (which hold kern, liga,
 #: calt, ccmp, locl, mark, mkmk, frac, numr, dnom): the tables'
 #: ``font-variant-numeric: tabular-nums`` and the figure styles.
@@ -135,7 +143,7 @@ def faces_and_text(html: str) -> tuple[list[tuple[str, int]], str]:
     faces : list of (str, int)
         Sorted; empty when the page is not set in Lato (:func:`page_kind`).
     text : str
-        The characters, sorted, printable ASCII among them.
+        The characters, sorted: :data:`BASE` and any others the page has.
     """
     kind = page_kind(html)
     if kind == "poster":
@@ -156,7 +164,7 @@ def faces_and_text(html: str) -> tuple[list[tuple[str, int]], str]:
             styles |= {("italic", 400), ("italic", 700)}
     else:
         return [], ""
-    text = "".join(sorted((chars | set(SAFETY)) - set("\t\n\r\f\v")))
+    text = "".join(sorted((chars | set(BASE)) - set("\t\n\r\f\v")))
     return sorted(styles), text
 
 
