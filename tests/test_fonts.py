@@ -123,9 +123,9 @@ def test_the_declared_families_are_the_files_families():
 def test_templates_and_charts_name_only_bundled_families():
     from analysis import charts
 
-    typ = (
-        config.PROJECT_DIR / "_extensions" / "psma-rwe" / "typst" / "typst-template.typ"
-    ).read_text(encoding="utf-8")
+    # the library and the modules it imports (common.typ, poster.typ)
+    typst_dir = config.PROJECT_DIR / "_extensions" / "psma-rwe" / "typst"
+    typ = "\n".join(p.read_text(encoding="utf-8") for p in sorted(typst_dir.glob("*.typ")))
     named = set(re.findall(r"#let \w+-fonts = \(([^)]*)\)", typ))
     families = {s.strip().strip('"') for group in named for s in group.split(",") if s.strip()}
     assert families == {fonts.SANS, fonts.SERIF, fonts.MONO}

@@ -83,6 +83,39 @@ def test_columns_end_within_an_inch_of_each_other(synthetic):
     assert max(gaps) - min(gaps) <= BALANCE_IN, gaps
 
 
+@pytest.fixture(scope="module")
+def a0(tmp_path_factory):
+    root = tmp_path_factory.mktemp("poster-a0")
+    return render_poster(config.SYNTHETIC_DIR, "a0", root)
+
+
+def widest_gaps(pdf: Path, size: str) -> list[float]:
+    """Inches of the widest vertical gap between the words of each poster column."""
+    widest = []
+    for column in column_words(pdf, size):
+        bottom, gaps = column[0][2], [0.0]
+        for _, y0, y1 in column[1:]:
+            gaps.append((y0 - bottom) / 72)
+            bottom = max(bottom, y1)
+        widest.append(max(gaps))
+    return widest
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler's pdftotext")
+def test_a0_columns_end_together_without_wide_gaps(a0):
+    """The portrait A0 poster's first column (text and Table 1, little of it) had its
+    sections 2.9 in apart, as each column took all its slack into its own gaps so
+    that the columns ended together; the gaps now grow by at most a cap while they
+    can, and the columns still end within an inch of each other."""
+    gaps = column_gaps(a0, "a0")
+    assert len(PdfReader(str(a0)).pages) == 1
+    assert all(g > 0 for g in gaps) and max(gaps) - min(gaps) <= BALANCE_IN, gaps
+    widest = widest_gaps(a0, "a0")
+    assert max(widest) <= 2.6, [round(w, 2) for w in widest]
+    # and none far above the bottom margin (0.8 in from the page's edge when full)
+    assert max(gaps) <= 2.3, gaps
+
+
 def poster_flow(pdf: Path) -> dict:
     """What the poster's column balance measured and chose (``<psma-poster-flow>``)."""
     import typst

@@ -72,8 +72,9 @@ local poster_html, poster_typst = false, false
 -- over the columns by the same dynamic programme (even slack, a penalty for a
 -- column that starts inside a section), optional units left out, the last
 -- first, while no split fits; the key findings (a lead unit) head the column
--- they fall in; a column's slack goes into the gaps before its sections, so
--- the columns end together at the bottom margin.  When even so a column is
+-- they fall in; a column's slack goes into the gaps before its sections, each
+-- growing by at most a cap while it can (the columns end within half an inch
+-- of each other, at most an inch above the bottom margin).  When even so a column is
 -- too tall, the body type is set smaller, down to 70% (the browser's fonts
 -- are not the PDF's; the page clips what runs past it).  Without scripts the CSS columns stay.
 local BALANCE_SCRIPT = [==[<script>
@@ -172,6 +173,29 @@ local BALANCE_SCRIPT = [==[<script>
     all.forEach(function (u) {
       if (kept.indexOf(u) < 0) u.style.display = "none";
     });
+    // each column's slack into its gaps as typst-template.typ poster-gaps
+    // shares it out (the gaps grow by at most a cap while they can; the
+    // columns end within half an inch of each other, at most an inch above
+    // the bottom); 96 CSS px to the inch, `s` the poster's type scale
+    var s = parseFloat(getComputedStyle(flow).getPropertyValue("--poster-scale")) || 1;
+    var cap = 1.2 * 96 * s, tol = 0.5 * 96 * s, band = 96 * s;
+    var slack = [], counts = [];
+    for (var q = 0; q + 1 < bounds.length; q++) {
+      var used = 0;
+      for (var y = bounds[q]; y < bounds[q + 1]; y++) used += heights[y];
+      var starts = kept.slice(bounds[q] + 1, bounds[q + 1]).filter(function (u) {
+        return u.dataset.start === "true";
+      }).length;
+      slack.push(Math.max(0, avail - used));
+      counts.push(starts || Math.max(0, bounds[q + 1] - bounds[q] - 1));
+    }
+    var rest = slack.map(function (sl, q) { return Math.max(0, sl - counts[q] * cap); });
+    var lift = Math.min(Math.max(0, Math.max.apply(null, rest) - tol), band, Math.min.apply(null, slack));
+    var extra = slack.map(function (sl, q) {
+      if (counts[q] === 0) return 0;
+      var r = Math.min(Math.max(sl - counts[q] * cap, lift), lift + tol, sl);
+      return Math.max(0, (sl - r) / counts[q]);
+    });
     for (var k = 0; k + 1 < bounds.length; k++) {
       var col = cols.children[k];
       var part = kept.slice(bounds[k], bounds[k + 1]);
@@ -180,7 +204,9 @@ local BALANCE_SCRIPT = [==[<script>
       var sections = part.slice(1).filter(function (u) { return u.dataset.start === "true"; }).length;
       part.forEach(function (u, idx) {
         if (idx > 0 && (u.dataset.start === "true" || sections === 0)) {
-          col.appendChild(document.createElement("div")).className = "poster-gap";
+          var gap = col.appendChild(document.createElement("div"));
+          gap.className = "poster-gap";
+          gap.style.flex = "0 0 " + extra[k].toFixed(1) + "px";
         }
         col.appendChild(u);
       });
