@@ -181,10 +181,14 @@ def start_figures(results: StudyResults, out_dir: Path, *, pool: Any = None):
     out_dir.mkdir(parents=True, exist_ok=True)
     names = figure_names(results)
     runtime = out_dir / RUNTIME_FILE
-    if pool is None:
-        paths = {name: write_chart(name, results, out_dir) for name in names}
+
+    def with_runtime(drawn: dict[str, dict[str, Path]]) -> dict[str, dict[str, Path]]:
         write_atomic(runtime, runtime_html().encode("utf-8"))
-        return lambda: {**paths, RUNTIME_NAME: {"html": runtime}}
+        return {**{n: drawn[n] for n in names}, RUNTIME_NAME: {"html": runtime}}
+
+    if pool is None:
+        paths = with_runtime({name: write_chart(name, results, out_dir) for name in names})
+        return lambda: paths
 
     from analysis.workers import Task, results_file
 
@@ -206,7 +210,6 @@ def start_figures(results: StudyResults, out_dir: Path, *, pool: Any = None):
             drawn = dict(zip(order, batch.wait(), strict=True))
         finally:
             pickled.unlink(missing_ok=True)
-        write_atomic(runtime, runtime_html().encode("utf-8"))
-        return {**{n: drawn[n] for n in names}, RUNTIME_NAME: {"html": runtime}}
+        return with_runtime(drawn)
 
     return finish

@@ -41,11 +41,8 @@ take well under a minute and a few GiB.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,12 +51,24 @@ import pandas as pd
 
 from analysis import config
 from analysis.errors import PsmaRweError
+from analysis.synth_csv import CHUNK_ROWS, csv_chunks  # noqa: F401  (given here too)
+from analysis.synth_util import (  # noqa: F401  (largest_remainder, format_fixed given here too)
+    EPOCH,
+    _between,
+    _day,
+    _frame,
+    _quota,
+    _stratified_normal,
+    _text_table,
+    format_dates,
+    format_fixed,
+    largest_remainder,
+)
 
 #: Cohort size the archetype counts refer to (the published cohort).
 REFERENCE_N = 21
 DEFAULT_SEED = 2024
 
-EPOCH = dt.date(1970, 1, 1)
 #: End of data: no dose or measurement after it.
 CUTOFF = dt.date(2024, 1, 31)
 #: First doses fall in this range (inclusive).
@@ -211,95 +220,6 @@ OUTSIDE_UNITS = {
     "creatinine": ("µmol/L", 0),
     "weight": ("lb", 1),
 }
-
-
-# --- small helpers ---------------------------------------------------------------------
-
-
-def _day(date: dt.date) -> int:
-    return (date - EPOCH).days
-
-
-def largest_remainder(n: int, weights) -> np.ndarray:
-    """Split ``n`` in proportion to integer ``weights`` (Hamilton's method).
-
-    Ties of the remainders go to the earlier weight, so the result is exact
-    and deterministic; for ``n == sum(weights)`` it returns ``weights``.
-    """
-    w = np.asarray(weights, dtype=np.int64)
-    total = int(w.sum())
-    quota = w * n
-    counts = quota // total
-    rest = n - int(counts.sum())
-    order = np.argsort(-(quota % total), kind="stable")
-    counts[order[:rest]] += 1
-    return counts
-
-
-def _quota(rng: np.random.Generator, n: int, weights) -> np.ndarray:
-    """Category index per patient: largest-remainder counts in a random order."""
-    counts = largest_remainder(n, weights)
-    return rng.permutation(np.repeat(np.arange(len(counts)), counts))
-
-
-def _stratified_normal(rng, n: int, mean: float, sd: float, lo: float, hi: float) -> np.ndarray:
-    """Normal(mean, sd) truncated to [lo, hi], one draw per probability stratum, shuffled.
-
-    Stratum i covers the quantiles [i/n, (i+1)/n) of the truncated law, so the
-    sample's median and spread barely depend on the seed.
-    """
-    from scipy.special import ndtr, ndtri
-
-    a, b = ndtr((lo - mean) / sd), ndtr((hi - mean) / sd)
-    p = (rng.permutation(n) + rng.uniform(0.05, 0.95, n)) / n
-    return mean + sd * ndtri(a + p * (b - a))
-
-
-def _between(rng, n: int, lo, hi) -> np.ndarray:
-    """Whole numbers from ``lo`` to ``hi`` inclusive (arrays or scalars)."""
-    lo = np.asarray(lo, dtype=np.int64)
-    hi = np.asarray(hi, dtype=np.int64)
-    return lo + np.floor(rng.random(n) * (hi - lo + 1)).astype(np.int64)
-
-
-def _text_table(keys: np.ndarray, render) -> np.ndarray:
-    """Object array of strings for integer ``keys``, one string object per distinct key."""
-    keys = np.asarray(keys, dtype=np.int64)
-    if keys.size == 0:
-        return np.empty(0, dtype=object)
-    lo = int(keys.min())
-    span = int(keys.max()) - lo + 1
-    if span <= 8 * keys.size + 1024:
-        used = np.zeros(span, dtype=bool)
-        used[keys - lo] = True
-        present = np.flatnonzero(used)
-        table = np.empty(span, dtype=object)
-        table[present] = [render(int(k)) for k in (present + lo).tolist()]
-        return table[keys - lo]
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    table = np.array([render(int(k)) for k in uniq.tolist()], dtype=object)
-    return table[inverse]
-
-
-def format_fixed(values: np.ndarray, decimals: int) -> np.ndarray:
-    """Non-negative numbers rounded half to even and written with ``decimals`` places."""
-    scale = 10**decimals
-    keys = np.rint(np.asarray(values, dtype=float) * scale).astype(np.int64)
-    if decimals == 0:
-        return _text_table(keys, str)
-    return _text_table(keys, lambda k: f"{k // scale}.{k % scale:0{decimals}d}")
-
-
-def format_dates(days: np.ndarray) -> np.ndarray:
-    """ISO dates for day numbers since 1970-01-01."""
-    return _text_table(days, lambda d: (EPOCH + dt.timedelta(days=d)).isoformat())
-
-
-def _frame(name: str, columns: dict[str, np.ndarray]) -> pd.DataFrame:
-    cols = config.COLUMNS[name]
-    return pd.DataFrame(
-        {c: pd.array(columns.pop(c), dtype="str") for c in cols}, columns=cols, copy=False
-    )
 
 
 # --- the cohort ---------------------------------------------------------------------------
@@ -796,43 +716,6 @@ def _follow_up(rng, n: int, arche: np.ndarray, doses: dict, psa_last: np.ndarray
 
 
 # --- writing --------------------------------------------------------------------------------
-
-CHUNK_ROWS = 500_000
-
-
-def csv_chunks(frame: pd.DataFrame, chunk_rows: int = CHUNK_ROWS) -> Iterator[bytes]:
-    """The frame as UTF-8 CSV (header, ``\\n`` line endings, no index), in pieces.
-
-    Cells are quoted only when they need it, as the :mod:`csv` module does.
-    """
-    cols = list(frame.columns)
-    yield (
-        _csv_text([cols]) if _needs_quoting(",".join(cols), 1, len(cols)) else ",".join(cols) + "\n"
-    ).encode("utf-8")
-    for start in range(0, len(frame), chunk_rows):
-        part = [frame[c].iloc[start : start + chunk_rows].tolist() for c in cols]
-        rows = len(part[0])
-        text = "\n".join(map(",".join, zip(*part, strict=True)))
-        if _needs_quoting(text, rows, len(cols)):
-            text = _csv_text(zip(*part, strict=True))
-        else:
-            text += "\n"
-        yield text.encode("utf-8")
-
-
-def _needs_quoting(text: str, rows: int, n_cols: int) -> bool:
-    return (
-        text.count(",") != rows * (n_cols - 1)
-        or text.count("\n") != rows - 1
-        or '"' in text
-        or "\r" in text
-    )
-
-
-def _csv_text(rows) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
-    return buf.getvalue()
 
 
 def write_synthetic(
