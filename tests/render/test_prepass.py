@@ -142,8 +142,12 @@ def test_typst_metadata_checked():
 def test_typst_parses_sizes_as_python_does(tmp_path):
     """typst-template.typ parses poster-size and papersize itself (so that
     `quarto render` needs nothing from Python): the same sizes as layout.py."""
+    import shutil
+
     import typst
 
+    # the library imports its other files by their path from the project root
+    shutil.copytree(config.PROJECT_DIR / "_extensions", tmp_path / "_extensions")
     lib = (config.PROJECT_DIR / "_extensions/psma-rwe/typst/typst-template.typ").read_text()
     sizes = [*layout.POSTER_SIZES, "40x30in", "100 x 70 cm", "600×800mm"]
     calls = ", ".join(f'poster-size-of("{s}").map(x => x.pt())' for s in sizes)
@@ -153,7 +157,7 @@ def test_typst_parses_sizes_as_python_does(tmp_path):
         '#metadata((paper-of("letter"), paper-of("A4"), paper-of("us-letter"))) <papers>\n',
         encoding="utf-8",
     )
-    got = typst.query(str(doc), "<sizes>", field="value", one=True)
+    got = typst.query(str(doc), "<sizes>", field="value", one=True, root=str(tmp_path))
     import json
 
     got = json.loads(got) if isinstance(got, str) else got
