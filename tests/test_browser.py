@@ -59,6 +59,16 @@ def browser():
         b.close()
 
 
+def open_poster(browser, version, settle_ms: int = 300):
+    """A new 1600 x 1200 page showing the version's HTML poster, loaded and given
+    ``settle_ms`` for its scripts (pruning, balance, numbering)."""
+    page = browser.new_page(viewport={"width": 1600, "height": 1200})
+    page.goto((version / "poster.html").as_uri(), wait_until="load")
+    if settle_ms:
+        page.wait_for_timeout(settle_ms)
+    return page
+
+
 @pytest.mark.parametrize("doc", ["abstract", "poster", "supplement"])
 def test_document_opens_offline_and_shows_the_results(version, browser, doc):
     path = version / f"{doc}.html"
@@ -92,9 +102,7 @@ def test_document_opens_offline_and_shows_the_results(version, browser, doc):
 def test_poster_html_is_one_page_scaled_to_the_window(version, browser):
     """The HTML poster keeps the poster's aspect and fits the window, its columns
     inside the page (nothing flows into a column beyond the page's right edge)."""
-    page = browser.new_page(viewport={"width": 1600, "height": 1200})
-    page.goto((version / "poster.html").as_uri(), wait_until="load")
-    page.wait_for_timeout(300)
+    page = open_poster(browser, version)
     box = page.locator(".poster-page").bounding_box()
     assert box["width"] <= 1600 + 1 and box["height"] <= 1200 + 1
     assert box["width"] / box["height"] == pytest.approx(48 / 36, rel=0.01)
@@ -110,8 +118,7 @@ def test_poster_html_is_one_page_scaled_to_the_window(version, browser):
 
 
 def test_poster_html_screenshot_is_not_blank(version, browser, tmp_path):
-    page = browser.new_page(viewport={"width": 1600, "height": 1200})
-    page.goto((version / "poster.html").as_uri(), wait_until="load")
+    page = open_poster(browser, version, settle_ms=0)
     shot = tmp_path / "poster.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 50_000
@@ -124,9 +131,7 @@ def test_poster_html_numbers_only_the_figures_it_shows(version, browser):
     Figure 1, 2, ... and every reference names the number of its figure (at
     1600 x 1200 the browser's fonts leave out the two optional figures, and the
     poster read Figure 1, then 4, 5, 6)."""
-    page = browser.new_page(viewport={"width": 1600, "height": 1200})
-    page.goto((version / "poster.html").as_uri(), wait_until="load")
-    page.wait_for_timeout(300)
+    page = open_poster(browser, version)
     shown = page.evaluate(
         "(() => Array.from(document.querySelectorAll('[id^=\"fig-\"]'))"
         ".filter(e => e.querySelector('.crossref-label'))"
@@ -200,9 +205,7 @@ def test_poster_html_text_is_set_in_the_embedded_lato(version, browser):
     """The browser loads the embedded faces from their data URLs and sets the
     poster's headings, body text, bold and italics in them (this machine has no
     Lato: before, chromium set it in Liberation Sans)."""
-    page = browser.new_page(viewport={"width": 1600, "height": 1200})
-    page.goto((version / "poster.html").as_uri(), wait_until="load")
-    page.wait_for_timeout(300)
+    page = open_poster(browser, version)
     loaded = page.evaluate(
         "(() => [document.fonts.check('12px Lato'), document.fonts.check('bold 12px Lato'),"
         " [...document.fonts].map(f => [f.family, f.weight, f.style, f.status])])()"

@@ -226,16 +226,14 @@ def test_html_posters_number_the_figures_they_show_once(versions):
     """In the browser, each poster's shown captions read Figure 1, 2, ... and Table 1, ...
     (Quarto's figure has a "fig-x-caption-..." element inside "fig-x": the poster's
     script counted both, and Quarto's poster read Table 2, Figure 2, 4, 6, 8, 10)."""
-    from test_browser import CHROMIUM, _browser_or_skip
+    from test_browser import CHROMIUM, _browser_or_skip, open_poster
 
     sync_playwright = _browser_or_skip()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         labels = []
         for version in versions:
-            page = browser.new_page(viewport={"width": 1600, "height": 1200})
-            page.goto((version / "poster.html").as_uri(), wait_until="load")
-            page.wait_for_timeout(300)
+            page = open_poster(browser, version)
             labels.append(
                 page.evaluate(
                     "(() => Array.from(document.querySelectorAll('.crossref-label'))"

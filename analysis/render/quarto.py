@@ -114,13 +114,12 @@ def render(work: Path, source: str, out: Path, formats) -> dict[str, Path]:
 
     work = Path(work)
     stem = Path(source).stem
+    reference = reference_path(work)
     paths = {}
     for fmt in formats:
         scratch = work / "_quarto_out" / fmt
         args = ["quarto", "render", source, "--to", FORMATS[fmt], "--output-dir", str(scratch)]
-        reference = None
         if fmt == "docx":
-            reference = reference_path(work)
             args.append(f"--reference-doc={reference}")
         try:
             proc = subprocess.run(
@@ -144,6 +143,6 @@ def render(work: Path, source: str, out: Path, formats) -> dict[str, Path]:
         target = out / f"{stem}.{fmt}"
         shutil.move(found[0], target)
         shutil.rmtree(scratch)
-        finish(target, reference_path(work), source)
+        finish(target, reference, source)
         paths[fmt] = target
     return paths

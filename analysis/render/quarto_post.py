@@ -128,7 +128,7 @@ def run(project_dir: Path, environ: Mapping[str, str] | None = None) -> list[Pat
 
 def main() -> int:
     """``python -m analysis.render.quarto_post``: :func:`run` in the current folder;
-    a bad file is reported in one line and exit code 1."""
+    a bad file is reported in one line, with the error's exit code (non-zero)."""
     import sys
 
     try:
