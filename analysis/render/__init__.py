@@ -77,7 +77,10 @@ Poster layout (``filters/layout.lua``, ``typst/typst-template.typ``)
     callout, or one other block), splits them into columns by dynamic
     programming (even bottoms, no headless figure) and spreads each column's
     slack over its section gaps; ``::: {.poster-optional}`` divs are left
-    out, last first, when the page cannot hold everything.  The HTML poster
+    out, last first, when the page cannot hold everything, and kept when
+    the figures at 96% or 92% of the column width let it (never so narrow
+    that chart text prints under 24 pt; the PDF only: the HTML poster
+    shrinks no figure).  The HTML poster
     is one page of the poster's size in balanced CSS columns, scaled to fit
     the window (``templates/html.template``).
     An empty ``::: {.column-break}`` div at the top level starts the next
