@@ -100,6 +100,8 @@ _CSS_LOAD = re.compile(
 #: string in an included table) made this search quadratic (70 s).
 _SVG_REF = re.compile(r"(?<![\w./-])[\w./-]+\.svg\b")
 _CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+#: The start of the offline Vega runtime's script (analysis.charts_draw.runtime_html).
+_RUNTIME_START = '<script id="vega-runtime">\n'
 
 
 @dataclass
@@ -268,6 +270,42 @@ class _RemoteLoads(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._in_style:
             self._css(data, "<style>")
+
+
+def _runtime_aside(prep: Prepared) -> tuple[Path, str, str] | None:
+    """The markdown for the HTML with the Vega runtime's code (about 0.9 MB of
+    JavaScript) set aside: ``(markdown path, marker, code)``, or ``None`` when the
+    document has no runtime.
+
+    ``--embed-resources`` makes pandoc parse the HTML it wrote once more, and that
+    parse took 0.8 s of the supplement's 1.8 s; pandoc keeps a raw HTML block as
+    it is, so the code, put back in place of its marker afterwards
+    (:func:`_runtime_back`), gives the same bytes.  The marker holds the
+    expander's nonce, which no input holds.
+    """
+    text = prep.md_path.read_text(encoding="utf-8")
+    start = text.find(_RUNTIME_START)
+    if start < 0:
+        return None
+    start += len(_RUNTIME_START)
+    # the bundle's own "</script" are escaped: the first one ends it
+    end = text.find("\n</script>", start)
+    if end < 0:
+        return None
+    marker = f"QSCX{prep.expander.nonce}RUNTIMEXQSC"
+    path = prep.work / f"{prep.stem}.html.md"
+    path.write_text(text[:start] + marker + text[end:], encoding="utf-8")
+    return path, marker, text[start:end]
+
+
+def _runtime_back(html: Path, marker: str, code: str) -> None:
+    """Put the Vega runtime's code back in place of its marker in ``html``."""
+    text = html.read_text(encoding="utf-8")
+    if text.count(marker) != 1:
+        raise PsmaRweError(
+            f"{html.name}: the Vega runtime's place was not found once in pandoc's HTML"
+        )
+    html.write_text(text.replace(marker, code), encoding="utf-8")
 
 
 def _check_offline(html: Path, source: str = "") -> None:
@@ -445,7 +483,12 @@ def render(
                 "--mathml",
                 f"--output={target}",
             ]
+            aside = _runtime_aside(prep)
+            if aside is not None:
+                args[0] = str(aside[0])
             _run_pandoc(args, prep.project_dir, env, f"{what} HTML")
+            if aside is not None:
+                _runtime_back(target, *aside[1:])
             webfonts.embed(target)
             _check_offline(target, prep.rel_source)
         elif fmt == "docx":
