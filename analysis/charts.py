@@ -140,6 +140,10 @@ STATUS_COLOURS = (GREEN, SKY, GREY)  # in STATUS_ORDER
 
 #: Above this many bars the waterfall drops its patient-number labels and fixes its width.
 WATERFALL_LABELLED_MAX = 40
+#: Plot width, px, of a waterfall with more bars than that: the chart then draws
+#: about 670 px wide, so that the supplement's PDF, which sets it at the text
+#: width, prints its smallest text at 7 pt (at 960 px it printed at 4.2 pt).
+WATERFALL_WIDE = 520
 
 THEME: dict[str, Any] = {
     "font": FONT,
@@ -223,7 +227,7 @@ def waterfall(results: StudyResults) -> alt.LayerChart:
     n_shown = len(data)
     n_out = n_all - n_shown
     many = n_shown > WATERFALL_LABELLED_MAX
-    width = 960 if many else max(260, 24 * n_shown)
+    width = WATERFALL_WIDE if many else max(260, 24 * n_shown)
     order = [int(v) for v in data["patient_no"]]
 
     sub = [
@@ -343,7 +347,7 @@ def _waterfall_large(results: StudyResults, data) -> alt.LayerChart:
     zero = alt.Chart().mark_rule(color=MUTED, strokeWidth=1).encode(y=alt.datum(0))
     rules, labels = _reference_lines(((-50, "−50% (PSA50)"), (-90, "−90% (PSA90)")))
     chart = alt.layer(bars, zero, rules, labels).properties(
-        width=960, height=320, title=_title("Best PSA change from baseline", *sub)
+        width=WATERFALL_WIDE, height=320, title=_title("Best PSA change from baseline", *sub)
     )
     return _finish(chart)
 

@@ -489,7 +489,7 @@ def poster_variant(name: str, spec: dict[str, Any], results: Any) -> dict[str, A
 
 def _fill_aspect(spec: dict[str, Any], aspect: float) -> None:
     """A one-plot chart's plot made taller until the chart renders ``aspect`` times
-    as tall as wide.  The waterfall of a large cohort (960 px wide, bars by
+    as tall as wide.  The waterfall of a large cohort (520 px wide, bars by
     percentile) shrank to the poster's width with its height in proportion: a
     plot 70 px tall, its "−50% (PSA50)" and "−90% (PSA90)" labels touching."""
     if len(_parts(spec)) != 1 or not isinstance(spec.get("height"), (int, float)):

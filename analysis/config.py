@@ -390,8 +390,10 @@ WATERFALL_PATIENTS_MAX = 150
 WATERFALL_GROUPS = 200
 #: Above this many patients the swimmer plot draws a random sample of them.
 SWIMMER_PATIENTS_MAX = 150
-#: Patients in the swimmer plot's sample, and the seed the sample is drawn with.
-SWIMMER_SAMPLE = 60
+#: Patients in the swimmer plot's sample, and the seed the sample is drawn with.  At
+#: 40 the supplement's PDF prints the plot on a page with its labels at 6.5 pt (60
+#: rows printed them at 4.7 pt).
+SWIMMER_SAMPLE = 40
 SWIMMER_SAMPLE_SEED = 0
 #: Above this many patients the PSA course draws median and IQR per dose, not lines.
 PSA_COURSE_LINES_MAX = 100

@@ -7,6 +7,7 @@ Only the supplement's PDF is rendered (embedded renderer); pages are read with p
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -14,9 +15,11 @@ from pathlib import Path
 
 import pytest
 from cohorts import poster_work
+from pypdf import PdfReader
+from pypdf.generic import ContentStream
 from test_docx_pages import page_fills
 
-from analysis import config, synth
+from analysis import charts_poster, config, synth
 from analysis.render import render_document
 
 pytestmark = [
@@ -70,3 +73,53 @@ def test_floats_keep_their_order_and_follow_their_references(supplement):
         for n, page in placed:
             named = [p for p, text in enumerate(pages) if re.search(rf"{kind}s? S{n}\b(?!:)", text)]
             assert named and page >= min(named) - 1, (kind, n, page, named)
+
+
+def placed_scales(pdf: Path) -> list[float]:
+    """Scale at which each embedded chart (a form XObject: vl-convert's PDF, a point
+    per pixel) is drawn on its page, from the content streams' ``cm`` matrices."""
+    reader = PdfReader(str(pdf))
+    scales = []
+    for page in reader.pages:
+        forms = page.get("/Resources", {}).get("/XObject", {})
+        matrix = [[1.0, 0.0, 0.0, 1.0, 0.0, 0.0]]
+        for operands, op in ContentStream(page.get_contents(), reader).operations:
+            if op == b"q":
+                matrix.append(list(matrix[-1]))
+            elif op == b"Q":
+                matrix.pop()
+            elif op == b"cm":
+                a, b, c, d, _, _ = (float(v) for v in operands)
+                m = matrix[-1]
+                matrix[-1] = [
+                    a * m[0] + b * m[2],
+                    a * m[1] + b * m[3],
+                    c * m[0] + d * m[2],
+                    c * m[1] + d * m[3],
+                    m[4],
+                    m[5],
+                ]
+            elif op == b"Do":
+                form = forms[operands[0]].get_object()
+                if form.get("/Subtype") == "/Form":
+                    own = float(form.get("/Matrix", [1, 0, 0, 1, 0, 0])[0])
+                    scales.append(abs(matrix[-1][0] * own))
+    return scales
+
+
+def test_chart_text_prints_at_6_pt_or_more(supplement):
+    """A figure is shrunk so that two share a page, but not below the size at which
+    its smallest text prints at 6.5 pt (typst-template.typ ``min-chart``; a chart
+    wider than the text prints it smaller): the shrink had set chart text at 4.9 pt,
+    and the 200-patient waterfall (960 px of plot) and swimmer plot (60 rows) at 4.2
+    and 4.7 pt."""
+    work = supplement.parent.parent / "build" / "_project"
+    smallest = min(
+        min(charts_poster.font_sizes(json.loads(f.read_text(encoding="utf-8"))))
+        for f in (work.parent / "figures").glob("*.vl.json")
+        if not f.name.endswith("-poster.vl.json")
+    )
+    scales = placed_scales(supplement)
+    assert len(scales) >= 7
+    printed = [round(smallest * s, 2) for s in scales]
+    assert min(printed) >= 6.0, printed
