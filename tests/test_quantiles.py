@@ -43,6 +43,26 @@ def test_type7_is_still_pandas_linear_rule(name):
     assert list(quartiles(ref["x"])) == pytest.approx(ref["type7"], rel=1e-12)
 
 
+def test_type7_quartiles_are_pandas_own_bit_for_bit():
+    """quartiles() calls np.percentile as Series.quantile does, without its overhead:
+    the same floats, on values of every scale, ties, integers and missing values."""
+    rng = np.random.default_rng(7)
+    for i in range(2000):
+        n = int(rng.integers(1, 50))
+        x = [
+            rng.normal(size=n) * 10.0 ** int(rng.integers(-3, 6)),
+            rng.integers(0, 12, size=n).astype(float),
+            np.round(rng.lognormal(size=n), 2),
+        ][i % 3].tolist()
+        if i % 5 == 0 and n > 1:
+            x[0] = None
+        q = pd.Series(x, dtype=float).dropna().quantile([0.5, 0.25, 0.75])
+        assert quartiles(x) == tuple(float(v) for v in q), x
+    assert quartiles([None, np.nan]) == (None, None, None)
+    # by hand: x = 1 2 3 4, type 7: h = (n − 1)p + 1 → Q1 at 1.75, median 2.5, Q3 3.25
+    assert quartiles([4, 1, 3, 2]) == (2.5, 1.75, 3.25)
+
+
 def test_type2_by_hand():
     # n = 4, x = 1 2 3 4.  Q1: n·p = 1 is whole → (x1 + x2)/2 = 1.5; median n·p = 2 →
     # (x2 + x3)/2 = 2.5; Q3: 3 → (x3 + x4)/2 = 3.5.  (Type 7 would give 1.75, 2.5, 3.25.)
