@@ -283,7 +283,8 @@ def _runtime_aside(prep: Prepared) -> tuple[Path, str, str] | None:
     (:func:`_runtime_back`), gives the same bytes.  The marker holds the
     expander's nonce, which no input holds.
     """
-    text = prep.md_path.read_text(encoding="utf-8")
+    # bytes, not text: a carriage return in an included file stays as it is
+    text = prep.md_path.read_bytes().decode("utf-8")
     start = text.find(_RUNTIME_START)
     if start < 0:
         return None
@@ -294,18 +295,18 @@ def _runtime_aside(prep: Prepared) -> tuple[Path, str, str] | None:
         return None
     marker = f"QSCX{prep.expander.nonce}RUNTIMEXQSC"
     path = prep.work / f"{prep.stem}.html.md"
-    path.write_text(text[:start] + marker + text[end:], encoding="utf-8")
+    path.write_bytes((text[:start] + marker + text[end:]).encode("utf-8"))
     return path, marker, text[start:end]
 
 
 def _runtime_back(html: Path, marker: str, code: str) -> None:
     """Put the Vega runtime's code back in place of its marker in ``html``."""
-    text = html.read_text(encoding="utf-8")
+    text = html.read_bytes().decode("utf-8")
     if text.count(marker) != 1:
         raise PsmaRweError(
             f"{html.name}: the Vega runtime's place was not found once in pandoc's HTML"
         )
-    html.write_text(text.replace(marker, code), encoding="utf-8")
+    html.write_bytes(text.replace(marker, code).encode("utf-8"))
 
 
 def _check_offline(html: Path, source: str = "") -> None:
