@@ -203,8 +203,8 @@ def test_poster_html_embeds_lato_covering_all_of_its_text(version):
 
 def test_poster_html_text_is_set_in_the_embedded_lato(version, browser):
     """The browser loads the embedded faces from their data URLs and sets the
-    poster's headings, body text, bold and italics in them (this machine has no
-    Lato: before, chromium set it in Liberation Sans)."""
+    poster's headings, body text, bold, italics and chart text in them (this
+    machine has no Lato: before, chromium set it in Liberation Sans)."""
     page = open_poster(browser, version)
     loaded = page.evaluate(
         "(() => [document.fonts.check('12px Lato'), document.fonts.check('bold 12px Lato'),"
@@ -220,7 +220,8 @@ def test_poster_html_text_is_set_in_the_embedded_lato(version, browser):
     root = cdp.send("DOM.getDocument")["root"]["nodeId"]
     cdp.send("CSS.enable")
     used = {}
-    for selector in ("h1.title", "main h2", "main p", "main strong", "main em", "main th"):
+    selectors = ("h1.title", "main h2", "main p", "main strong", "main em", "main th")
+    for selector in (*selectors, "main figure svg text"):
         node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
         fonts_used = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
         used[selector] = {(f["postScriptName"], f["isCustomFont"]) for f in fonts_used}
@@ -233,4 +234,7 @@ def test_poster_html_text_is_set_in_the_embedded_lato(version, browser):
         "main strong": {bold},
         "main em": {italic},
         "main th": {regular},
+        # a chart's text: in the page as SVG (analysis/render/svg_inline.py), not an
+        # image, so in the embedded Lato too (it was the reader's sans serif)
+        "main figure svg text": {regular},
     }

@@ -25,7 +25,7 @@ import yaml
 
 from analysis import fonts
 from analysis.errors import PsmaRweError
-from analysis.render import docx, extension, layout, project, webfonts
+from analysis.render import docx, extension, layout, project, svg_inline, webfonts
 from analysis.render.shortcodes import ShortcodeExpander, split_front_matter
 
 #: Inside the project's extension (:mod:`analysis.render.extension`).
@@ -490,6 +490,7 @@ def render(
             _run_pandoc(args, prep.project_dir, env, f"{what} HTML")
             if aside is not None:
                 _runtime_back(target, *aside[1:])
+            svg_inline.inline_file(target)
             webfonts.embed(target)
             _check_offline(target, prep.rel_source)
         elif fmt == "docx":

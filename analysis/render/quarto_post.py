@@ -53,7 +53,9 @@ def output_files(project_dir: Path, environ: Mapping[str, str]) -> list[Path]:
 def finish(path: Path, reference: Path, source: str = "") -> bool:
     """Finish one file Quarto wrote as the embedded renderer finishes its own.
 
-    HTML gets the Lato subsets (:func:`analysis.render.webfonts.embed`) and is
+    HTML gets its SVG figures placed in the page
+    (:func:`analysis.render.svg_inline.inline_file`), the Lato subsets
+    (:func:`analysis.render.webfonts.embed`) and is
     checked for network loads; Word gets the table widths, breaks and figure
     sizes of :func:`analysis.render.docx.postprocess` for the text area of
     ``reference``.  Other files are left alone.
@@ -78,9 +80,10 @@ def finish(path: Path, reference: Path, source: str = "") -> bool:
         An HTML file loads something from the network, or ``reference`` is missing.
     """
     if path.suffix == ".html":
-        from analysis.render import webfonts
+        from analysis.render import svg_inline, webfonts
         from analysis.render.pipeline import _check_offline
 
+        svg_inline.inline_file(path)
         webfonts.embed(path)
         _check_offline(path, source)
     elif path.suffix == ".docx":

@@ -16,9 +16,10 @@ some tens of kilobytes instead of 650 KB per face.
   bold faces (Vega's titles), subset to the characters of the charts' scripts.
   The abstract has no such chart and no Lato: nothing is added.
 
-Figures placed as ``<img>`` SVG are images: a page's fonts do not reach them
-(their text falls back to the reader's fonts in every case; their size does
-not change, so the layout does not either).
+* An article with charts placed in the page (vl-convert's SVG figures, which
+  :mod:`analysis.render.svg_inline` turns from ``<img>`` into ``<svg>`` so
+  that the page's fonts reach them): the same two faces, with the characters
+  of the charts' text.
 
 Subsetting Lato with fontTools takes about a second per face (its kerning
 table is large), so each subset is cached in :func:`analysis.charts_draw.cache_dir`
@@ -34,12 +35,16 @@ import hashlib
 import io
 import json
 import re
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
 from analysis import fonts
 
 FAMILY = fonts.SANS
+#: A chart placed in the page (:mod:`analysis.render.svg_inline`), and its text.
+_INLINE_CHART = re.compile(r'<svg\b[^>]*\sclass="marks"')
+_SVG_TEXT = re.compile(r"<text\b[^>]*>([^<]*)</text>")
 #: Always in a subset: printable ASCII, Latin-1, general punctuation, super- and
 #: subscripts and the symbols the documents use.  A page whose text these hold
 #: (every page of an English-language study) gets exactly this subset, made once
@@ -114,7 +119,7 @@ def page_kind(html: str) -> str:
     m = _BODY_CLASS.search(html)
     if m and "poster" in m.group(1).split():
         return "poster"
-    if 'class="vega-figure"' in html:
+    if 'class="vega-figure"' in html or _INLINE_CHART.search(html):
         return "charts"
     return ""
 
@@ -159,6 +164,7 @@ def faces_and_text(html: str) -> tuple[list[tuple[str, int]], str]:
     elif kind == "charts":
         scripts = _chart_scripts(html)
         chars = set("".join(scripts))
+        chars.update("".join(unescape(t) for t in _SVG_TEXT.findall(html)))
         styles = {("normal", 400), ("normal", 700)}
         if any(_VEGA_ITALIC.search(s) for s in scripts):
             styles |= {("italic", 400), ("italic", 700)}
