@@ -139,9 +139,22 @@ def render_documents(
     ]
     if pool is not None:
         pool.run(batch)
-        return
-    with workers.Pool(n, warm=("analysis.render_docs:warm",)) as own:
-        own.run(batch)
+    else:
+        with workers.Pool(n, warm=("analysis.render_docs:warm",)) as own:
+            own.run(batch)
+    _hand_over_plans(work, out, todo)
+
+
+def _hand_over_plans(work: Path, out: Path, todo: Sequence[tuple[str, str]]) -> None:
+    """The poster's HTML, rendered by another task than its PDF, gets the PDF's
+    column balance (:mod:`analysis.render.poster_plan`), as one render of both gives."""
+    from analysis.render import poster_plan
+    from analysis.render.pipeline import WORK_DIR_NAME
+
+    for doc, fmt in todo:
+        if fmt == "html" and (doc, "pdf") in todo:
+            pdf_work = Path(work) / WORK_DIR_NAME / f"{doc}-pdf" / WORK_DIR_NAME  # task_project's
+            poster_plan.embed(Path(out) / f"{doc}.html", pdf_work / poster_plan.PLAN_FILE)
 
 
 def _render(work: Path, doc: str, formats: Sequence[str], out: Path, use_quarto: bool) -> None:

@@ -25,7 +25,7 @@ import yaml
 
 from analysis import fonts
 from analysis.errors import PsmaRweError
-from analysis.render import docx, extension, layout, project, svg_inline, webfonts
+from analysis.render import docx, extension, layout, poster_plan, project, svg_inline, webfonts
 from analysis.render.shortcodes import ShortcodeExpander, split_front_matter
 
 #: Inside the project's extension (:mod:`analysis.render.extension`).
@@ -467,9 +467,12 @@ def render(
 
     what = f"rendering {prep.rel_source} to"
     results: dict[str, Path] = {}
+    plan_path = prep.work / poster_plan.PLAN_FILE
+    if "pdf" in formats:
+        plan_path.unlink(missing_ok=True)  # the plan of this render's PDF, or none
     for fmt in formats:
         t1 = time.perf_counter()
-        args, env, plain, _template = _base_args(prep, fmt)
+        args, env, plain, template = _base_args(prep, fmt)
         if plain.get("toc") is True and fmt != "docx":  # docx: docx-title.lua
             args += ["--toc", f"--toc-depth={layout.toc_depth(plain)}"]
         if plain.get("number-sections") is True and fmt != "pdf":
@@ -517,8 +520,12 @@ def render(
                 args.append("--metadata=section-numbering:1.1")
             _run_pandoc(args, prep.project_dir, env, f"{what} Typst")
             _compile_typst(typ, prep.project_dir, target, prep.rel_source)
+            if template == "poster":
+                poster_plan.save(typ, prep.project_dir, plan_path)
         results[fmt] = target
         timings.add(fmt, time.perf_counter() - t1)
+    if "html" in results and "pdf" in results:
+        poster_plan.embed(results["html"], plan_path)
     return results
 
 

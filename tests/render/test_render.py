@@ -452,7 +452,10 @@ def test_column_breaks_follow_the_number_of_columns(project, tmp_path):
 
 def test_poster_without_breaks_flows_and_the_article_drops_breaks(built, project, tmp_path):
     poster = built["poster"]["html"].read_text(encoding="utf-8").split("<body")[1]
-    assert '<div class="poster-flow" style="--poster-columns: 4">' in poster
+    # data-plan: the PDF's balance, when the PDF was rendered too (poster_plan)
+    assert re.search(
+        r'<div class="poster-flow" style="--poster-columns: 4"( data-plan="[^"]*")?>', poster
+    )
     assert "poster-grid" not in poster
     qmd = project / "report" / "article.qmd"
     text = qmd.read_text(encoding="utf-8")

@@ -76,7 +76,11 @@ local poster_html, poster_typst = false, false
 -- growing by at most a cap while it can (the columns end within half an inch
 -- of each other, at most an inch above the bottom margin).  When even so a column is
 -- too tall, the body type is set smaller, down to 70% (the browser's fonts
--- are not the PDF's; the page clips what runs past it).  Without scripts the CSS columns stay.
+-- are not the PDF's; the page clips what runs past it).  When the build rendered
+-- the PDF too, it wrote the PDF's own choice into the flow's data-plan
+-- (analysis/render/poster_plan.py): the script then keeps the PDF's units,
+-- figure width, columns and spacing, and only sets the type smaller while a
+-- column runs over.  Without scripts the CSS columns stay.
 local BALANCE_SCRIPT = [==[<script>
 (function () {
   function split(heights, starts, n, avail) {
@@ -111,6 +115,21 @@ local BALANCE_SCRIPT = [==[<script>
       bounds.unshift(j);
     }
     return bounds;
+  }
+  // the PDF poster's plan in the flow's data-plan, when the build wrote it:
+  // the units kept (the last optional ones left out), the columns' breaks
+  function followed(all, n) {
+    var flow = document.querySelector(".poster-flow"), plan;
+    try { plan = JSON.parse(flow.dataset.plan || "null"); } catch (e) { plan = null; }
+    if (!plan || !Array.isArray(plan.bounds)) return null;
+    var kept = all.slice(), drop = plan.dropped | 0;
+    for (var q = kept.length - 1; q >= 0 && drop > 0; q--) {
+      if (kept[q].dataset.optional === "true") { kept.splice(q, 1); drop--; }
+    }
+    var b = plan.bounds, g = plan.gaps || [];
+    if (drop > 0 || b.length < 2 || b.length - 1 > n || b[0] !== 0 || b[b.length - 1] !== kept.length) return null;
+    if (g.length !== Math.max(0, kept.length - 1)) return null;
+    return { kept: kept, bounds: b, gaps: g, scale: +plan["figure-scale"] || 1 };
   }
   function balance() {
     var flow = document.querySelector(".poster-flow");
@@ -148,8 +167,32 @@ local BALANCE_SCRIPT = [==[<script>
         return h;
       });
     }
-    var size = 1, kept, bounds, heights, tallest;
-    for (;;) {
+    var size = 1, kept, bounds, heights, tallest, spacing = null;
+    var plan = followed(all, n);
+    if (plan) {
+      // the PDF's choice (analysis/render/poster_plan.py): its units, figure
+      // width and columns, and its space between units (in pt at the PDF's type
+      // size; the units' own outer margins are set to 0, report.css); the type
+      // is set smaller while a column runs over
+      kept = plan.kept;
+      bounds = plan.bounds;
+      cols.dataset.planned = "true";
+      cols.style.setProperty("--poster-figure-scale", plan.scale);
+      for (;;) {
+        heights = measure(kept);
+        spacing = kept.map(function (u, idx) { return idx ? plan.gaps[idx - 1] * 96 / 72 * size : 0; });
+        tallest = 0;
+        for (var pb = 0; pb + 1 < bounds.length; pb++) {
+          var ph = 0;
+          for (var px = bounds[pb]; px < bounds[pb + 1]; px++) ph += heights[px] + (px > bounds[pb] ? spacing[px] : 0);
+          tallest = Math.max(tallest, ph);
+        }
+        if (tallest <= avail || size <= 0.71) break;
+        size -= 0.01;
+        cols.style.fontSize = size + "em";
+      }
+    }
+    for (; !plan;) {
       kept = all.slice();
       for (;;) {
         heights = measure(kept);
@@ -182,7 +225,9 @@ local BALANCE_SCRIPT = [==[<script>
     var slack = [], counts = [];
     for (var q = 0; q + 1 < bounds.length; q++) {
       var used = 0;
-      for (var y = bounds[q]; y < bounds[q + 1]; y++) used += heights[y];
+      for (var y = bounds[q]; y < bounds[q + 1]; y++) {
+        used += heights[y] + (spacing && y > bounds[q] ? spacing[y] : 0);
+      }
       var starts = kept.slice(bounds[q] + 1, bounds[q + 1]).filter(function (u) {
         return u.dataset.start === "true";
       }).length;
@@ -203,10 +248,13 @@ local BALANCE_SCRIPT = [==[<script>
         part.filter(function (u) { return u.dataset.lead !== "true"; }));
       var sections = part.slice(1).filter(function (u) { return u.dataset.start === "true"; }).length;
       part.forEach(function (u, idx) {
-        if (idx > 0 && (u.dataset.start === "true" || sections === 0)) {
+        var room = 0;
+        if (idx > 0 && (u.dataset.start === "true" || sections === 0)) room += extra[k];
+        if (idx > 0 && spacing) room += spacing[kept.indexOf(u)];
+        if (room > 0) {
           var gap = col.appendChild(document.createElement("div"));
           gap.className = "poster-gap";
-          gap.style.flex = "0 0 " + extra[k].toFixed(1) + "px";
+          gap.style.flex = "0 0 " + room.toFixed(1) + "px";
         }
         col.appendChild(u);
       });
