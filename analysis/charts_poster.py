@@ -518,5 +518,19 @@ def poster_variables(results: Any) -> dict[str, str]:
     shown = len(
         swimmer_sample(results, POSTER_SWIMMER_MAX, min(POSTER_SWIMMER_MAX, SWIMMER_SAMPLE))
     )
-    swimmer_note = f"{shown:,} of {n:,} patients, a random sample." if shown < n else ""
-    return {"forest_note": clipped_note(results), "swimmer_note": swimmer_note}
+    return {"forest_note": clipped_note(results), "swimmer_note": sample_note(shown, n)}
+
+
+def sample_note(shown: int, n: int) -> str:
+    """A caption's sentence saying that a per-patient figure draws a sample (``""``
+    when it draws every patient)."""
+    return f"{shown:,} of {n:,} patients, a random sample." if shown < n else ""
+
+
+def supplement_variables(results: Any) -> dict[str, str]:
+    """The ``supplement`` variables of ``_variables.yml``: ``swimmer_note``, that the
+    supplement's swimmer plot is a sample (above ``config.SWIMMER_PATIENTS_MAX``
+    patients), and of how many."""
+    from analysis.charts import swimmer_sample
+
+    return {"swimmer_note": sample_note(len(swimmer_sample(results)), len(results.patients))}

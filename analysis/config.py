@@ -388,12 +388,14 @@ MIN_EVENTS_PER_VARIABLE = 10
 WATERFALL_PATIENTS_MAX = 150
 #: Most groups the large-cohort waterfall is drawn in (one bar per group).
 WATERFALL_GROUPS = 200
-#: Above this many patients the swimmer plot draws a random sample of them.
-SWIMMER_PATIENTS_MAX = 150
 #: Patients in the swimmer plot's sample, and the seed the sample is drawn with.  At
 #: 40 the supplement's PDF prints the plot on a page with its labels at 6.5 pt (60
 #: rows printed them at 4.7 pt).
 SWIMMER_SAMPLE = 40
+#: Above this many patients the swimmer plot draws a random sample of them (as many
+#: as fit a page readably: 120 patients drawn in full had printed their labels at
+#: about 2 pt, the plot a quarter of the page wide).
+SWIMMER_PATIENTS_MAX = SWIMMER_SAMPLE
 SWIMMER_SAMPLE_SEED = 0
 #: Above this many patients the PSA course draws median and IQR per dose, not lines.
 PSA_COURSE_LINES_MAX = 100

@@ -161,9 +161,10 @@ def _prepare_project(work: Path, project_dir: Path, tmp: Path, analysis, cohort)
     from analysis.followup_docs import variables as followup_variables
 
     variables["followup"] = followup_variables(analysis.results)
-    from analysis.charts_poster import poster_variables
+    from analysis.charts_poster import poster_variables, supplement_variables
 
     variables["poster"] = poster_variables(analysis.results)
+    variables["supplement"] = supplement_variables(analysis.results)
     from analysis.abstract import front_variables
 
     variables["abstract"] = front_variables(
