@@ -11,6 +11,7 @@ document, in document order.
 from __future__ import annotations
 
 import html
+import json
 import re
 import shutil
 import zipfile
@@ -248,3 +249,18 @@ def test_html_posters_number_the_figures_they_show_once(versions):
             of_kind = [t for t in shown if t.startswith(kind)]
             assert of_kind == [f"{kind} {n}:" for n in range(1, len(of_kind) + 1)], labels
     assert all(any(t.startswith("Table") for t in shown) for shown in labels)
+
+
+def test_both_html_posters_follow_their_pdfs_plan(versions):
+    """Each renderer writes its PDF poster's balance into its HTML poster
+    (analysis/render/poster_plan.py; Quarto's Typst file is kept for it and then
+    removed), with the same figures left out."""
+    plans = []
+    for version in versions:
+        html = (version / "poster.html").read_text(encoding="utf-8")
+        found = re.search(r'<div class="poster-flow"[^>]* data-plan="([^"]*)"', html)
+        assert found, version.name
+        plans.append(json.loads(found[1].replace("&quot;", '"')))
+    assert plans[0]["dropped"] == plans[1]["dropped"], plans
+    assert plans[0]["figure-scale"] == plans[1]["figure-scale"], plans
+    assert not list((config.PROJECT_DIR / "report").glob("*.typ"))

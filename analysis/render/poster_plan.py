@@ -18,6 +18,7 @@ from __future__ import annotations
 import html as html_lib
 import json
 import re
+import warnings
 from pathlib import Path
 
 #: Where a poster's PDF render leaves its plan, in its work folder.
@@ -62,15 +63,20 @@ def query(typ: Path, project_dir: Path) -> dict | None:
     from analysis import fonts
 
     typ = Path(typ)
-    found = json.loads(
-        typst.query(
-            str(typ),
-            "<psma-poster-flow>",
-            field="value",
-            root=str(project_dir),
-            font_paths=fonts.typst_fonts(fonts.font_set(project_dir), typ.parent / "fonts"),
+    try:
+        found = json.loads(
+            typst.query(
+                str(typ),
+                "<psma-poster-flow>",
+                field="value",
+                root=str(project_dir),
+                font_paths=fonts.typst_fonts(fonts.font_set(project_dir), typ.parent / "fonts"),
+            )
         )
-    )
+    except (typst.TypstError, RuntimeError, ValueError) as exc:
+        # the HTML poster then balances itself, as one rendered alone
+        warnings.warn(f"{typ.name}: the poster's balance could not be read: {exc}", stacklevel=2)
+        return None
     return plan(found[0]) if found else None
 
 

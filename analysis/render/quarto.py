@@ -121,6 +121,8 @@ def render(work: Path, source: str, out: Path, formats) -> dict[str, Path]:
         args = ["quarto", "render", source, "--to", FORMATS[fmt], "--output-dir", str(scratch)]
         if fmt == "docx":
             args.append(f"--reference-doc={reference}")
+        if fmt == "pdf":
+            args += ["-M", "keep-typ:true"]  # the poster's plan is read from it (below)
         try:
             proc = subprocess.run(
                 args, cwd=work, env=quarto_env(), capture_output=True, text=True, check=False
@@ -142,7 +144,41 @@ def render(work: Path, source: str, out: Path, formats) -> dict[str, Path]:
             )
         target = out / f"{stem}.{fmt}"
         shutil.move(found[0], target)
+        if fmt == "pdf":
+            _save_plan(work, source, scratch)
         shutil.rmtree(scratch)
         finish(target, reference, source)
         paths[fmt] = target
+    if "html" in paths and "pdf" in paths:
+        from analysis.render import poster_plan
+
+        poster_plan.embed(paths["html"], _plan_path(work, source))
     return paths
+
+
+def _plan_path(work: Path, source: str) -> Path:
+    from analysis.render import poster_plan
+
+    return work / "_quarto_out" / f"{Path(source).stem}.{poster_plan.PLAN_FILE}"
+
+
+def _save_plan(work: Path, source: str, scratch: Path) -> None:
+    """The poster's plan (:mod:`analysis.render.poster_plan`) from the Typst file
+    Quarto kept (``keep-typ``), which is then removed; nothing for another document."""
+    from analysis.render import poster_plan
+
+    plan_path = _plan_path(work, source)
+    plan_path.unlink(missing_ok=True)
+    stem = Path(source).stem
+    kept = [
+        p
+        for folder in (work / Path(source).parent, scratch / Path(source).parent, scratch)
+        for p in [folder / f"{stem}.typ"]
+        if p.is_file()
+    ]
+    if kept:
+        try:
+            poster_plan.save(kept[0], work, plan_path)
+        finally:
+            for p in kept:
+                p.unlink(missing_ok=True)
