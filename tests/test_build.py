@@ -354,6 +354,16 @@ def test_an_interrupt_a_library_swallowed_still_stops_the_build(sig):
     before publishing raises it again (a CI run once saw a SIGTERMed build finish)."""
     from analysis.build import _terminate_as_interrupt
 
+    # run with Ctrl-C ignored (a background job of a shell without job control), the
+    # build leaves SIGINT alone; the test gives this process Ctrl-C back for its run
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _swallowed_interrupt_is_raised_again(sig, _terminate_as_interrupt)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+
+
+def _swallowed_interrupt_is_raised_again(sig, _terminate_as_interrupt):
     before = (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT))
     with _terminate_as_interrupt() as interrupted:
         interrupted()  # no signal yet: nothing happens

@@ -234,6 +234,10 @@ def _listing(folder: Path) -> dict[str, str]:
     }
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _env(tmp: Path, path_prefix: str = "") -> dict:
     tmp.mkdir(exist_ok=True)
     env = dict(os.environ, TMPDIR=str(tmp), PYTHONUNBUFFERED="1")
@@ -338,6 +342,9 @@ def test_preview_reloads_on_save_shows_errors_and_leaves_nothing(project, tmp_pa
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # stopped with Ctrl-C below: a shell without job control starts background
+        # jobs with SIGINT ignored, and children inherit that (a CI run did so)
+        preexec_fn=_default_sigint,
     )
     url = f"http://127.0.0.1:{port}"
     try:
