@@ -56,6 +56,13 @@ def tasks(formats: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:
     )  # stable: equal costs keep their order
 
 
+def task_dir(work: Path, doc: str, fmt: str) -> Path:
+    """Where :func:`task_project` puts the copy of ``work`` for one task."""
+    from analysis.render.pipeline import WORK_DIR_NAME
+
+    return Path(work) / WORK_DIR_NAME / f"{doc}-{fmt}"
+
+
 def task_project(work: Path, doc: str, fmt: str) -> Path:
     """A copy of the work folder for one task: hard links to its files, without ``_render/``.
 
@@ -67,7 +74,7 @@ def task_project(work: Path, doc: str, fmt: str) -> Path:
     from analysis.render.pipeline import WORK_DIR_NAME
 
     work = Path(work)
-    target = work / WORK_DIR_NAME / f"{doc}-{fmt}"
+    target = task_dir(work, doc, fmt)
 
     def skip(folder: str, names: list[str]) -> list[str]:
         return [WORK_DIR_NAME] if Path(folder) == work else []
@@ -153,7 +160,7 @@ def _hand_over_plans(work: Path, out: Path, todo: Sequence[tuple[str, str]]) -> 
 
     for doc, fmt in todo:
         if fmt == "html" and (doc, "pdf") in todo:
-            pdf_work = Path(work) / WORK_DIR_NAME / f"{doc}-pdf" / WORK_DIR_NAME  # task_project's
+            pdf_work = task_dir(work, doc, "pdf") / WORK_DIR_NAME
             poster_plan.embed(Path(out) / f"{doc}.html", pdf_work / poster_plan.PLAN_FILE)
 
 

@@ -25,6 +25,8 @@ from pathlib import Path
 PLAN_FILE = "poster.plan.json"
 
 _FLOW_DIV = re.compile(rb'<div class="poster-flow"[^>]*')
+#: In the Typst source of a poster balanced by ``poster-flow`` (filters/layout.lua).
+FLOW_CALL = "#poster-flow(("
 
 
 def plan(flow: dict) -> dict:

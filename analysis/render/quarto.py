@@ -178,7 +178,10 @@ def _save_plan(work: Path, source: str, scratch: Path) -> None:
     ]
     if kept:
         try:
-            poster_plan.save(kept[0], work, plan_path)
+            # only a poster whose columns are balanced has a plan: the others
+            # (abstract, supplement) are not compiled again to find none
+            if poster_plan.FLOW_CALL in kept[0].read_text(encoding="utf-8"):
+                poster_plan.save(kept[0], work, plan_path)
         finally:
             for p in kept:
                 p.unlink(missing_ok=True)

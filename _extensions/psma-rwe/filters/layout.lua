@@ -168,6 +168,19 @@ local BALANCE_SCRIPT = [==[<script>
       });
     }
     var size = 1, kept, bounds, heights, tallest, spacing = null;
+    // the height of column q of `bounds`: its units and the space between them
+    function run(q) {
+      var h = 0;
+      for (var y = bounds[q]; y < bounds[q + 1]; y++) {
+        h += heights[y] + (spacing && y > bounds[q] ? spacing[y] : 0);
+      }
+      return h;
+    }
+    function tallestRun() {
+      var t = 0;
+      for (var q = 0; q + 1 < bounds.length; q++) t = Math.max(t, run(q));
+      return t;
+    }
     var plan = followed(all, n);
     if (plan) {
       // the PDF's choice (analysis/render/poster_plan.py): its units, figure
@@ -181,29 +194,19 @@ local BALANCE_SCRIPT = [==[<script>
       for (;;) {
         heights = measure(kept);
         spacing = kept.map(function (u, idx) { return idx ? plan.gaps[idx - 1] * 96 / 72 * size : 0; });
-        tallest = 0;
-        for (var pb = 0; pb + 1 < bounds.length; pb++) {
-          var ph = 0;
-          for (var px = bounds[pb]; px < bounds[pb + 1]; px++) ph += heights[px] + (px > bounds[pb] ? spacing[px] : 0);
-          tallest = Math.max(tallest, ph);
-        }
+        tallest = tallestRun();
         if (tallest <= avail || size <= 0.71) break;
         size -= 0.01;
         cols.style.fontSize = size + "em";
       }
     }
-    for (; !plan;) {
+    while (!plan) {
       kept = all.slice();
       for (;;) {
         heights = measure(kept);
         var starts = kept.map(function (u) { return u.dataset.start === "true"; });
         bounds = split(heights, starts, n, avail);
-        tallest = 0;
-        for (var b = 0; b + 1 < bounds.length; b++) {
-          var h = 0;
-          for (var x = bounds[b]; x < bounds[b + 1]; x++) h += heights[x];
-          tallest = Math.max(tallest, h);
-        }
+        tallest = tallestRun();
         var opt = -1;
         kept.forEach(function (u, idx) { if (u.dataset.optional === "true") opt = idx; });
         if (tallest <= avail || opt < 0) break;
@@ -224,10 +227,7 @@ local BALANCE_SCRIPT = [==[<script>
     var cap = 1.2 * 96 * s, tol = 0.5 * 96 * s, band = 96 * s;
     var slack = [], counts = [];
     for (var q = 0; q + 1 < bounds.length; q++) {
-      var used = 0;
-      for (var y = bounds[q]; y < bounds[q + 1]; y++) {
-        used += heights[y] + (spacing && y > bounds[q] ? spacing[y] : 0);
-      }
+      var used = run(q);
       var starts = kept.slice(bounds[q] + 1, bounds[q + 1]).filter(function (u) {
         return u.dataset.start === "true";
       }).length;
