@@ -9,6 +9,7 @@ atomically (each file is written beside its target and renamed into place).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,18 +149,38 @@ def _patient_results(per_patient: pd.DataFrame) -> tuple[PatientResult, ...]:
     return tuple(map(PatientResult, *columns))
 
 
+#: ``start_regression`` of :func:`run_analysis`: takes the arguments of
+#: :func:`analysis.models.fit_regression`, returns a function giving its result.
+StartRegression = Callable[..., Callable[[], tuple]]
+
+
+def _fit_here(*args) -> Callable[[], tuple]:
+    from analysis.models import fit_regression
+
+    result = fit_regression(*args)
+    return lambda: result
+
+
 def run_analysis(
     cohort: Cohort,
     *,
     cutoff: dt.date | None = None,
     landmark_weeks: int = DEFAULT_LANDMARK_WEEKS,
+    start_regression: StartRegression | None = None,
 ) -> Analysis:
     """Compute every result from a validated cohort.
 
     ``cutoff`` (``study.data-cutoff``): nothing dated after it enters the
     follow-up results; ``landmark_weeks`` (``study.landmark-weeks``).
+
+    ``start_regression``: called with the regression's arguments (those of
+    :func:`analysis.models.fit_regression`) as soon as its frame is known, it
+    starts the fits elsewhere and returns a function that waits for their
+    result; the rest of the analysis goes on meanwhile.  A build hands them to
+    a worker process, which imported statsmodels and firthmodels while this
+    process validated the cohort (:func:`analysis.workfolder.analyze`).
+    Without it they are fitted here.  The results are the same.
     """
-    from analysis.models import fit_multivariable, fit_univariable
     from analysis.outcomes import compute_outcomes
 
     per_patient = patient_psa(cohort)
@@ -203,12 +224,11 @@ def run_analysis(
         confirmed_n=int(resp_rows["psa50_confirmed"].fillna(False).astype(bool).sum()),
     )
 
-    outcomes = compute_outcomes(cohort, per_patient, cutoff=cutoff, landmark_weeks=landmark_weeks)
     frame = regression_frame(cohort, per_patient, baseline, bmi_values, n_prior)
-    uni = fit_univariable(frame, OUTCOME, REGRESSION_TERMS)
-    decision, multi = fit_multivariable(
-        frame, OUTCOME, REGRESSION_TERMS, min_epv=config.MIN_EVENTS_PER_VARIABLE
+    regression = (start_regression or _fit_here)(
+        frame, OUTCOME, REGRESSION_TERMS, config.MIN_EVENTS_PER_VARIABLE
     )
+    outcomes = compute_outcomes(cohort, per_patient, cutoff=cutoff, landmark_weeks=landmark_weeks)
 
     course = psa_course(cohort, baseline["psa"])
     ids = pd.Index(per_patient["patient_id"])
@@ -226,14 +246,18 @@ def run_analysis(
         )
     )
 
+    table_1 = table1(cohort, responder, baseline, bmi_values, n_prior)
+    labs = trajectories(cohort)
+    flags = toxicity(cohort, baseline)
+    uni, decision, multi = regression()
     results = StudyResults(
         cohort=summary,
         prior_therapies=prior_therapy_summary(cohort),
         psa_response=psa_response,
         responders=responders,
-        table1=table1(cohort, responder, baseline, bmi_values, n_prior),
-        labs=trajectories(cohort),
-        toxicity=toxicity(cohort, baseline),
+        table1=table_1,
+        labs=labs,
+        toxicity=flags,
         regression=RegressionSummary(
             outcome=OUTCOME,
             rows=tuple(uni),

@@ -461,6 +461,8 @@ def build(
 
 #: What a build's workers do before their first task (:class:`analysis.workers.Pool`).
 BUILD_WARM = ("analysis.charts_write:warm", "analysis.render_docs:warm")
+#: What the first worker does before those: it fits the regression, beside the analysis.
+BUILD_WARM_FIRST = ("analysis.models:warm",)
 
 
 @contextlib.contextmanager
@@ -472,7 +474,7 @@ def _build_pool(n: int):
         return
     from analysis.workers import Pool
 
-    with Pool(n, warm=BUILD_WARM) as pool:
+    with Pool(n, warm=BUILD_WARM, warm_first=BUILD_WARM_FIRST) as pool:
         yield pool
 
 
@@ -549,7 +551,7 @@ def _build_into(
     from analysis.workfolder import add_figures, analyze
 
     report = BuildReport(label=label, path=tmp)
-    analysis = analyze(tmp, project_dir, cohort, say=say)
+    analysis = analyze(tmp, project_dir, cohort, say=say, pool=pool)
     # With workers, they draw the figures while this process writes the tables, the
     # work folder and the abstract's length; the figures join the work folder after.
     say("figures and tables" if pool is not None else "tables")

@@ -137,8 +137,8 @@ def warm() -> None:
     import altair as alt
     import pandas as pd
 
-    import analysis.charts_forest  # noqa: F401
-    import analysis.charts_poster  # noqa: F401
+    import analysis.charts_forest
+    import analysis.charts_poster
     import analysis.charts_survival  # noqa: F401
     from analysis.charts import to_svg
 

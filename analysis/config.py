@@ -380,6 +380,10 @@ PREDOSE_LAB_WINDOW_DAYS = 14  # lab trajectories: value nearest before each dose
 HB_GRADE2_G_DL = 10.0
 PLT_GRADE2_10E9_L = 75.0
 MIN_EVENTS_PER_VARIABLE = 10
+#: Fewest complete cases for a regression term (or a model) to be estimable.
+MIN_COMPLETE_CASES = 10
+#: Fewest events, and fewest non-events, among a regression's complete cases.
+MIN_EACH_OUTCOME = 2
 
 # --- figures -------------------------------------------------------------------------
 # Per-patient charts switch to a form that stays readable (and small) for large cohorts.

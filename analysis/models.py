@@ -41,13 +41,10 @@ from statsmodels.tools.sm_exceptions import PerfectSeparationError
 from statsmodels.tools.tools import add_constant
 from threadpoolctl import threadpool_limits  # installed with scikit-learn (firthmodels)
 
+from analysis.config import MIN_COMPLETE_CASES, MIN_EACH_OUTCOME
 from analysis.errors import PsmaRweError
 from analysis.results import MultivariableDecision, RegressionRow
 
-#: Fewest complete cases for a term (or a model) to be estimable.
-MIN_COMPLETE_CASES = 10
-#: Fewest events, and fewest non-events, among the complete cases.
-MIN_EACH_OUTCOME = 2
 #: Confidence level of every interval is ``1 - ALPHA``.
 ALPHA = 0.05
 #: Default minimum events per variable (term) for a multivariable model.
@@ -196,6 +193,30 @@ def fit_multivariable(
     else:
         reason = f"{counts}, but not estimable: {reason}"
     return MultivariableDecision(fitted, reason, events, k, epv), rows
+
+
+def fit_regression(
+    frame: pd.DataFrame,
+    outcome: str,
+    terms: Sequence[tuple[str, str]],
+    min_epv: float = MIN_EPV,
+) -> tuple[list[RegressionRow], MultivariableDecision, list[RegressionRow]]:
+    """:func:`fit_univariable`, then :func:`fit_multivariable`: every fit of a study's
+    regression, as one piece of work (a build runs it in a worker process, beside
+    the rest of the analysis: :func:`analysis.analyze.run_analysis`).
+
+    Returns
+    -------
+    (univariable rows, multivariable decision, multivariable rows)
+    """
+    uni = fit_univariable(frame, outcome, terms)
+    decision, multi = fit_multivariable(frame, outcome, terms, min_epv=min_epv)
+    return uni, decision, multi
+
+
+def warm() -> None:
+    """A worker's warm-up for :func:`fit_regression`: importing this module (statsmodels,
+    firthmodels and the scikit-learn it needs, about 0.7 s) is all of it."""
 
 
 def _multivariable_rows(

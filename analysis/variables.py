@@ -366,7 +366,7 @@ def _prose(r: StudyResults, all50, prev, final90, dose90, estimable, planned_dos
     elif n == n_patients:
         regression = "With every patient a responder, no odds ratio could be estimated."
     else:
-        from analysis.models import MIN_COMPLETE_CASES, MIN_EACH_OUTCOME
+        from analysis.config import MIN_COMPLETE_CASES, MIN_EACH_OUTCOME
 
         regression = (
             f"No odds ratio could be estimated: no term had at least {MIN_COMPLETE_CASES} "

@@ -104,8 +104,16 @@ def call(function: str, args: Sequence[Any]) -> Any:
     return getattr(importlib.import_module(module), name)(*args)
 
 
-def _serve(warm: Sequence[str]) -> None:
-    """A worker's loop: run the warm-up functions, then the pickled tasks from stdin.
+def _warm(functions: Sequence[str]) -> None:
+    for function in functions:
+        with contextlib.suppress(Exception), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            call(function, ())
+
+
+def _serve(warm: Sequence[str], after_first: Sequence[str] = ()) -> None:
+    """A worker's loop: run the warm-up functions, then the pickled tasks from stdin
+    (``after_first``: more warm-up functions, run once the first task is answered).
 
     Each answer, pickled to stdout, is ``("ok", value, warnings)``,
     ``("psma", summary, problems, total)`` for a :class:`PsmaRweError`,
@@ -121,10 +129,7 @@ def _serve(warm: Sequence[str]) -> None:
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # stray prints of a task never mix with the answers
     tasks_in = sys.stdin.buffer
-    for function in warm:
-        with contextlib.suppress(Exception), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            call(function, ())
+    _warm(warm)
     while True:
         try:
             function, args = pickle.load(tasks_in)
@@ -143,16 +148,19 @@ def _serve(warm: Sequence[str]) -> None:
             answer = ("bug", traceback.format_exc())
         pickle.dump(answer, answers)
         answers.flush()
+        _warm(after_first)
+        after_first = ()
 
 
-def worker_command(warm: Sequence[str] = ()) -> list[str]:
+def worker_command(warm: Sequence[str] = (), after_first: Sequence[str] = ()) -> list[str]:
     """A fresh interpreter running :func:`_serve`, on this process's import path."""
     import json
     import sys
 
     path = json.dumps([p for p in sys.path if p])
     code = f"import sys; sys.path[:] = {path}; from analysis.workers import _serve; "
-    return [sys.executable, "-c", code + f"_serve({json.dumps(list(warm))})"]
+    call = f"_serve({json.dumps(list(warm))}, {json.dumps(list(after_first))})"
+    return [sys.executable, "-c", code + call]
 
 
 class _Worker:
@@ -190,7 +198,7 @@ class _Worker:
 class Batch:
     """Tasks being run by a pool's workers; :meth:`wait` gives their results."""
 
-    def __init__(self, pool: Pool, tasks: Sequence[Task]) -> None:
+    def __init__(self, pool: Pool, tasks: Sequence[Task], workers: Sequence[_Worker]) -> None:
         import queue
 
         self.tasks = list(tasks)
@@ -202,7 +210,7 @@ class Batch:
         self._failed = threading.Event()
         self._lock = threading.Lock()
         self._threads = [
-            threading.Thread(target=self._drive, args=(w,), daemon=True) for w in pool.workers
+            threading.Thread(target=self._drive, args=(w,), daemon=True) for w in workers
         ]
         for thread in self._threads:
             thread.start()
@@ -269,23 +277,31 @@ class Pool:
         ``"module:name"`` functions each worker calls, without arguments, before
         its first task: imports and first uses that would otherwise slow the
         first task.
+    warm_first : sequence of str
+        Functions the first worker alone calls instead of ``warm``, which it
+        calls once its first task is answered: the warm-up of the first task,
+        given to it alone (:meth:`start` with ``first=True``; in a build, the
+        regression, which the analysis waits for while the other warm-ups
+        could wait).
 
     Use as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, n: int, warm: Sequence[str] = ()) -> None:
+    def __init__(self, n: int, warm: Sequence[str] = (), warm_first: Sequence[str] = ()) -> None:
         self.n = max(1, n)
         self.workers: list[_Worker] = []
         self._stopped = False
-        command = worker_command(warm)
+        first = worker_command(warm_first, warm) if warm_first else worker_command(warm)
+        commands = [first] + [worker_command(warm)] * (self.n - 1)
         try:
-            self.workers = [_Worker(command) for _ in range(self.n)]
+            self.workers = [_Worker(command) for command in commands]
         except BaseException:
             self.stop()
             raise
 
-    def start(self, tasks: Sequence[Task]) -> Batch:
-        """Hand ``tasks`` to the workers; the answers come from :meth:`Batch.wait`.
+    def start(self, tasks: Sequence[Task], *, first: bool = False) -> Batch:
+        """Hand ``tasks`` to the workers (``first``: to the first worker only, which
+        ran ``warm_first``); the answers come from :meth:`Batch.wait`.
 
         Raises
         ------
@@ -294,7 +310,7 @@ class Pool:
         """
         if self._stopped:
             raise PsmaRweError("the worker processes were stopped by an earlier failure")
-        return Batch(self, tasks)
+        return Batch(self, tasks, self.workers[:1] if first else self.workers)
 
     def run(self, tasks: Sequence[Task]) -> list[Any]:
         """:meth:`start` then :meth:`Batch.wait`."""

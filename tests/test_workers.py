@@ -32,6 +32,12 @@ def tasks_module(tmp_path, monkeypatch):
             def was_warmed():
                 return WARMED == [os.getpid()]
 
+            def warm_for_first():
+                WARMED.append("first")
+
+            def warmed():
+                return os.getpid(), list(WARMED)
+
             def square(x):
                 return x * x
 
@@ -166,4 +172,17 @@ def test_jobs_setting(monkeypatch):
 def test_the_worker_command_runs_this_interpreter():
     command = workers.worker_command(("a:b",))
     assert command[0] == sys.executable
-    assert '_serve(["a:b"])' in command[-1]
+    assert '_serve(["a:b"], [])' in command[-1]
+    assert '_serve(["c:d"], ["a:b"])' in workers.worker_command(("c:d",), ("a:b",))[-1]
+
+
+def test_the_first_worker_warms_for_its_first_task_then_like_the_others(tasks_module):
+    m = tasks_module
+    with Pool(2, warm=(f"{m}:warm",), warm_first=(f"{m}:warm_for_first",)) as pool:
+        firsts = pool.start([Task(f"{m}:warmed")] * 3, first=True).wait()
+        others = pool.run([Task(f"{m}:pid")] * 2)
+    pids = {pid for pid, _ in firsts}
+    assert len(pids) == 1  # first=True: the first worker alone
+    (pid,) = pids
+    assert [w for _, w in firsts] == [["first"], ["first", pid], ["first", pid]]
+    assert pid in others and len(set(others)) == 2
