@@ -524,7 +524,7 @@ def poster_variables(results: Any) -> dict[str, str]:
 def sample_note(shown: int, n: int) -> str:
     """A caption's sentence saying that a per-patient figure draws a sample (``""``
     when it draws every patient)."""
-    return f"{shown:,} of {n:,} patients, a random sample." if shown < n else ""
+    return f"A random sample of {shown:,} of the {n:,} patients is shown." if shown < n else ""
 
 
 def supplement_variables(results: Any) -> dict[str, str]:

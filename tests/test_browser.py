@@ -117,6 +117,41 @@ def test_poster_html_is_one_page_scaled_to_the_window(version, browser):
     page.close()
 
 
+def _pdf_band_depth(pdf, tmp_path) -> float:
+    """Depth of the PDF poster's title band and its stripe, as a fraction of the
+    page's width: the first light pixel down the page's left edge (a raster of
+    the page, 20 dpi, as grey levels)."""
+    import subprocess
+
+    base = tmp_path / "band"
+    subprocess.run(
+        ["pdftoppm", "-r", "20", "-gray", "-singlefile", str(pdf), str(base)], check=True
+    )
+    data = (tmp_path / "band.pgm").read_bytes()
+    magic, width, height, _, pixels = data.split(maxsplit=4)
+    assert magic == b"P5"
+    width, height = int(width), int(height)
+    column = [pixels[y * width + 3] for y in range(height)]
+    return next(y for y in range(height) if column[y] > 230) / width
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="needs poppler-utils")
+def test_poster_html_title_band_is_as_deep_as_the_pdfs(version, browser, tmp_path):
+    """The HTML poster's title band (header and stripe) takes the PDF's depth of
+    the page, within 0.15 in of a 48 in poster: the people and the badge sit side
+    by side at the band's foot, the badge rising beside the people rather than
+    deepening the band (it had been 0.95 in deeper, and the HTML's type smaller)."""
+    page = open_poster(browser, version)
+    depth = page.evaluate(
+        "(() => { const p = document.querySelector('.poster-page').getBoundingClientRect();"
+        " const h = document.querySelector('#title-block-header').getBoundingClientRect();"
+        " return (h.bottom - p.top) / p.width; })()"
+    )
+    page.close()
+    pdf = _pdf_band_depth(version / "poster.pdf", tmp_path)
+    assert 48 * abs(depth - pdf) <= 0.15, (48 * depth, 48 * pdf)
+
+
 def test_poster_html_screenshot_is_not_blank(version, browser, tmp_path):
     page = open_poster(browser, version, settle_ms=0)
     shot = tmp_path / "poster.png"

@@ -338,4 +338,4 @@ def test_swimmer_draws_every_patient_only_while_they_fit_a_page(handmade, n):
     if n <= config.SWIMMER_SAMPLE:
         assert note == ""
     else:
-        assert note == f"{config.SWIMMER_SAMPLE} of {n} patients, a random sample."
+        assert note == f"A random sample of {config.SWIMMER_SAMPLE} of the {n} patients is shown."
