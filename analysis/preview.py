@@ -352,7 +352,9 @@ class Preview:
 
         started = time.perf_counter()
         try:
-            paths = render_document(self.work, f"report/{doc}.qmd", self.site, formats=("html",))
+            paths = render_document(
+                self.work, f"report/{doc}.qmd", self.site, formats=("html",), follow_pdf=True
+            )
             page = paths["html"].read_text(encoding="utf-8")
         except Exception as exc:  # a tool's crash is shown too: the server keeps running
             self.state.publish(doc, None, _message(exc))

@@ -391,6 +391,8 @@ def test_preview_reloads_on_save_shows_errors_and_leaves_nothing(project, tmp_pa
             page.goto(url + "/poster.html")
             _wait_text(page, "Conclusions", 60)
             assert page.locator("svg, img").count() > 0
+            # the PDF's balance (compiled aside): the same figures as the PDF poster
+            assert page.locator(".poster-columns[data-planned]").count() == 1
             browser.close()
     finally:
         proc.send_signal(signal.SIGINT)

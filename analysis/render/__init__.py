@@ -182,6 +182,8 @@ def render_document(
     source: str,
     out_dir: Path,
     formats: Sequence[str] = ("html", "pdf", "docx"),
+    *,
+    follow_pdf: bool = False,
 ) -> dict[str, Path]:
     """Render one ``.qmd`` of a Quarto-like project to HTML, PDF and/or DOCX.
 
@@ -199,6 +201,10 @@ def render_document(
         (created if missing).
     formats : sequence of str
         Any of ``"html"``, ``"pdf"``, ``"docx"``.
+    follow_pdf : bool
+        A poster's HTML rendered without its PDF still follows the PDF's column
+        balance (:mod:`analysis.render.poster_plan`): the PDF is compiled into
+        the work folder for it, and not returned (``psma-rwe preview``).
 
     Returns
     -------
@@ -214,7 +220,7 @@ def render_document(
     """
     from analysis.render.pipeline import render
 
-    return render(Path(project_dir), source, Path(out_dir), formats)
+    return render(Path(project_dir), source, Path(out_dir), formats, follow_pdf=follow_pdf)
 
 
 def render_plain(project_dir: Path, source: str, out_path: Path) -> Path:

@@ -446,7 +446,12 @@ def citations_on(meta: dict) -> bool:
 
 
 def render(
-    project_dir: Path, source: str, out_dir: Path, formats: Sequence[str] = FORMATS
+    project_dir: Path,
+    source: str,
+    out_dir: Path,
+    formats: Sequence[str] = FORMATS,
+    *,
+    follow_pdf: bool = False,
 ) -> dict[str, Path]:
     """Implementation of :func:`analysis.render.render_document`."""
     timings = LAST_TIMINGS
@@ -468,9 +473,16 @@ def render(
     what = f"rendering {prep.rel_source} to"
     results: dict[str, Path] = {}
     plan_path = prep.work / poster_plan.PLAN_FILE
-    if "pdf" in formats:
+    # an HTML poster alone: its PDF, compiled into the work folder, for the plan
+    plan_only = (
+        follow_pdf
+        and "html" in formats
+        and "pdf" not in formats
+        and _base_args(prep, "html")[3] == "poster"
+    )
+    if "pdf" in formats or plan_only:
         plan_path.unlink(missing_ok=True)  # the plan of this render's PDF, or none
-    for fmt in formats:
+    for fmt in ("pdf", *formats) if plan_only else formats:
         t1 = time.perf_counter()
         args, env, plain, template = _base_args(prep, fmt)
         if plain.get("toc") is True and fmt != "docx":  # docx: docx-title.lua
@@ -507,7 +519,7 @@ def render(
             _run_pandoc(args, prep.project_dir, env, f"{what} DOCX")
             docx.postprocess(target, width, height)
         else:
-            target = out_dir / f"{prep.stem}.pdf"
+            target = (prep.work if plan_only else out_dir) / f"{prep.stem}.pdf"
             typ = prep.work / f"{prep.stem}.typ"
             # the values the Typst partials parse, checked here for a clear message
             layout.check_typst_metadata(plain)
@@ -526,6 +538,8 @@ def render(
         timings.add(fmt, time.perf_counter() - t1)
     if "html" in results and "pdf" in results:
         poster_plan.embed(results["html"], plan_path)
+    if plan_only:
+        del results["pdf"]
     return results
 
 

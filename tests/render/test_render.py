@@ -9,6 +9,7 @@ they check.
 from __future__ import annotations
 
 import html as html_lib
+import json
 import re
 import zipfile
 from pathlib import Path
@@ -909,3 +910,25 @@ def test_poster_typst_floats_are_numbered_by_typst(tmp_path):
     assert "Fig. S1. First." in text and "Fig. S2. Second." in text
     assert "Fig. S1. First." in convert("typst", "article")
     assert "Fig. S1." in convert("html", "poster")
+
+
+def test_an_html_poster_alone_follows_its_pdf_when_asked(project, tmp_path):
+    """follow_pdf (the preview's HTML-only renders): the poster's page carries the
+    PDF's plan, the PDF itself stays in the work folder; an article compiles no PDF;
+    without follow_pdf the page balances itself (no plan)."""
+    out = tmp_path / "out"
+    result = render_document(project, "report/poster.qmd", out, formats=["html"], follow_pdf=True)
+    assert set(result) == {"html"} and sorted(p.name for p in out.iterdir()) == ["poster.html"]
+    found = re.search(
+        r'<div class="poster-flow"[^>]* data-plan="([^"]*)"', result["html"].read_text()
+    )
+    plan = json.loads(found[1].replace("&quot;", '"'))
+    assert set(plan) == {"dropped", "bounds", "gaps", "figure-scale"}
+
+    alone = render_document(project, "report/poster.qmd", tmp_path / "alone", formats=["html"])
+    assert "data-plan=" not in alone["html"].read_text(encoding="utf-8")
+
+    article = render_document(
+        project, "report/article.qmd", tmp_path / "a", formats=["html"], follow_pdf=True
+    )
+    assert set(article) == {"html"} and not (project / "_render" / "article.pdf").exists()
