@@ -463,6 +463,9 @@ def build(
 BUILD_WARM = ("analysis.charts_write:warm", "analysis.render_docs:warm")
 #: What the first worker does before those: it fits the regression, beside the analysis.
 BUILD_WARM_FIRST = ("analysis.models:warm",)
+#: Imported by the build's process before it forks the workers: it needs them for the
+#: validation and the analysis, the workers for the regression and the figures.
+BUILD_PRELOAD = ("pandas", "scipy.stats")
 
 
 @contextlib.contextmanager
@@ -474,7 +477,7 @@ def _build_pool(n: int):
         return
     from analysis.workers import Pool
 
-    with Pool(n, warm=BUILD_WARM, warm_first=BUILD_WARM_FIRST) as pool:
+    with Pool(n, warm=BUILD_WARM, warm_first=BUILD_WARM_FIRST, preload=BUILD_PRELOAD) as pool:
         yield pool
 
 

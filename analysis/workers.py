@@ -1,8 +1,10 @@
 """Warm worker processes: a build's figures and documents are made in them, side by side.
 
-A :class:`Pool` starts its workers as soon as it is made.  Each is a fresh
-interpreter (``python -c``, see :func:`worker_command`) that runs the pool's
-*warm-up* functions (imports, a first small drawing) and then waits for tasks.
+A :class:`Pool` starts its workers as soon as it is made.  Each is forked from
+the calling process once it has imported the pool's *preload* modules (where
+:func:`os.fork` exists; else a fresh interpreter, ``python -c``, see
+:func:`worker_command`); it runs the pool's *warm-up* functions (imports, a
+first small drawing) and then waits for tasks.
 :func:`analysis.build.build` makes its pool before it validates the cohort, so
 that on a 2-core machine the workers' start-up runs beside the analysis, which
 uses one core; the figures (:func:`analysis.charts_write.write_figures`) and
@@ -31,8 +33,10 @@ Failures
 Why not :mod:`multiprocessing`
     A ``spawn`` worker imports the caller's main script again, so a script
     calling :func:`analysis.build.build` without an ``if __name__ ==
-    "__main__"`` guard would run again in every worker; ``fork`` would copy a
-    process whose vl-convert and BLAS threads may be running.
+    "__main__"`` guard would run again in every worker; its ``fork`` forks
+    whenever a pool is made, here the workers are forked once, at the start,
+    before this process has drawn anything (no vl-convert threads) and with
+    fresh standard streams in the worker, or not at all (``$PSMA_RWE_FORK=0``).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ import importlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 import warnings
 from collections.abc import Sequence
@@ -55,6 +60,11 @@ from analysis.errors import PsmaRweError
 JOBS_ENV = "PSMA_RWE_JOBS"
 #: Most worker processes.
 MAX_JOBS = 8
+#: Environment variable: ``0`` starts every worker as a fresh interpreter, not forked.
+FORK_ENV = "PSMA_RWE_FORK"
+#: Modules with native threads of their own once used: a process that imported one is
+#: not forked (a build's process imports neither before its workers start).
+NATIVE_RUNTIMES = ("vl_convert", "typst")
 
 
 def jobs(value: int | None = None) -> int:
@@ -111,6 +121,75 @@ def _warm(functions: Sequence[str]) -> None:
             call(function, ())
 
 
+class _Forked:
+    """A worker forked from this process, with the part of :class:`subprocess.Popen`'s
+    interface that :class:`_Worker` uses (``stdin``, ``stdout``, ``pid``, ``poll``,
+    ``wait``, ``kill``)."""
+
+    def __init__(self, warm: Sequence[str], after_first: Sequence[str]) -> None:
+
+        task_r, task_w = os.pipe()
+        answer_r, answer_w = os.pipe()
+        for stream in (sys.stdout, sys.stderr):  # nothing of ours is written twice
+            with contextlib.suppress(Exception):
+                stream.flush()
+        with warnings.catch_warnings():
+            # Python >= 3.12 warns of a fork beside threads (a terminal spinner's):
+            # the worker uses none of their locks (fresh standard streams below)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # the worker: never returns
+            code = 1
+            try:
+                os.setsid()  # a process group of its own, as start_new_session
+                os.dup2(task_r, 0)
+                os.dup2(answer_w, 1)
+                os.closerange(3, 1 << 16)  # other workers' pipes, the caller's files
+                sys.stdin = open(0, closefd=False)  # noqa: SIM115
+                sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+                sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                _serve(warm, after_first)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(task_r)
+        os.close(answer_w)
+        self.pid = pid
+        self.stdin = os.fdopen(task_w, "wb")
+        self.stdout = os.fdopen(answer_r, "rb")
+        self.returncode: int | None = None
+        self._lock = threading.Lock()
+
+    def _reap(self, flags: int) -> None:
+        try:
+            done, status = os.waitpid(self.pid, flags)
+        except ChildProcessError:  # reaped already, elsewhere
+            done, status = self.pid, 255 << 8
+        if done:
+            self.returncode = os.waitstatus_to_exitcode(status)
+
+    def poll(self) -> int | None:
+        if self.returncode is None and self._lock.acquire(blocking=False):
+            try:
+                if self.returncode is None:
+                    self._reap(os.WNOHANG)
+            finally:
+                self._lock.release()
+        return self.returncode
+
+    def wait(self) -> int:
+        with self._lock:  # one waitpid at a time (a task's thread and stop() may both wait)
+            if self.returncode is None:
+                self._reap(0)
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+
 def _serve(warm: Sequence[str], after_first: Sequence[str] = ()) -> None:
     """A worker's loop: run the warm-up functions, then the pickled tasks from stdin
     (``after_first``: more warm-up functions, run once the first task is answered).
@@ -165,12 +244,19 @@ def worker_command(warm: Sequence[str] = (), after_first: Sequence[str] = ()) ->
 
 class _Worker:
     """One worker process and the pipes to it, in a process group of its own: Ctrl-C at
-    the terminal reaches the calling process only, which stops the workers."""
+    the terminal reaches the calling process only, which stops the workers.  Forked
+    from this process (``fork``), or a fresh interpreter."""
 
-    def __init__(self, command: list[str]) -> None:
-        self.proc = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True
-        )
+    def __init__(self, warm: Sequence[str], after_first: Sequence[str], fork: bool) -> None:
+        if fork:
+            self.proc: Any = _Forked(warm, after_first)
+        else:
+            self.proc = subprocess.Popen(
+                worker_command(warm, after_first),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                start_new_session=True,
+            )
 
     def run(self, task: Task) -> tuple:
         import pickle
@@ -283,18 +369,48 @@ class Pool:
         given to it alone (:meth:`start` with ``first=True``; in a build, the
         regression, which the analysis waits for while the other warm-ups
         could wait).
+    preload : sequence of str
+        Modules this process imports before it forks the workers, which then
+        have them without importing them again (modules it needs itself: in a
+        build, pandas and SciPy's statistics, 0.9 s of each worker's start).
+    fork : bool, optional
+        Fork the workers from this process (default where :func:`os.fork`
+        exists, unless ``$PSMA_RWE_FORK`` is ``0``), else start each as a
+        fresh interpreter (:func:`worker_command`).  A forked worker starts
+        with this process's imports and before any drawing or BLAS work of its
+        own (this process has drawn nothing: the figures are drawn in workers);
+        not where this process has imported a module of
+        :data:`NATIVE_RUNTIMES`.
 
     Use as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, n: int, warm: Sequence[str] = (), warm_first: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        n: int,
+        warm: Sequence[str] = (),
+        warm_first: Sequence[str] = (),
+        *,
+        preload: Sequence[str] = (),
+        fork: bool | None = None,
+    ) -> None:
         self.n = max(1, n)
         self.workers: list[_Worker] = []
         self._stopped = False
-        first = worker_command(warm_first, warm) if warm_first else worker_command(warm)
-        commands = [first] + [worker_command(warm)] * (self.n - 1)
+        if fork is None:
+            fork = hasattr(os, "fork") and os.environ.get(FORK_ENV, "").strip() != "0"
+            # a native runtime this process started (vl-convert's, Typst's) would be
+            # copied without its threads: then fresh interpreters
+            fork = fork and not any(m in sys.modules for m in NATIVE_RUNTIMES)
+        if fork:
+            for module in preload:
+                with contextlib.suppress(ImportError):
+                    importlib.import_module(module)
+        plans = [(warm_first, warm) if warm_first else (warm, ())]
+        plans += [(warm, ())] * (self.n - 1)
         try:
-            self.workers = [_Worker(command) for command in commands]
+            for first, after in plans:
+                self.workers.append(_Worker(first, after, fork))
         except BaseException:
             self.stop()
             raise

@@ -73,11 +73,17 @@ def test_a_workers_error_is_the_error_of_one_after_another(work, tmp_path):
     assert parallel.value.__cause__ is None  # no worker traceback attached
 
 
-def test_a_worker_that_dies_is_a_clear_error(work, tmp_path, monkeypatch):
+@pytest.mark.parametrize("fork", [True, False])
+def test_a_worker_that_dies_is_a_clear_error(work, tmp_path, monkeypatch, fork):
+    import os
+
     from analysis import workers
 
+    monkeypatch.setenv(workers.FORK_ENV, "1" if fork else "0")
+    monkeypatch.setattr(workers, "NATIVE_RUNTIMES", ())
+    monkeypatch.setattr(workers, "_serve", lambda *args: os._exit(3))  # forked
     monkeypatch.setattr(
-        workers, "worker_command", lambda warm=(): [sys.executable, "-c", "raise SystemExit(3)"]
+        workers, "worker_command", lambda *args: [sys.executable, "-c", "raise SystemExit(3)"]
     )
     with pytest.raises(PsmaRweError, match=r"worker process ended unexpectedly \(exit code 3\)"):
         render_docs.render_documents(work, tmp_path / "out", DOC_FORMATS, jobs=2)

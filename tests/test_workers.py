@@ -3,6 +3,8 @@ failure raised in the calling process as the task's own error, warnings passed o
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import textwrap
 import time
@@ -13,6 +15,15 @@ import pytest
 from analysis import workers
 from analysis.errors import PsmaRweError
 from analysis.workers import Pool, Task
+
+
+@pytest.fixture(autouse=True, params=["fork", "fresh"])
+def start_mode(request, monkeypatch):
+    """Every test twice: workers forked from this process, and fresh interpreters (the
+    tasks here start no native runtime: forked even where other tests drew charts)."""
+    monkeypatch.setenv(workers.FORK_ENV, "1" if request.param == "fork" else "0")
+    monkeypatch.setattr(workers, "NATIVE_RUNTIMES", ())
+    return request.param
 
 
 @pytest.fixture
@@ -37,6 +48,10 @@ def tasks_module(tmp_path, monkeypatch):
 
             def warmed():
                 return os.getpid(), list(WARMED)
+
+            def imported_by():
+                import psma_preloaded
+                return psma_preloaded.IMPORTED_BY
 
             def square(x):
                 return x * x
@@ -69,8 +84,12 @@ def tasks_module(tmp_path, monkeypatch):
         ),
         encoding="utf-8",
     )
+    (tmp_path / "psma_preloaded.py").write_text(
+        "import os\nIMPORTED_BY = os.getpid()\n", encoding="utf-8"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
-    return "psma_tasks"
+    yield "psma_tasks"
+    sys.modules.pop("psma_preloaded", None)
 
 
 def test_results_come_in_the_tasks_order(tasks_module):
@@ -186,3 +205,29 @@ def test_the_first_worker_warms_for_its_first_task_then_like_the_others(tasks_mo
     (pid,) = pids
     assert [w for _, w in firsts] == [["first"], ["first", pid], ["first", pid]]
     assert pid in others and len(set(others)) == 2
+
+
+def test_forked_workers_have_the_preloaded_modules(tasks_module, start_mode):
+    """preload: imported here before the fork, so a forked worker has the module as
+    this process imported it; a fresh interpreter imports it itself."""
+    with Pool(2, preload=("psma_preloaded",)) as pool:
+        pids = pool.run([Task(f"{tasks_module}:imported_by")] * 2)
+        workers_pids = {w.proc.pid for w in pool.workers}
+    if start_mode == "fork":
+        assert pids == [os.getpid()] * 2
+    else:
+        assert set(pids) <= workers_pids and "psma_preloaded" not in sys.modules
+
+
+def test_a_process_with_a_native_runtime_is_not_forked(tasks_module, monkeypatch):
+    """vl-convert's or Typst's runtime, started here, would be copied without its
+    threads (a forked worker's first drawing failed): the workers are then fresh."""
+    monkeypatch.setattr(workers, "NATIVE_RUNTIMES", ("vl_convert", "typst"))
+    monkeypatch.setitem(sys.modules, "vl_convert", sys.modules.get("vl_convert", object()))
+    with Pool(1) as pool:
+        assert isinstance(pool.workers[0].proc, subprocess.Popen)
+    monkeypatch.delitem(sys.modules, "vl_convert")
+    monkeypatch.delitem(sys.modules, "typst", raising=False)
+    monkeypatch.setenv(workers.FORK_ENV, "1")
+    with Pool(1) as pool:
+        assert not isinstance(pool.workers[0].proc, subprocess.Popen)
