@@ -1,8 +1,8 @@
 """Warm worker processes: a build's figures and documents are made in them, side by side.
 
 A :class:`Pool` starts its workers as soon as it is made.  Each is forked from
-the calling process once it has imported the pool's *preload* modules (where
-:func:`os.fork` exists; else a fresh interpreter, ``python -c``, see
+the calling process once it has imported the pool's *preload* modules (on
+Linux; else a fresh interpreter, ``python -c``, see
 :func:`worker_command`); it runs the pool's *warm-up* functions (imports, a
 first small drawing) and then waits for tasks.
 :func:`analysis.build.build` makes its pool before it validates the cohort, so
@@ -374,8 +374,8 @@ class Pool:
         have them without importing them again (modules it needs itself: in a
         build, pandas and SciPy's statistics, 0.9 s of each worker's start).
     fork : bool, optional
-        Fork the workers from this process (default where :func:`os.fork`
-        exists, unless ``$PSMA_RWE_FORK`` is ``0``), else start each as a
+        Fork the workers from this process (default on Linux, unless
+        ``$PSMA_RWE_FORK`` is ``0``), else start each as a
         fresh interpreter (:func:`worker_command`).  A forked worker starts
         with this process's imports and before any drawing or BLAS work of its
         own (this process has drawn nothing: the figures are drawn in workers);
@@ -398,7 +398,9 @@ class Pool:
         self.workers: list[_Worker] = []
         self._stopped = False
         if fork is None:
-            fork = hasattr(os, "fork") and os.environ.get(FORK_ENV, "").strip() != "0"
+            # Linux only: on macOS the system's libraries (Accelerate's BLAS) are not
+            # safe to use in a forked child, the reason multiprocessing spawns there
+            fork = sys.platform.startswith("linux") and os.environ.get(FORK_ENV, "").strip() != "0"
             # a native runtime this process started (vl-convert's, Typst's) would be
             # copied without its threads: then fresh interpreters
             fork = fork and not any(m in sys.modules for m in NATIVE_RUNTIMES)
