@@ -33,10 +33,11 @@ Failures
 Why not :mod:`multiprocessing`
     A ``spawn`` worker imports the caller's main script again, so a script
     calling :func:`analysis.build.build` without an ``if __name__ ==
-    "__main__"`` guard would run again in every worker; its ``fork`` forks
-    whenever a pool is made, here the workers are forked once, at the start,
-    before this process has drawn anything (no vl-convert threads) and with
-    fresh standard streams in the worker, or not at all (``$PSMA_RWE_FORK=0``).
+    "__main__"`` guard would run again in every worker; its ``fork`` context
+    forks a process at any moment.  Here the workers are forked once, when the
+    pool is made, on Linux, from a process that has started no vl-convert or
+    Typst runtime (else they are fresh interpreters, as with
+    ``$PSMA_RWE_FORK=0``), and each gets fresh standard streams.
 """
 
 from __future__ import annotations
@@ -127,7 +128,6 @@ class _Forked:
     ``wait``, ``kill``)."""
 
     def __init__(self, warm: Sequence[str], after_first: Sequence[str]) -> None:
-
         task_r, task_w = os.pipe()
         answer_r, answer_w = os.pipe()
         for stream in (sys.stdout, sys.stderr):  # nothing of ours is written twice
