@@ -37,6 +37,24 @@ from pathlib import Path
 
 from analysis.errors import PsmaRweError
 
+#: PNG copies of the SVG figures for Word (:func:`analysis.render.pipeline.svg_pngs`).
+#: vl-convert makes width * scale * ppi / 72 pixels and records ``ppi``; scale
+#: 0.75 keeps the SVG's CSS size (96 px per inch) in Word, and 192 ppi gives
+#: twice the screen resolution.
+PNG_SCALE = 0.75
+PNG_PPI = 192.0
+#: PNG pixels per pixel of the chart's SVG.
+PNG_PX_PER_CHART_PX = PNG_SCALE * PNG_PPI / 72
+#: Smallest size of a chart in Word, in points per pixel of its SVG: the charts'
+#: smallest text, 10 px, prints at 5.5 pt or more.  Fitted to a share of the page
+#: alone, it had printed at 4.3-6.3 pt (the landmark figure at 4.9 pt, the swimmer
+#: plot of 200 patients at 4.3 pt).  The PDF keeps 0.65 (typst/typst-template.typ,
+#: ``min-chart``): it floats a figure and fills the page with text.  Word cannot,
+#: and a larger floor pushed figures whole onto the next page: at 0.58, two pages of
+#: the 21-patient supplement were half empty (Figures S5 and S7 moved), at 0.65 six
+#: of the 200-patient one; at 0.55 none and one (HEAD before it: none and two).
+MIN_CHART_PT_PER_PX = 0.55
+
 #: Page sizes in twentieths of a point (twips): (width, height).
 PAGE_TWIPS = {"letter": (12240, 15840), "us-letter": (12240, 15840), "a4": (11906, 16838)}
 #: The PDF article's margins (typst/typst-template.typ), twips.
@@ -479,7 +497,12 @@ FIGURE_MEDIUM_SHARE = 0.55
 _EMU_PER_PT = 12700
 
 
-def fit_figures(document: str, height_pt: float) -> str:
+def fit_figures(
+    document: str,
+    height_pt: float,
+    chart_px: dict[str, float] | None = None,
+    width_pt: float | None = None,
+) -> str:
     """Images scaled to heights that fill Word's pages as the PDF's.
 
     An image up to :data:`FIGURE_SMALL_UP_TO` of the text height is scaled
@@ -489,7 +512,10 @@ def fit_figures(document: str, height_pt: float) -> str:
     :data:`FIGURE_MEDIUM_SHARE` (Word cannot float it, see there); a taller
     one (the treatment course chart of a large cohort, which Word and
     LibreOffice would cut at the page's end) to :data:`FIGURE_HEIGHT_SHARE`.
-    The aspect ratio is kept.
+    A chart whose width in pixels is in ``chart_px`` is not set smaller than
+    :data:`MIN_CHART_PT_PER_PX` points per pixel (nor wider than the text, nor
+    taller than :data:`FIGURE_HEIGHT_SHARE` of it), so that its text stays
+    legible.  The aspect ratio is kept; no image is made larger than pandoc set it.
 
     Parameters
     ----------
@@ -497,6 +523,11 @@ def fit_figures(document: str, height_pt: float) -> str:
         The XML text of ``word/document.xml``.
     height_pt : float
         The text height in points.
+    chart_px : dict, optional
+        Width in pixels of the chart each image draws, by the image's
+        relationship id (``r:embed``).
+    width_pt : float, optional
+        The text width in points (default: no limit beyond pandoc's).
 
     Returns
     -------
@@ -518,9 +549,17 @@ def fit_figures(document: str, height_pt: float) -> str:
             limit = medium
         else:
             limit = tall
-        if height <= limit:
+        factor = min(1.0, limit / height)
+        embed = re.search(r'r:embed="([^"]+)"', drawing.group(0))
+        px = (chart_px or {}).get(embed.group(1)) if embed else None
+        if px:
+            width = int(extent.group(1))
+            floor = MIN_CHART_PT_PER_PX * px * _EMU_PER_PT / width
+            if width_pt:
+                floor = min(floor, width_pt * _EMU_PER_PT / width)
+            factor = min(1.0, max(factor, min(floor, tall / height)))
+        if factor >= 1.0:
             return drawing.group(0)
-        factor = limit / height
         return _EXTENT.sub(
             lambda m: (
                 f'<{m.group(1)} cx="{round(int(m.group(2)) * factor)}" '
@@ -674,11 +713,32 @@ def postprocess(path: Path, width_pt: float, height_pt: float) -> None:
     """
     with zipfile.ZipFile(path) as z:
         members = [(info, z.read(info.filename)) for info in z.infolist()]
+    charts = _chart_widths(dict((i.filename, d) for i, d in members))
     with zipfile.ZipFile(path, "w") as out:
         for info, data in members:
             if info.filename == "word/document.xml":
                 text = fit_tables(data.decode("utf-8"), round(width_pt * 20))
                 text = keep_tables(style_table_text(text), height_pt)
-                text = fit_figures(text, height_pt)
+                text = fit_figures(text, height_pt, charts, width_pt)
                 data = text.encode("utf-8")
             out.writestr(info, data)
+
+
+_REL = re.compile(r"<Relationship\b[^>]*>")
+
+
+def _chart_widths(members: dict[str, bytes]) -> dict[str, float]:
+    """Width in chart pixels of each PNG image of the document, by relationship id
+    (the PNG's width over :data:`PNG_PX_PER_CHART_PX`; the charts' PNGs are the
+    only PNGs the documents hold)."""
+    rels = members.get("word/_rels/document.xml.rels", b"").decode("utf-8", "replace")
+    out: dict[str, float] = {}
+    for rel in _REL.findall(rels):
+        rid = re.search(r'\bId="([^"]+)"', rel)
+        target = re.search(r'\bTarget="([^"]+)"', rel)
+        if not (rid and target) or not target.group(1).lower().endswith(".png"):
+            continue
+        data = members.get("word/" + target.group(1).lstrip("/"), b"")
+        if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+            out[rid.group(1)] = int.from_bytes(data[16:20], "big") / PNG_PX_PER_CHART_PX
+    return out

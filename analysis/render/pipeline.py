@@ -59,11 +59,9 @@ READER = "markdown+autolink_bare_uris"
 #: Used for SOURCE_DATE_EPOCH and Typst's PDF timestamp when the caller's
 #: environment sets no SOURCE_DATE_EPOCH.
 DEFAULT_EPOCH = 0
-#: PNG copies of SVG figures for Word.  vl-convert makes width * scale *
-#: ppi / 72 pixels and records ``ppi``; scale 0.75 keeps the SVG's CSS size
-#: (96 px per inch) in Word, and 192 ppi gives twice the screen resolution.
-PNG_SCALE = 0.75
-PNG_PPI = 192.0
+#: PNG copies of SVG figures for Word (:data:`analysis.render.docx.PNG_SCALE`).
+PNG_SCALE = docx.PNG_SCALE
+PNG_PPI = docx.PNG_PPI
 #: Placeholder nonces tried before giving up (each collides only with inputs
 #: that hold it).
 NONCE_ATTEMPTS = 10

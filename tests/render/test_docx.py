@@ -347,6 +347,36 @@ def test_fit_figures_sets_a_medium_image_at_the_pdfs_share_so_two_share_a_page()
     assert abs(cx / cy - 5943600 / height) < 1e-6
 
 
+def test_fit_figures_sets_no_chart_below_its_smallest_legible_size():
+    """A chart (its width in pixels known by the image's id) is not shrunk below
+    MIN_CHART_PT_PER_PX points per pixel for its share of the page: 800 px wide,
+    5.2 in high (0.55 of a 655 pt text height), it is set 0.55 * 800 = 440 pt
+    wide, not at 0.42 of the text height (5943600 * 0.42 / 0.55 EMU = 357 pt
+    wide: its 10 px text at 4.5 pt); never wider than the text, and never larger
+    than pandoc set it."""
+    height = round(655.0 * 0.55 * 12700)
+    chart = (
+        f'<w:drawing><wp:extent cx="5943600" cy="{height}" /><a:blip r:embed="rId9" /></w:drawing>'
+    )
+    cx, cy = (
+        int(v)
+        for v in re.search(
+            r'cx="(\d+)" cy="(\d+)"', docx.fit_figures(chart, 655.0, {"rId9": 800.0}, 468.0)
+        ).groups()
+    )
+    assert abs(cx / 12700 - docx.MIN_CHART_PT_PER_PX * 800) < 0.01
+    assert abs(cx / cy - 5943600 / height) < 1e-6
+    # the text's width caps it (900 px at 0.55 pt would be 495 pt wide: left at 468)
+    wide = docx.fit_figures(chart, 655.0, {"rId9": 900.0}, 468.0)
+    assert int(re.search(r'cx="(\d+)"', wide).group(1)) == 5943600
+    # a chart already legible at its share is not grown
+    small = docx.fit_figures(chart, 655.0, {"rId9": 100.0}, 468.0)
+    assert abs(int(re.search(r'cy="(\d+)"', small).group(1)) - 655.0 * 0.42 * 12700) <= 1
+    # an image of unknown size: the share alone, as before
+    other = docx.fit_figures(chart, 655.0, {}, 468.0)
+    assert abs(int(re.search(r'cy="(\d+)"', other).group(1)) - 655.0 * 0.42 * 12700) <= 1
+
+
 def test_fit_figures_keeps_a_figure_up_to_a_page_within_a_little_over_half_of_it():
     """Word cannot float a figure: one that does not fit under what precedes it
     moves to the next page and leaves the rest of this one empty.  At 0.68 of the
