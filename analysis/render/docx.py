@@ -52,7 +52,7 @@ PNG_PX_PER_CHART_PX = PNG_SCALE * PNG_PPI / 72
 #: ``min-chart``): it floats a figure and fills the page with text.  Word cannot,
 #: and a larger floor pushed figures whole onto the next page: at 0.58, two pages of
 #: the 21-patient supplement were half empty (Figures S5 and S7 moved), at 0.65 six
-#: of the 200-patient one; at 0.55 none and one (HEAD before it: none and two).
+#: of the 200-patient one; at 0.55 none and one (without a floor: none and two).
 MIN_CHART_PT_PER_PX = 0.55
 
 #: Page sizes in twentieths of a point (twips): (width, height).
@@ -713,7 +713,7 @@ def postprocess(path: Path, width_pt: float, height_pt: float) -> None:
     """
     with zipfile.ZipFile(path) as z:
         members = [(info, z.read(info.filename)) for info in z.infolist()]
-    charts = _chart_widths(dict((i.filename, d) for i, d in members))
+    charts = _chart_widths({info.filename: data for info, data in members})
     with zipfile.ZipFile(path, "w") as out:
         for info, data in members:
             if info.filename == "word/document.xml":

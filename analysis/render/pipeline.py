@@ -59,9 +59,6 @@ READER = "markdown+autolink_bare_uris"
 #: Used for SOURCE_DATE_EPOCH and Typst's PDF timestamp when the caller's
 #: environment sets no SOURCE_DATE_EPOCH.
 DEFAULT_EPOCH = 0
-#: PNG copies of SVG figures for Word (:data:`analysis.render.docx.PNG_SCALE`).
-PNG_SCALE = docx.PNG_SCALE
-PNG_PPI = docx.PNG_PPI
 #: Placeholder nonces tried before giving up (each collides only with inputs
 #: that hold it).
 NONCE_ATTEMPTS = 10
@@ -164,7 +161,9 @@ def svg_pngs(svgs: Sequence[Path], project_dir: Path, png_dir: Path) -> None:
         rel = svg.relative_to(project_dir).as_posix()
         target = png_dir / f"{rel}.png"
         target.parent.mkdir(parents=True, exist_ok=True)
-        png = vl_convert.svg_to_png(svg.read_text(encoding="utf-8"), scale=PNG_SCALE, ppi=PNG_PPI)
+        png = vl_convert.svg_to_png(
+            svg.read_text(encoding="utf-8"), scale=docx.PNG_SCALE, ppi=docx.PNG_PPI
+        )
         target.write_bytes(png)
 
 
