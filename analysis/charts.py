@@ -306,7 +306,9 @@ def _waterfall_large(results: StudyResults, data) -> alt.LayerChart:
         f"All {n_shown:,} of {n_all:,} patients, ranked from largest increase to largest "
         + "decrease; "
         + (f"{n_out:,} not PSA-evaluable, not shown." if n_out else "all PSA-evaluable."),
-        f"Each bar: the median of up to {largest:,} consecutive patients of one response.",
+        "Each bar: one patient."
+        if largest == 1
+        else f"Each bar: the median of up to {largest:,} consecutive patients of one response.",
     ]
     if n_capped:
         sub.append(
@@ -352,6 +354,27 @@ def _waterfall_large(results: StudyResults, data) -> alt.LayerChart:
     return _finish(chart)
 
 
+def psa_course_lines(results: StudyResults) -> bool:
+    """Whether :func:`psa_course` draws one line per patient (else, above
+    ``config.PSA_COURSE_LINES_MAX`` patients, each group's median and interquartile
+    range by dose)."""
+    return _one_line_each(int(psa_course_data(results)["patient_no"].nunique()))
+
+
+def _one_line_each(n_lines: int) -> bool:
+    return n_lines <= config.PSA_COURSE_LINES_MAX
+
+
+def psa_course_caption(results: StudyResults) -> str:
+    """The caption of :func:`psa_course`'s figure: what its lines are."""
+    if psa_course_lines(results):
+        return "PSA change from baseline after each dose, one line per patient."
+    return (
+        "Median PSA change from baseline after each dose, with interquartile range, "
+        "in responders and non-responders."
+    )
+
+
 def psa_course(results: StudyResults) -> alt.LayerChart:
     """PSA change by dose interval, one line per patient (see module docstring)."""
     import altair as alt
@@ -363,7 +386,7 @@ def psa_course(results: StudyResults) -> alt.LayerChart:
     width = max(320, 80 * max_dose)
     n_lines = int(data["patient_no"].nunique())
     n_resp = int(data.loc[data["group"] == RESPONDER, "patient_no"].nunique())
-    if n_lines > config.PSA_COURSE_LINES_MAX:
+    if not _one_line_each(n_lines):
         return _psa_course_bands_chart(results, max_dose, width, n_lines, n_resp)
 
     x, y = _psa_course_axes(alt, max_dose, "pct_change_plot:Q")

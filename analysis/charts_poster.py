@@ -508,9 +508,10 @@ def poster_variables(results: Any) -> dict[str, str]:
 
     ``forest_note``: limits beyond the forest plot's axis
     (:func:`analysis.charts_forest.clipped_note`); ``swimmer_note``: that the
-    poster's swimmer plot is a sample, and of how many.
+    poster's swimmer plot is a sample, and of how many; ``course_caption``: the
+    PSA-course figure's caption (:func:`analysis.charts.psa_course_caption`).
     """
-    from analysis.charts import swimmer_sample
+    from analysis.charts import psa_course_caption, swimmer_sample
     from analysis.charts_forest import clipped_note
     from analysis.config import SWIMMER_SAMPLE
 
@@ -518,7 +519,11 @@ def poster_variables(results: Any) -> dict[str, str]:
     shown = len(
         swimmer_sample(results, POSTER_SWIMMER_MAX, min(POSTER_SWIMMER_MAX, SWIMMER_SAMPLE))
     )
-    return {"forest_note": clipped_note(results), "swimmer_note": sample_note(shown, n)}
+    return {
+        "course_caption": psa_course_caption(results),
+        "forest_note": clipped_note(results),
+        "swimmer_note": sample_note(shown, n),
+    }
 
 
 def sample_note(shown: int, n: int) -> str:
@@ -530,7 +535,12 @@ def sample_note(shown: int, n: int) -> str:
 def supplement_variables(results: Any) -> dict[str, str]:
     """The ``supplement`` variables of ``_variables.yml``: ``swimmer_note``, that the
     supplement's swimmer plot is a sample (above ``config.SWIMMER_PATIENTS_MAX``
-    patients), and of how many."""
-    from analysis.charts import swimmer_sample
+    patients), and of how many; ``course_caption``, the PSA-course figure's caption
+    (:func:`analysis.charts.psa_course_caption`: its lines are patients, or medians
+    above ``config.PSA_COURSE_LINES_MAX`` patients)."""
+    from analysis.charts import psa_course_caption, swimmer_sample
 
-    return {"swimmer_note": sample_note(len(swimmer_sample(results)), len(results.patients))}
+    return {
+        "course_caption": psa_course_caption(results),
+        "swimmer_note": sample_note(len(swimmer_sample(results)), len(results.patients)),
+    }

@@ -213,6 +213,32 @@ def test_thresholds_switch_forms(handmade):
     assert "interquartile" in json.dumps(spec) and '"patient_no"' not in json.dumps(spec)
 
 
+def test_psa_course_caption_says_what_its_lines_are(handmade):
+    """The 200-patient supplement's caption said "one line per patient" under the
+    medians and interquartile bands drawn above PSA_COURSE_LINES_MAX patients."""
+    from analysis.charts_poster import poster_variables, supplement_variables
+
+    lines = _big_results(handmade, 100, seed=2)
+    above = _big_results(handmade, 200, seed=2)
+    for variables in (supplement_variables, poster_variables):
+        assert variables(lines)["course_caption"] == (
+            "PSA change from baseline after each dose, one line per patient."
+        )
+        caption = variables(above)["course_caption"]
+        assert "interquartile range" in caption and "one line per patient" not in caption
+
+
+def test_a_waterfall_bar_of_one_patient_is_not_called_a_median(handmade):
+    """At 200 patients every bar of the ranked waterfall is one patient; its subtitle
+    read "the median of up to 1 consecutive patients"."""
+    above = _big_results(handmade, 200, seed=2)
+    sub = _subtitle(charts.waterfall(above).to_dict())
+    groups = _dataset(charts.waterfall(above).to_dict(), "rank_from", "median")
+    assert max(g["n"] for g in groups) == 1
+    assert "Each bar: one patient." in sub
+    assert not any("median of up to" in s for s in sub)
+
+
 def test_large_forms_render(large_specs):
     for name in ("waterfall", "swimmer", "psa_course"):
         svg = charts.to_svg(large_specs[name])
