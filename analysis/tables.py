@@ -38,6 +38,7 @@ from analysis.tables_format import (  # noqa: F401  (the number formats, by thei
     beyond_shown,
     fmt_count,
     fmt_median_iqr,
+    fmt_n_pct,
     fmt_number,
     fmt_or_ci,
     fmt_pct,

@@ -140,7 +140,7 @@ def discontinuation(results: StudyResults) -> GT:
     f = t._Frame(columns)
     total = sum(d.n for d in results.discontinuation)
     for d in results.discontinuation:
-        f.add(d.reason, n=f"{d.n} ({t.fmt_pct(d.pct)})")
+        f.add(d.reason, n=t.fmt_n_pct(d.n, d.pct))
     gt = t._gt(
         f,
         "discontinuation",
@@ -158,7 +158,7 @@ def dosing(results: StudyResults) -> GT:
     f = t._Frame(columns)
     f.add("Doses received", value="")
     for c in d.distribution:
-        f.add(f"{c.doses}", level=1, value=f"{c.n} ({t.fmt_pct(c.pct)})")
+        f.add(f"{c.doses}", level=1, value=t.fmt_n_pct(c.n, c.pct))
     if d.activity_per_dose_median is not None:
         f.add(
             "Activity per dose, GBq",

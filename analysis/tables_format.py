@@ -116,6 +116,11 @@ def fmt_pct(pct: float | None) -> str:
     return DASH if pct is None else f"{pct:.1f}"
 
 
+def fmt_n_pct(n: int, pct: float | None) -> str:
+    """``n (pct%)``, as :func:`fmt_count` writes a count; ``n (—)`` without a percentage."""
+    return f"{n} ({DASH})" if pct is None else f"{n} ({pct:.1f}%)"
+
+
 #: Odds ratios and confidence limits shown as numbers: within [OR_SHOWN_MIN, OR_SHOWN_MAX].
 OR_SHOWN_MAX = 999
 OR_SHOWN_MIN = 0.001

@@ -93,3 +93,17 @@ def test_without_follow_up_each_document_says_so(without):
     for doc in ("abstract.txt", "poster.pdf", "supplement.html", "supplement.pdf"):
         assert sentence in _text(path / doc), doc
     assert not (path / "tables" / "landmark.html").exists()
+
+
+def test_dosing_and_discontinuation_counts_read_as_table_1s(synthetic):
+    """Tables S10 and S11 printed "3 (14.3)" where every other table prints
+    "3 (14.3%)"; their counts and percentages are those of results.json."""
+    path, r = synthetic
+    expected = {
+        "dosing": [f"{c['n']} ({c['pct']:.1f}%)" for c in r["dosing"]["distribution"]],
+        "discontinuation": [f"{d['n']} ({d['pct']:.1f}%)" for d in r["discontinuation"]],
+    }
+    for name, cells in expected.items():
+        text = _text(path / "tables" / f"{name}.html")
+        assert cells and all(cell in text for cell in cells), (name, cells)
+        assert not re.search(r"\b\d+ \(\d+\.\d\)", text), name
