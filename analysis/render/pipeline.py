@@ -40,6 +40,7 @@ CSS = "css/report.css"
 #: Lua filters in the order they run (each file says what it does).
 FILTERS = (
     "shortcodes.lua",
+    "spaces.lua",
     "conditional.lua",
     "layout.lua",
     "figures.lua",

@@ -155,6 +155,25 @@ def test_var_values_reach_typst_and_docx(article_pdf_text, built):
     assert "46% (55/120)" in docx_text(built["article"]["docx"])
 
 
+def test_an_empty_var_leaves_one_space(project, tmp_path):
+    """The abstract's Word file read "October 2023.  Baseline": an empty
+    ``cohort.date_note`` between two spaces left both (filters/spaces.lua)."""
+    variables = project / "_variables.yml"
+    variables.write_text(variables.read_text() + 'empty:\n  note: ""\n', encoding="utf-8")
+    qmd = project / "report" / "article.qmd"
+    qmd.write_text(
+        qmd.read_text() + "\nThe cohort ended in 2023. {{< var empty.note >}} Baseline PSA\n"
+        "was {{< var empty.note >}}\n{{< var empty.note >}} measured.\n",
+        encoding="utf-8",
+    )
+    out = render_document(project, "report/article.qmd", tmp_path / "o", formats=["docx", "pdf"])
+    text = docx_text(out["docx"])
+    assert "The cohort ended in 2023. Baseline PSA was measured." in text
+    typ = (project / "_render" / "article.typ").read_text(encoding="utf-8")
+    assert re.search(r"ended in 2023\. Baseline PSA\s+was\s+measured", typ)
+    assert not re.search(r"2023\.  |was\s*\n\s*\n", typ)
+
+
 def test_unknown_var_key_names_key_and_file(project, tmp_path):
     qmd = project / "report" / "article.qmd"
     qmd.write_text(qmd.read_text() + "\nMissing: {{< var counts.nonexistent >}}\n")
