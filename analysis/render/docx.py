@@ -459,6 +459,52 @@ def _style_table(table: str) -> str:
     return table
 
 
+#: A level row's indent in the tables (great-tables writes it as non-breaking spaces
+#: before the label): 1 em of the tables' 8.5 pt text, as the PDF pads it.
+STUB_INDENT_TWIPS = 170
+_PARAGRAPH = re.compile(r"<w:p>(<w:pPr>.*?</w:pPr>)(.*?)</w:p>", re.DOTALL)
+_FIRST_TEXT = re.compile(r"(<w:t(?: [^>]*)?>)(\u00a0+)")
+
+
+def _indent_stub(match: re.Match) -> str:
+    ppr, runs = match.group(1), match.group(2)
+    first = _FIRST_TEXT.search(runs)
+    # only a paragraph whose first text starts with the spaces (not one inside the label)
+    if first is None or "<w:t" in runs[: first.start()] or "<w:ind " in ppr:
+        return match.group(0)
+    runs = runs[: first.start(2)] + runs[first.end(2) :]
+    indent = f'<w:ind w:left="{STUB_INDENT_TWIPS}" />'
+    # in the schema's order: before w:jc, else last
+    ppr = (
+        ppr.replace("<w:jc ", indent + "<w:jc ", 1)
+        if "<w:jc " in ppr
+        else (ppr.replace("</w:pPr>", indent + "</w:pPr>"))
+    )
+    return f"<w:p>{ppr}{runs}</w:p>"
+
+
+def indent_stubs(document: str) -> str:
+    """Level rows of the tables indented by their paragraph, not by spaces.
+
+    great-tables indents a level row ("White" under "Race") with non-breaking
+    spaces, which Word keeps on the first line only: a label that wraps
+    ("Black or African / American") lost its indent.  Here the spaces before a
+    cell's text become a left indent of :data:`STUB_INDENT_TWIPS`, which
+    every line of the cell keeps (as the PDF's stub padding).
+
+    Parameters
+    ----------
+    document : str
+        The XML text of ``word/document.xml``.
+
+    Returns
+    -------
+    str
+        The XML text; paragraphs outside tables are not changed.
+    """
+    return _TABLE.sub(lambda m: _PARAGRAPH.sub(_indent_stub, m.group(0)), document)
+
+
 def style_table_text(document: str) -> str:
     """Table cells' paragraphs in the style "Table Text" instead of pandoc's "Compact",
     and the tables' cell margins :data:`CELL_MARGIN_TWIPS`.
@@ -706,7 +752,8 @@ def postprocess(path: Path, width_pt: float, height_pt: float) -> None:
     """Rewrite the ``.docx`` at ``path`` for its page of ``width_pt`` x ``height_pt``.
 
     Tables fitted to the width (:func:`fit_tables`), their cells in "Table
-    Text" (:func:`style_table_text`), long ones breaking between row groups
+    Text" (:func:`style_table_text`) and level rows indented
+    (:func:`indent_stubs`), long ones breaking between row groups
     (:func:`keep_tables`), images sized as the PDF's (:func:`fit_figures`).
     The members keep their order, timestamps and compression, so the file
     stays byte-identical for identical inputs.
@@ -718,7 +765,7 @@ def postprocess(path: Path, width_pt: float, height_pt: float) -> None:
         for info, data in members:
             if info.filename == "word/document.xml":
                 text = fit_tables(data.decode("utf-8"), round(width_pt * 20))
-                text = keep_tables(style_table_text(text), height_pt)
+                text = keep_tables(indent_stubs(style_table_text(text)), height_pt)
                 text = fit_figures(text, height_pt, charts, width_pt)
                 data = text.encode("utf-8")
             out.writestr(info, data)

@@ -181,6 +181,32 @@ def test_cells_are_in_the_table_text_style(article):
     assert "TableText" not in outside
 
 
+def test_level_rows_are_indented_by_their_paragraph_not_by_spaces():
+    """A wrapped level row ("Black or African / American") lost the indent that
+    great-tables' non-breaking spaces gave its first line only."""
+    nbsp = "\u00a0" * 4
+    cell = (
+        '<w:tc><w:p><w:pPr><w:pStyle w:val="TableText" /><w:jc w:val="left" /></w:pPr>'
+        f'<w:r><w:t xml:space="preserve">{nbsp}Black or African American</w:t></w:r></w:p></w:tc>'
+    )
+    label = (
+        '<w:tc><w:p><w:pPr><w:pStyle w:val="TableText" /></w:pPr>'
+        f"<w:r><w:t>Race</w:t></w:r><w:r><w:t>{nbsp}x</w:t></w:r></w:p></w:tc>"
+    )
+    outside = (
+        f'<w:p><w:pPr><w:pStyle w:val="BodyText" /></w:pPr><w:r><w:t>{nbsp}a</w:t></w:r></w:p>'
+    )
+    document = f"<w:body>{outside}<w:tbl><w:tr>{cell}{label}</w:tr></w:tbl></w:body>"
+    out = docx.indent_stubs(document)
+    indent = f'<w:ind w:left="{docx.STUB_INDENT_TWIPS}" />'
+    assert (
+        f'<w:pStyle w:val="TableText" />{indent}<w:jc w:val="left" /></w:pPr>'
+        '<w:r><w:t xml:space="preserve">Black or African American</w:t>'
+    ) in out
+    assert out.count(indent) == 1  # not "Race" (its spaces are not leading), not the body
+    assert out.startswith(f"<w:body>{outside}")
+
+
 def test_affiliation_marks_are_superscript_runs(article):
     document = xml_of(article["docx"])
     authors = [p for p in paragraphs(document) if style_of(p) == "Author"]
