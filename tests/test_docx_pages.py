@@ -235,3 +235,22 @@ def test_level_rows_carry_an_indent_and_no_leading_spaces(built):
     assert not [t for t in texts if t.startswith("\u00a0")]
     indented = [c for c in cells if f'<w:ind w:left="{docx.STUB_INDENT_TWIPS}" />' in c]
     assert len(indented) > 20
+
+
+def test_no_table_column_is_narrower_than_its_floor(built):
+    """Table S4's "n" columns were 0.2 in wide, their counts touching the percentages
+    beside them; no column is now under MIN_COLUMN_EM (2.5) em of the table text
+    (8.5 pt) plus the cells' margins (docx-tables.lua), in a table that fits the
+    page at its size."""
+    with zipfile.ZipFile(built / "supplement.docx") as z:
+        xml = z.read("word/document.xml").decode("utf-8")
+    tables = re.findall(r"<w:tbl>.*?</w:tbl>", xml, re.DOTALL)
+    floor_twips = (2.5 * 8.5 + 2 * 72 / 20 + 2) * 20
+    narrow = [
+        (i, w)
+        for i, table in enumerate(tables)
+        if "TableTextSmall" not in table
+        for w in map(int, re.findall(r'<w:gridCol w:w="(\d+)"', table))
+        if w < floor_twips - 2
+    ]
+    assert not narrow, narrow

@@ -7,7 +7,8 @@ to their content (fixed layout), as wide as its content when that is narrower
 than the text width, else the text width:
 
 * each column gets at least the width of its longest word (bold text and the
-  header counted wider), so no word breaks while the table fits;
+  header counted wider), so no word breaks while the table fits, and at
+  least MIN_COLUMN_EM em;
 * the rest of the width goes to the columns in proportion to how much wider
   their longest cell is than their longest word;
 * a body cell of numbers (not in the stub) is not to wrap: its column is at
@@ -54,6 +55,10 @@ local EM_NUMBER = {
 local PAD_PT = 2 * 72 / 20 + 2
 -- a cell's text longer than this many characters wraps anyway
 local MAX_LINE = 60
+-- no column narrower than this many em of its text, plus the cell margins: a
+-- column of one-digit counts (Table S4's "n") was 0.2 in wide, its digits
+-- touching the percentages beside them
+local MIN_COLUMN_EM = 2.5
 
 local function chars(s)
   return utf8.len(s) or #s
@@ -115,7 +120,8 @@ local function widths(tbl, font_pt, nowrap)
   local n = #tbl.colspecs
   local min, nat = {}, {}
   for i = 1, n do
-    min[i], nat[i] = PAD_PT, PAD_PT
+    min[i] = MIN_COLUMN_EM * font_pt + PAD_PT
+    nat[i] = min[i]
   end
   -- rows of one section; a cell spanning rows keeps its columns busy below
   local function visit(rows, bold)
