@@ -210,6 +210,15 @@ def edit_styles(styles: str, fontsize_pt: float = DEFAULT_FONTSIZE_PT) -> str:
     )
     start, end = styles.index("<w:rPrDefault>"), styles.index("</w:rPrDefault>")
     styles = styles[:start] + _set_size(styles[start:end], round(fontsize_pt * 2)) + styles[end:]
+    # every heading in the sans (pandoc's from Heading 3 on name no HAnsi theme font,
+    # so they were set in the body's serif; the PDF's headings are all sans)
+    for level in range(1, 10):
+        if f'w:styleId="Heading{level}"' in styles:
+            styles = _edit_style(
+                styles,
+                f"Heading{level}",
+                lambda style: re.sub(r"<w:rFonts\b[^>]*/>", _rfonts(SANS), style),
+            )
     for style_id, size in _SIZES.items():
         styles = _edit_style(styles, style_id, lambda style, size=size: _set_size(style, size))
     for style_id, look in _LOOK.items():
@@ -240,11 +249,46 @@ def section_properties(paper: str) -> str:
     m = MARGINS_TWIPS
     return (
         "<w:sectPr>"
+        f'<w:footerReference w:type="default" r:id="{FOOTER_RID}" />'
         '<w:footnotePr><w:numRestart w:val="eachSect" /></w:footnotePr>'
         f'<w:pgSz w:w="{width}" w:h="{height}" />'
         f'<w:pgMar w:top="{m["top"]}" w:right="{m["right"]}" w:bottom="{m["bottom"]}" '
         f'w:left="{m["left"]}" w:header="720" w:footer="720" w:gutter="0" />'
         "</w:sectPr>"
+    )
+
+
+#: The footer's relationship id in the reference document (pandoc keeps the reference's
+#: footers, with their relationships, in the documents it writes).
+FOOTER_RID = "rIdPsmaFooter"
+_FOOTER_PART = "word/footer1.xml"
+_FOOTER_TYPE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/footer"
+_FOOTER_CONTENT = "application/vnd.openxmlformats-officedocument.wordprocessingml.footer+xml"
+
+
+def _field(instruction: str) -> str:
+    """A Word field (its result, '1', updated when the file is opened or printed)."""
+    return (
+        '<w:r><w:fldChar w:fldCharType="begin" /></w:r>'
+        f'<w:r><w:instrText xml:space="preserve"> {instruction} </w:instrText></w:r>'
+        '<w:r><w:fldChar w:fldCharType="separate" /></w:r><w:r><w:t>1</w:t></w:r>'
+        '<w:r><w:fldChar w:fldCharType="end" /></w:r>'
+    )
+
+
+def footer_xml(fontsize_pt: float = DEFAULT_FONTSIZE_PT) -> str:
+    """The pages' footer: "page / pages", centred, small and grey, as the PDF's."""
+    size = round(fontsize_pt * 0.85 * 2)
+    rpr = f'<w:rPr><w:color w:val="5A5A5A" /><w:sz w:val="{size}" /></w:rPr>'
+    page = _field("PAGE").replace("<w:r>", f"<w:r>{rpr}")
+    pages = _field("NUMPAGES").replace("<w:r>", f"<w:r>{rpr}")
+    slash = f'<w:r>{rpr}<w:t xml:space="preserve"> / </w:t></w:r>'
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<w:ftr xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+        '<w:p><w:pPr><w:pStyle w:val="Footer" /><w:jc w:val="center" /></w:pPr>'
+        f"{page}{slash}{pages}</w:p></w:ftr>"
     )
 
 
@@ -301,10 +345,23 @@ def write_reference(
                 last = sections[-1]
                 text = text[: last.start()] + section_properties(paper) + text[last.end() :]
                 data = text.encode("utf-8")
+            elif info.filename == "word/_rels/document.xml.rels":
+                rel = (
+                    f'<Relationship Type="{_FOOTER_TYPE}" Id="{FOOTER_RID}" Target="footer1.xml" />'
+                )
+                data = data.decode("utf-8").replace("</Relationships>", rel + "</Relationships>")
+                data = data.encode("utf-8")
+            elif info.filename == "[Content_Types].xml":
+                part = f'<Override PartName="/{_FOOTER_PART}" ContentType="{_FOOTER_CONTENT}" />'
+                data = data.decode("utf-8").replace("</Types>", part + "</Types>").encode("utf-8")
             member = zipfile.ZipInfo(info.filename, date_time=ZIP_DATE)
             member.compress_type = zipfile.ZIP_DEFLATED
             member.external_attr = 0o644 << 16
             out.writestr(member, data)
+        member = zipfile.ZipInfo(_FOOTER_PART, date_time=ZIP_DATE)
+        member.compress_type = zipfile.ZIP_DEFLATED
+        member.external_attr = 0o644 << 16
+        out.writestr(member, footer_xml(fontsize_pt).encode("utf-8"))
     return dest
 
 

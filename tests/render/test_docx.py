@@ -265,7 +265,10 @@ def test_reference_styles_fonts_and_sizes(article):
     styles = xml_of(article["docx"], "word/styles.xml")
     defaults = re.search(r"<w:rPrDefault>.*?</w:rPrDefault>", styles, re.S).group(0)
     assert 'w:ascii="IBM Plex Serif"' in defaults and '<w:sz w:val="21" />' in defaults
-    assert 'w:ascii="Lato"' in style_xml(styles, "Heading2")
+    # every heading level in the sans, as the PDF's (Heading 3 was in the serif)
+    for level in (1, 2, 3, 4, 5, 6):
+        fonts = re.findall(r"<w:rFonts\b[^>]*/>", style_xml(styles, f"Heading{level}"))
+        assert fonts and all('w:ascii="Lato"' in f for f in fonts), (level, fonts)
     # one typographic system: tables in the body's serif, as the PDF's, the
     # cells' margins in the table itself (LibreOffice ignores the style's)
     assert 'w:ascii="IBM Plex Serif"' in style_xml(styles, "TableText")
@@ -284,6 +287,19 @@ def test_reference_styles_fonts_and_sizes(article):
     assert '<w:jc w:val="left" />' in title and "<w:b />" in title
     assert '<w:color w:val="1F4E79" />' in title
     assert '<w:b w:val="0" />' in style_xml(styles, "Author")
+
+
+def test_pages_are_numbered_in_the_footer(article):
+    """The Word file had no page numbers (the PDF prints "n / N"): the reference
+    document's footer, which pandoc keeps, holds the PAGE and NUMPAGES fields."""
+    footer = xml_of(article["docx"], "word/footer1.xml")
+    fields = re.findall(r"<w:instrText[^>]*>\s*(\w+)\s*</w:instrText>", footer)
+    assert fields == ["PAGE", "NUMPAGES"]
+    assert '<w:jc w:val="center" />' in footer
+    sect = re.findall(r"<w:sectPr>.*?</w:sectPr>", xml_of(article["docx"]), re.S)[-1]
+    assert f'r:id="{docx.FOOTER_RID}"' in sect and 'w:type="default"' in sect
+    rels = xml_of(article["docx"], "word/_rels/document.xml.rels")
+    assert re.search(rf'Id="{docx.FOOTER_RID}"[^>]*Target="footer1.xml"', rels)
 
 
 @pytest.mark.parametrize(("paper", "size"), [("letter", (12240, 15840)), ("a4", (11906, 16838))])
