@@ -221,6 +221,10 @@ def test_affiliation_marks_are_superscript_runs(article):
     affiliations = [text_of(p) for p in authors[1:]]
     assert affiliations[0].startswith("1 Genitourinary Oncology Service")
     assert all('w:val="superscript"' in p for p in authors[1:4])
+    # the file's author property names the authors without their marks (it read
+    # "First Author, MD1, Second Author, MD1")
+    core = xml_of(article["docx"], "docProps/core.xml")
+    assert "<dc:creator>Jane Doe, John Smith, Ana Lima</dc:creator>" in core
 
 
 def test_toc_is_a_word_field_after_the_title_block(article):

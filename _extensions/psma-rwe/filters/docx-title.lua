@@ -4,7 +4,8 @@ The HTML and Typst templates print the title block themselves from the
 normalised `by-author` / `by-affiliation` metadata (analysis/render/project.py).
 Pandoc's docx writer only knows `author`, so for docx this filter sets
 `author` to one line of the names with superscript affiliation marks
-("Jane Doe¹˒², John Smith¹") and
+("Jane Doe¹˒², John Smith¹"; the marks as raw Word runs, so that the file's
+author property lists the names alone) and
 puts the numbered affiliations (and a `conference` line, if any) at the top
 of the body in Word's "Author" paragraph style.  Other formats: no-op.
 
@@ -87,7 +88,13 @@ return {
           end
           local marks = table.concat(numbers, ",")
           if marks ~= "" then
-            line:insert(pandoc.Superscript(pandoc.Inlines(marks)))
+            -- a raw superscript run: the file's author property (pandoc's
+            -- stringified `author`) then names the authors without the marks
+            -- ("Jane Doe, John Smith", not "Jane Doe1, John Smith1,2")
+            local text = marks:gsub("&", "&amp;"):gsub("<", "&lt;"):gsub(">", "&gt;")
+            line:insert(pandoc.RawInline("openxml",
+              '<w:r><w:rPr><w:vertAlign w:val="superscript" /></w:rPr><w:t xml:space="preserve">'
+              .. text .. "</w:t></w:r>"))
           end
         end
         meta.author = pandoc.List({ line })
