@@ -266,13 +266,16 @@ _FOOTER_TYPE = "http://schemas.openxmlformats.org/officeDocument/2006/relationsh
 _FOOTER_CONTENT = "application/vnd.openxmlformats-officedocument.wordprocessingml.footer+xml"
 
 
-def _field(instruction: str) -> str:
-    """A Word field (its result, '1', updated when the file is opened or printed)."""
+def _field(instruction: str, result: str = "1", rpr: str = "") -> str:
+    """A Word field: its instruction, and its result as Word shows it until the
+    fields are updated (on opening, printing or F9), every run in ``rpr``."""
+    run = f"<w:r>{rpr}" + "{}</w:r>"
     return (
-        '<w:r><w:fldChar w:fldCharType="begin" /></w:r>'
-        f'<w:r><w:instrText xml:space="preserve"> {instruction} </w:instrText></w:r>'
-        '<w:r><w:fldChar w:fldCharType="separate" /></w:r><w:r><w:t>1</w:t></w:r>'
-        '<w:r><w:fldChar w:fldCharType="end" /></w:r>'
+        run.format('<w:fldChar w:fldCharType="begin" />')
+        + run.format(f'<w:instrText xml:space="preserve"> {instruction} </w:instrText>')
+        + run.format('<w:fldChar w:fldCharType="separate" />')
+        + run.format(f"<w:t>{result}</w:t>")
+        + run.format('<w:fldChar w:fldCharType="end" />')
     )
 
 
@@ -280,8 +283,7 @@ def footer_xml(fontsize_pt: float = DEFAULT_FONTSIZE_PT) -> str:
     """The pages' footer: "page / pages", centred, small and grey, as the PDF's."""
     size = round(fontsize_pt * 0.85 * 2)
     rpr = f'<w:rPr><w:color w:val="5A5A5A" /><w:sz w:val="{size}" /></w:rPr>'
-    page = _field("PAGE").replace("<w:r>", f"<w:r>{rpr}")
-    pages = _field("NUMPAGES").replace("<w:r>", f"<w:r>{rpr}")
+    page, pages = _field("PAGE", rpr=rpr), _field("NUMPAGES", rpr=rpr)
     slash = f'<w:r>{rpr}<w:t xml:space="preserve"> / </w:t></w:r>'
     return (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -562,6 +564,53 @@ def indent_stubs(document: str) -> str:
     return _TABLE.sub(lambda m: _PARAGRAPH.sub(_indent_stub, m.group(0)), document)
 
 
+_CAPTION = re.compile(
+    r'(<w:p><w:pPr><w:pStyle w:val="(TableCaption|ImageCaption)" />.*?</w:pPr>)'
+    r"<w:r>(<w:rPr>.*?</w:rPr>)?<w:t(?: [^>]*)?>(Table|Figure) ([^<\d]*)(\d+)([:.])</w:t></w:r>",
+    re.DOTALL,
+)
+
+
+def caption_fields(document: str) -> str:
+    """Caption numbers as Word's own: a SEQ field in each "Table S1:" / "Figure 2:".
+
+    pandoc types the numbers of the captions (filters/crossref.lua's, or
+    Quarto's), which Word cannot renumber or list ("Insert Table of
+    Figures").  Here the number of a caption paragraph (styles "Table
+    Caption", "Image Caption") that starts with "Table" or "Figure", a prefix
+    and its number becomes a ``SEQ Table`` / ``SEQ Figure`` field whose
+    result is that number, when the numbers of each kind run 1, 2, ... in the
+    document's order (as they do); otherwise the captions are left as they are.
+
+    Parameters
+    ----------
+    document : str
+        The XML text of ``word/document.xml``.
+
+    Returns
+    -------
+    str
+        The XML text.
+    """
+    found = list(_CAPTION.finditer(document))
+    for label in ("Table", "Figure"):
+        numbers = [int(m.group(6)) for m in found if m.group(4) == label]
+        if numbers != list(range(1, len(numbers) + 1)):
+            return document
+
+    def field(m: re.Match) -> str:
+        ppr, rpr, label, prefix, number, end = m.group(1), m.group(3) or "", *m.group(4, 5, 6, 7)
+        text = f"<w:r>{rpr}" + '<w:t xml:space="preserve">{}</w:t></w:r>'
+        return (
+            ppr
+            + text.format(f"{label} {prefix}")
+            + _field(f"SEQ {label} \\* ARABIC", number, rpr)
+            + text.format(end)
+        )
+
+    return _CAPTION.sub(field, document)
+
+
 def style_table_text(document: str) -> str:
     """Table cells' paragraphs in the style "Table Text" instead of pandoc's "Compact",
     and the tables' cell margins :data:`CELL_MARGIN_TWIPS`.
@@ -810,7 +859,8 @@ def postprocess(path: Path, width_pt: float, height_pt: float) -> None:
 
     Tables fitted to the width (:func:`fit_tables`), their cells in "Table
     Text" (:func:`style_table_text`) and level rows indented
-    (:func:`indent_stubs`), long ones breaking between row groups
+    (:func:`indent_stubs`), caption numbers as SEQ fields (:func:`caption_fields`),
+    long ones breaking between row groups
     (:func:`keep_tables`), images sized as the PDF's (:func:`fit_figures`).
     The members keep their order, timestamps and compression, so the file
     stays byte-identical for identical inputs.
@@ -823,7 +873,7 @@ def postprocess(path: Path, width_pt: float, height_pt: float) -> None:
             if info.filename == "word/document.xml":
                 text = fit_tables(data.decode("utf-8"), round(width_pt * 20))
                 text = keep_tables(indent_stubs(style_table_text(text)), height_pt)
-                text = fit_figures(text, height_pt, charts, width_pt)
+                text = fit_figures(caption_fields(text), height_pt, charts, width_pt)
                 data = text.encode("utf-8")
             out.writestr(info, data)
 

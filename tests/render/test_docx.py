@@ -263,6 +263,32 @@ def test_captions_use_the_caption_styles(article):
         assert '<w:basedOn w:val="Caption" />' in style_xml(styles, style_id)
     # captions in the body's family, as the PDF's
     assert 'w:ascii="IBM Plex Serif"' in style_xml(styles, "Caption")
+    # Word's own caption numbers: a SEQ field per caption, its result the number
+    # shown, so that Word renumbers them and lists them (Insert Table of Figures)
+    for kind in ("Table", "Figure"):
+        numbered = [
+            p
+            for p in paragraphs(document)
+            if style_of(p) == f"{'Table' if kind == 'Table' else 'Image'}Caption"
+        ]
+        assert numbered, kind
+        for i, p in enumerate(numbered, start=1):
+            assert re.search(rf"<w:instrText[^>]*> SEQ {kind} \\\* ARABIC </w:instrText>", p), p
+            assert text_of(p).startswith(f"{kind} {i}:"), text_of(p)
+
+
+def test_caption_numbers_out_of_order_are_left_as_typed():
+    def caption(style: str, text: str) -> str:
+        return (
+            f'<w:p><w:pPr><w:pStyle w:val="{style}" /></w:pPr>'
+            f'<w:r><w:t xml:space="preserve">{text}</w:t></w:r></w:p>'
+        )
+
+    ordered = caption("TableCaption", "Table S1:") + caption("TableCaption", "Table S2:")
+    out = docx.caption_fields(ordered)
+    assert out.count("SEQ Table") == 2 and ">Table S</w:t>" in out
+    skipped = caption("TableCaption", "Table S2:") + caption("TableCaption", "Table S1:")
+    assert docx.caption_fields(skipped) == skipped
 
 
 def test_reference_styles_fonts_and_sizes(article):
