@@ -466,6 +466,9 @@ BUILD_WARM_FIRST = ("analysis.models:warm",)
 #: Imported by the build's process before it forks the workers: it needs them for the
 #: validation and the analysis, the workers for the regression and the figures.
 BUILD_PRELOAD = ("pandas", "scipy.stats")
+#: Workers forked before the preload (see :class:`analysis.workers.Pool`): the one
+#: that does not fit the regression, whose warm-up (the figures') needs no SciPy.
+BUILD_EARLY = 1
 
 
 @contextlib.contextmanager
@@ -477,7 +480,9 @@ def _build_pool(n: int):
         return
     from analysis.workers import Pool
 
-    with Pool(n, warm=BUILD_WARM, warm_first=BUILD_WARM_FIRST, preload=BUILD_PRELOAD) as pool:
+    with Pool(
+        n, warm=BUILD_WARM, warm_first=BUILD_WARM_FIRST, preload=BUILD_PRELOAD, early=BUILD_EARLY
+    ) as pool:
         yield pool
 
 

@@ -219,6 +219,25 @@ def test_forked_workers_have_the_preloaded_modules(tasks_module, start_mode):
         assert set(pids) <= workers_pids and "psma_preloaded" not in sys.modules
 
 
+def test_early_workers_are_forked_before_the_preload(tasks_module, start_mode):
+    """early=1: the second worker is forked before this process imports the preload,
+    and imports it itself; the first (warm_first's) is forked after, with it."""
+    sys.modules.pop("psma_preloaded", None)
+    with Pool(
+        2, warm_first=(f"{tasks_module}:warm_for_first",), preload=("psma_preloaded",), early=1
+    ) as pool:
+        first = pool.start([Task(f"{tasks_module}:imported_by")], first=True).wait()
+        second = workers.Batch(pool, [Task(f"{tasks_module}:imported_by")], pool.workers[1:])
+        second = second.wait()
+        warmed = pool.start([Task(f"{tasks_module}:warmed")], first=True).wait()
+        pids = [w.proc.pid for w in pool.workers]
+    assert warmed[0][1][0] == "first"  # the first worker is still warm_first's
+    if start_mode == "fork":
+        assert first == [os.getpid()] and second == [pids[1]]
+    else:
+        assert first == [pids[0]] and second == [pids[1]]
+
+
 def test_a_process_with_a_native_runtime_is_not_forked(tasks_module, monkeypatch):
     """vl-convert's or Typst's runtime, started here, would be copied without its
     threads (a forked worker's first drawing failed): the workers are then fresh."""
