@@ -39,6 +39,7 @@ from analysis.tables_format import (  # noqa: F401  (the number formats, by thei
     fmt_count,
     fmt_median_iqr,
     fmt_n_pct,
+    n_equals,
     fmt_number,
     fmt_or_ci,
     fmt_pct,
@@ -208,9 +209,9 @@ def table1(results: StudyResults, name: str = "table1", p_values: bool = True) -
             )
 
     labels = {
-        "overall": f"Overall, N = {t1.n_overall}",
-        "responders": f"PSA50 responders, N = {t1.n_responders}",
-        "non_responders": f"Non-responders, N = {t1.n_non_responders}",
+        "overall": f"Overall, {n_equals(t1.n_overall)}",
+        "responders": f"PSA50 responders, {n_equals(t1.n_responders)}",
+        "non_responders": f"Non-responders, {n_equals(t1.n_non_responders)}",
         "p_value": "p-value",
     }
     gt = _gt(
@@ -277,7 +278,7 @@ def prior_therapy(results: StudyResults) -> GT:
         f,
         "prior_therapy",
         "Prior systemic therapies",
-        {"value": f"Patients, N = {n}"},
+        {"value": f"Patients, {n_equals(n)}"},
         stubhead="Characteristic",
         center=["value"],
     )
@@ -339,7 +340,7 @@ def psa_response(results: StudyResults) -> GT:
         f,
         "psa_response",
         "PSA response",
-        {"value": f"All patients, N = {denominator}"},
+        {"value": f"All patients, {n_equals(denominator)}"},
         stubhead="Response",
         center=["value"],
     )

@@ -145,7 +145,7 @@ def discontinuation(results: StudyResults) -> GT:
         f,
         "discontinuation",
         "Reasons for discontinuation",
-        {"n": f"N = {total}"},
+        {"n": t.n_equals(total)},
         stubhead="Reason",
         center=columns,
     )
@@ -177,7 +177,7 @@ def dosing(results: StudyResults) -> GT:
             ),
         )
     n = sum(c.n for c in d.distribution)
-    gt = t._gt(f, "dosing", "Treatment received", {"value": f"N = {n}"}, center=columns)
+    gt = t._gt(f, "dosing", "Treatment received", {"value": t.n_equals(n)}, center=columns)
     return t._notes(gt, ["n (%); activity: median (Q1, Q3), per dose given and per patient."])
 
 

@@ -116,6 +116,12 @@ def fmt_pct(pct: float | None) -> str:
     return DASH if pct is None else f"{pct:.1f}"
 
 
+def n_equals(n: int) -> str:
+    """``N = 21`` for a column heading, its spaces non-breaking: a heading that wraps
+    breaks before the N, never between "N =" and its number."""
+    return f"N{NBSP}={NBSP}{n:,}"
+
+
 def fmt_n_pct(n: int, pct: float | None) -> str:
     """``n (pct%)``, as :func:`fmt_count` writes a count; ``n (—)`` without a percentage."""
     return f"{n} ({DASH})" if pct is None else f"{n} ({pct:.1f}%)"

@@ -448,7 +448,11 @@ def test_every_table_has_its_fixed_id_and_a_title(fragments):
 
 def test_table1_headers_show_the_group_sizes(fragments):
     html = fragments["table1"]
-    for label in ("Overall, N = 21", "PSA50 responders, N = 8", "Non-responders, N = 13"):
+    for label in (
+        "Overall, N\u00a0=\u00a021",
+        "PSA50 responders, N\u00a0=\u00a08",
+        "Non-responders, N\u00a0=\u00a013",
+    ):
         assert label in html
     assert ">p-value<" in html
 
@@ -510,7 +514,7 @@ def test_psa_response_rows(fragments):
     assert rows["PSA90 response"] == ["4 (19.0%)"]
     assert rows["Confirmed PSA50 response"] == ["6 (28.6%)"]
     assert rows["Best PSA change from baseline, %"] == ["\u221241.3 (\u221288.0, 12.5)"]
-    assert "All patients, N = 21" in fragments["psa_response"]
+    assert "All patients, N\u00a0=\u00a021" in fragments["psa_response"]
     assert "the 1 patient without a baseline PSA" in fragments["psa_response"]
 
 
@@ -717,7 +721,7 @@ def handmade_results(tmp_path_factory):
 def test_handmade_cohort_tables(handmade_results):
     frags = tables.fragments(handmade_results)
     assert body_rows(frags["psa_response"])["PSA50 response"] == ["3 (60.0%)"]
-    assert "Overall, N = 5" in frags["table1"]
+    assert "Overall, N\u00a0=\u00a05" in frags["table1"]
     for name, html in frags.items():
         assert _pandoc_cell_count(html) == len(cells(html)), name
 
@@ -733,8 +737,8 @@ def test_synthetic_cohort_psa50_row():
     results = run_analysis(load_cohort(config.SYNTHETIC_DIR)).results
     frags = tables.fragments(results)
     assert body_rows(frags["psa_response"])["PSA50 response"] == ["8 (38.1%)"]
-    assert "PSA50 responders, N = 8" in frags["table1"]
-    assert "Overall, N = 21" in frags["table1"]
+    assert "PSA50 responders, N\u00a0=\u00a08" in frags["table1"]
+    assert "Overall, N\u00a0=\u00a021" in frags["table1"]
 
 
 def test_regression_of_a_near_separated_cohort_shows_no_false_precision():
