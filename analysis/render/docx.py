@@ -564,11 +564,17 @@ def indent_stubs(document: str) -> str:
     return _TABLE.sub(lambda m: _PARAGRAPH.sub(_indent_stub, m.group(0)), document)
 
 
+#: A caption paragraph's properties (pandoc's one w:pPr, or Quarto's two, its style
+#: in either) and its first run, whose text starts "Table S1:" (pandoc: that alone;
+#: Quarto: the whole caption, a non-breaking space after "Table").  Quarto styles
+#: its table captions "Image Caption".
 _CAPTION = re.compile(
-    r'(<w:p><w:pPr><w:pStyle w:val="(TableCaption|ImageCaption)" />.*?</w:pPr>)'
-    r"<w:r>(<w:rPr>.*?</w:rPr>)?<w:t(?: [^>]*)?>(Table|Figure) ([^<\d]*)(\d+)([:.])</w:t></w:r>",
+    r"(<w:p>(?:<w:pPr>(?:(?!</w:pPr>).)*</w:pPr>\s*)+)"
+    r"<w:r>(<w:rPr>(?:(?!</w:rPr>).)*</w:rPr>)?<w:t(?: [^>]*)?>"
+    r"(Table|Figure)([ \u00a0][^<\d]*?)(\d+)([:.])([^<]*)</w:t></w:r>",
     re.DOTALL,
 )
+_CAPTION_STYLE = re.compile(r'<w:pStyle w:val="(?:TableCaption|ImageCaption)"\s*/>')
 
 
 def caption_fields(document: str) -> str:
@@ -592,20 +598,23 @@ def caption_fields(document: str) -> str:
     str
         The XML text.
     """
-    found = list(_CAPTION.finditer(document))
+    found = [m for m in _CAPTION.finditer(document) if _CAPTION_STYLE.search(m.group(1))]
     for label in ("Table", "Figure"):
-        numbers = [int(m.group(6)) for m in found if m.group(4) == label]
+        numbers = [int(m.group(5)) for m in found if m.group(3) == label]
         if numbers != list(range(1, len(numbers) + 1)):
             return document
 
     def field(m: re.Match) -> str:
-        ppr, rpr, label, prefix, number, end = m.group(1), m.group(3) or "", *m.group(4, 5, 6, 7)
+        if not _CAPTION_STYLE.search(m.group(1)):
+            return m.group(0)
+        ppr, rpr = m.group(1), m.group(2) or ""
+        label, prefix, number, end, rest = m.group(3, 4, 5, 6, 7)
         text = f"<w:r>{rpr}" + '<w:t xml:space="preserve">{}</w:t></w:r>'
         return (
             ppr
-            + text.format(f"{label} {prefix}")
+            + text.format(f"{label}{prefix}")
             + _field(f"SEQ {label} \\* ARABIC", number, rpr)
-            + text.format(end)
+            + text.format(end + rest)
         )
 
     return _CAPTION.sub(field, document)

@@ -291,6 +291,22 @@ def test_caption_numbers_out_of_order_are_left_as_typed():
     assert docx.caption_fields(skipped) == skipped
 
 
+def test_quarto_captions_get_seq_fields_too():
+    """Quarto's DOCX writes a caption as one run after two w:pPr ("Table", a
+    non-breaking space, "S1: ..."), its tables' captions in "Image Caption"; a body
+    paragraph starting "Table S2." is not a caption."""
+    quarto = (
+        '<w:p><w:pPr><w:jc w:val="center" /></w:pPr><w:pPr>\n    <w:jc w:val="left"/>\n'
+        '    <w:pStyle w:val="ImageCaption" />\n    </w:pPr>\n'
+        '    <w:r><w:t xml:space="preserve">Table\u00a0S1: Baseline characteristics.</w:t></w:r></w:p>'
+    )
+    body = '<w:p><w:pPr><w:pStyle w:val="BodyText" /></w:pPr><w:r><w:t>Table S2. Text</w:t></w:r></w:p>'
+    out = docx.caption_fields(quarto + body)
+    assert out.count("SEQ Table") == 1
+    assert ">Table\u00a0S</w:t>" in out and ">: Baseline characteristics.</w:t>" in out
+    assert out.endswith(body)
+
+
 def test_reference_styles_fonts_and_sizes(article):
     styles = xml_of(article["docx"], "word/styles.xml")
     defaults = re.search(r"<w:rPrDefault>.*?</w:rPrDefault>", styles, re.S).group(0)
