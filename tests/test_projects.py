@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -309,3 +310,35 @@ def test_cli_project_option_points_outputs_into_that_project(tmp_path, monkeypat
     result = runner.invoke(app, ["diff", "a", "b", "--project", "study"])
     assert result.exit_code == 2
     assert str(tmp_path / "study" / "outputs") in result.output.replace("\n", "")
+
+
+#: The bundled extension's files (their digest, ``_extension_digest``) at each version:
+#: a change to the extension without a new ``version`` in ``_extension.yml`` would
+#: pass the version check of a project holding the old files, which then fails in
+#: pandoc (an existing project lacked filters/spaces.lua: "cannot open ...").
+EXTENSION_DIGESTS = {
+    "0.7.0": "0dfde696e8c381d4d9fcae28ed719f83bf5680a0426c19bc55880af4d1b1e80d",
+}
+
+
+def _extension_digest(root: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        data = path.read_bytes().replace(b"\r\n", b"\n")
+        if path.name == extension.MANIFEST:
+            data = re.sub(rb"(?m)^version:.*$", b"", data)
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + data + b"\0")
+    return digest.hexdigest()
+
+
+def test_the_extension_changes_only_with_its_version():
+    """A new extension digest needs a new ``version`` in ``_extension.yml`` (and a
+    line here), so that a project holding the old files is refused by name."""
+    root = extension.bundled_dir()
+    version = extension.version(root)
+    assert EXTENSION_DIGESTS.get(version) == _extension_digest(root), (
+        f"the extension's files changed at version {version}: raise `version` in "
+        f"_extensions/psma-rwe/_extension.yml and record {_extension_digest(root)} for it"
+    )
