@@ -99,6 +99,39 @@ def test_supplement_tables_are_set_as_the_pdf_tables(version, browser):
     assert labs["columns"] == 7
 
 
+LEVEL_ROWS_JS = """
+() => [...document.querySelectorAll('#gt-table1 tbody th.gt_stub')].map(th => {
+  const range = document.createRange();
+  range.selectNodeContents(th);
+  const lines = [...range.getClientRects()].map(r => r.left);
+  return { text: th.textContent, level: th.classList.contains('psma-level'),
+           left: th.getBoundingClientRect().left, lines };
+})
+"""
+
+
+def test_a_wrapped_level_row_keeps_its_indent(version, browser):
+    """A level row ("Black or African American" under "Race") was indented by
+    no-break spaces, which a browser keeps on the first line only; on a narrow
+    page the label wraps, and every line of it now starts 1 em in."""
+    page = browser.new_page(viewport={"width": 420, "height": 900})
+    page.goto((version / "supplement.html").as_uri(), wait_until="load")
+    rows = page.evaluate(LEVEL_ROWS_JS)
+    page.close()
+    levels = [r for r in rows if r["level"]]
+    labels = [r for r in rows if not r["level"]]
+    assert levels and labels
+    assert not [r for r in rows if r["text"].startswith("\u00a0")]
+    wrapped = [r for r in levels if len({round(x) for x in r["lines"]}) and len(r["lines"]) > 1]
+    assert wrapped, "no level row wraps at 420 px"
+    indent = min(x for r in levels for x in r["lines"]) - min(r["left"] for r in labels)
+    label_start = min(x for r in labels for x in r["lines"]) - min(r["left"] for r in labels)
+    for r in wrapped:
+        starts = {round(x) for x in r["lines"]}
+        assert len(starts) == 1, r  # every line at one left edge
+    assert indent > label_start + 8  # 1 em in from a label row's text
+
+
 def render_poster_html(size: str, root):
     """The poster HTML of the shipped synthetic cohort at ``poster-size: size``."""
     from cohorts import poster_work

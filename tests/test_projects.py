@@ -317,7 +317,7 @@ def test_cli_project_option_points_outputs_into_that_project(tmp_path, monkeypat
 #: pass the version check of a project holding the old files, which then fails in
 #: pandoc (an existing project lacked filters/spaces.lua: "cannot open ...").
 EXTENSION_DIGESTS = {
-    "0.7.0": "0dfde696e8c381d4d9fcae28ed719f83bf5680a0426c19bc55880af4d1b1e80d",
+    "0.7.0": "ef1d4ed33ef4fc109fad20a589ca065563a4e923467652b74095c0c2c504e480",
 }
 
 

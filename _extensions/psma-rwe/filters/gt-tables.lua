@@ -166,6 +166,24 @@ local function scope_fragment(html)
   end))
 end
 
+-- HTML: a level row's stub (great-tables indents it with no-break spaces, which
+-- a browser keeps on the first line only: a label that wraps lost its indent)
+-- gets the class psma-level instead, which css/report.css pads by 1 em on
+-- every line, as the PDF's stub padding and Word's paragraph indent.
+local NBSP = "\u{A0}"
+local function indent_levels(html)
+  return (html:gsub('(<th[^>]-class="[^"]*gt_stub[^"]*"[^>]*>)([^<]*)', function(tag, text)
+    if text:sub(1, #NBSP) ~= NBSP then
+      return nil
+    end
+    local rest = text
+    while rest:sub(1, #NBSP) == NBSP or rest:sub(1, 1) == " " do
+      rest = rest:sub(rest:sub(1, 1) == " " and 2 or #NBSP + 1)
+    end
+    return tag:gsub('class="', 'class="psma-level ', 1) .. rest
+  end))
+end
+
 -- HTML table -> native table (typst, docx) ------------------------------------
 
 local function has_class(el, class)
@@ -369,7 +387,7 @@ return {
         return nil
       end
       if FORMAT:match("html") then
-        el.text = scope_fragment(filter_html_notes(el.text))
+        el.text = scope_fragment(indent_levels(filter_html_notes(el.text)))
         return el
       end
       return native_blocks(el.text)
