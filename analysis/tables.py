@@ -39,12 +39,12 @@ from analysis.tables_format import (  # noqa: F401  (the number formats, by thei
     fmt_count,
     fmt_median_iqr,
     fmt_n_pct,
-    n_equals,
     fmt_number,
     fmt_or_ci,
     fmt_pct,
     fmt_ratio,
     format_p,
+    n_equals,
     round2,
 )
 from analysis.tables_html import (  # noqa: F401  (assembly and HTML, by their old names)
@@ -116,6 +116,10 @@ TABLE1_DIGITS: dict[str, int] = {
 LABS_EXCLUDED = ("psa", "weight")
 
 STAT_COUNT = "n (%)"
+#: Label of Table 1's row of patients without a value: a count, without a percentage
+#: (gtsummary's missing row).  Not "Unknown", which the data may record as an answer
+#: (a race "Unknown" is a level, with its percentage, beside this row).
+MISSING_LABEL = "Missing"
 STAT_MEDIAN = "Median (Q1, Q3)"
 
 # --- Table 1 ----------------------------------------------------------------------
@@ -154,8 +158,8 @@ def table1(results: StudyResults, name: str = "table1", p_values: bool = True) -
 
     Continuous variables as median (Q1, Q3); categorical variables as a label
     row with indented levels, n (%); yes/no variables as one row, n (%) of
-    "Yes"; an indented "Unknown" row with the number missing when any value
-    is missing.  Variables sharing a ``group`` are indented under a bold
+    "Yes"; an indented :data:`MISSING_LABEL` row with the number missing when
+    any value is missing.  Variables sharing a ``group`` are indented under a bold
     heading.  Footnotes name the statistics and the tests used.
     """
     from great_tables import loc
@@ -198,10 +202,8 @@ def table1(results: StudyResults, name: str = "table1", p_values: bool = True) -
         if note:
             row_notes.setdefault(note, []).append(row)
         if var.overall.missing > 0:
-            levels = set(var.level_order) | set(var.overall.levels)
-            missing_label = "Missing" if "Unknown" in levels else "Unknown"
             f.add(
-                missing_label,
+                MISSING_LABEL,
                 base + 1,
                 overall=str(var.overall.missing),
                 responders=str(var.responders.missing),
@@ -243,8 +245,8 @@ def table1(results: StudyResults, name: str = "table1", p_values: bool = True) -
             " count as non-responders.",
             f"Baseline: the latest value in the {window} days up to and including the day of"
             " dose 1. Percentages, quartiles and tests are of patients with a known value;"
-            " Unknown (Missing where Unknown is a recorded level): patients without one (a"
-            " blank race or ethnicity; a baseline PSA of 0, not PSA-evaluable).",
+            f" {MISSING_LABEL}: patients without one (a blank race or ethnicity; a baseline"
+            " PSA of 0, not PSA-evaluable); Unknown: an answer recorded as such.",
         ],
     )
 

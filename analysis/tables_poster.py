@@ -41,17 +41,16 @@ def compact_results(results: StudyResults) -> StudyResults:
     return dataclasses.replace(results, table1=dataclasses.replace(t1, variables=keep))
 
 
-#: Footnote of the poster's count-only "Unknown" rows (the supplement says it in its
+#: Footnote of the poster's count-only "Missing" rows (the supplement says it in its
 #: source notes, which the poster does not show).
-UNKNOWN_NOTE = "No value recorded; not in the percentages."
+MISSING_NOTE = "No value recorded; not in the percentages."
 
 
 def table1_compact(results: StudyResults) -> GT:
     """The poster's Table 1 (see the module docstring).
 
-    Its rows of patients without a value ("Unknown", or "Missing" where Unknown is
-    a recorded level), which give a count and no percentage, carry a footnote
-    saying why.
+    Its rows of patients without a value (:data:`analysis.tables.MISSING_LABEL`),
+    which give a count and no percentage, carry a footnote saying why.
     """
     from great_tables import loc
 
@@ -61,10 +60,10 @@ def table1_compact(results: StudyResults) -> GT:
     missing = [
         i
         for i, (label, overall) in enumerate(zip(frame["label"], frame["overall"], strict=True))
-        if str(label).strip(f"{tables.NBSP} ") in ("Unknown", "Missing") and "%" not in overall
+        if str(label).strip(f"{tables.NBSP} ") == tables.MISSING_LABEL and "%" not in overall
     ]
     if missing:
-        gt = gt.tab_footnote(UNKNOWN_NOTE, locations=loc.stub(rows=missing))
+        gt = gt.tab_footnote(MISSING_NOTE, locations=loc.stub(rows=missing))
     return gt
 
 

@@ -117,7 +117,7 @@ def test_table1_shows_missing_rows_with_counts_only(analysis):
     rows = _rows(tables.to_html(tables.table1(analysis.results)))
     labels = [label for label, _ in rows]
     race = labels.index("Race")
-    # race has a written level "Unknown", so its missing row is labelled "Missing"
+    # a written "Unknown" is a level, with its percentage; the missing row is "Missing"
     assert rows[race + 1 : race + 5] == [
         ("White", ["2 (50.0%)", "2 (100.0%)", "0 (0.0%)", ""]),
         ("Black", ["1 (25.0%)", "0 (0.0%)", "1 (50.0%)", ""]),
@@ -126,9 +126,9 @@ def test_table1_shows_missing_rows_with_counts_only(analysis):
     ]
     eth = labels.index("Ethnicity")
     eth_rows = rows[eth + 1 : eth + 4]
-    assert eth_rows[-1] == ("Unknown", ["1", "0", "1", ""])  # gtsummary's missing row
+    assert eth_rows[-1] == ("Missing", ["1", "0", "1", ""])  # gtsummary's missing row
     psa = labels.index("PSA, ng/mL")
     assert rows[psa] == ("PSA, ng/mL", ["100 (40, 123)", "100 (40, 123)", "\u2014", ""])
-    assert rows[psa + 1] == ("Unknown", ["2", "0", "2", ""])
+    assert rows[psa + 1] == ("Missing", ["2", "0", "2", ""])
     html = tables.to_html(tables.table1(analysis.results))
     assert "a baseline PSA of 0, not PSA-evaluable" in html

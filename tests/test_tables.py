@@ -467,23 +467,23 @@ def test_table1_rows(fragments):
         ("Unknown", ["1 (4.8%)", "0 (0.0%)", "1 (7.7%)", ""]),  # a race level
         # dichotomous: one row, n (%) of Yes among known values; then the missing count
         ("De novo metastatic disease", ["6 (30.0%)", "2 (25.0%)", "4 (33.3%)", ">0.9"]),
-        ("Unknown", ["1", "0", "1", ""]),
+        ("Missing", ["1", "0", "1", ""]),
         ("Metastatic sites", ["", "", "", ""]),
         ("Bone", ["19 (90.5%)", "8 (100.0%)", "11 (84.6%)", "0.5"]),
         ("Baseline laboratory values", ["", "", "", ""]),
         ("PSA, ng/mL", ["85 (21, 310)", "120 (40, 400)", "60 (12, 200)", "0.049"]),
-        ("Unknown", ["2", "0", "2", ""]),
+        ("Missing", ["2", "0", "2", ""]),
     ]
     # indentation: levels and missing rows one step, inside a group two steps
     assert f">{tables.INDENT}White</th>" in html
     assert f">{tables.INDENT}Bone</th>" in html
-    assert f">{tables.INDENT * 2}Unknown</th>" in html
+    assert f">{tables.INDENT * 2}Missing</th>" in html
     assert "<strong>Metastatic sites</strong>" in html  # bold, also for pandoc
     assert "n (%); Median (Q1, Q3)" in html
     assert "Wilcoxon rank sum test; Pearson&#x27;s Chi-squared test; Fisher&#x27;s exact" in html
 
 
-def test_table1_missing_row_is_called_missing_when_unknown_is_a_level():
+def test_table1_missing_row_is_called_missing_beside_a_recorded_unknown():
     results = built_results()
     race = results.table1.variables[1]
     race = dataclasses.replace(race, overall=dataclasses.replace(race.overall, missing=2))
@@ -787,23 +787,24 @@ def test_regression_of_a_near_separated_cohort_shows_no_false_precision():
     assert "245,273,024" not in html and "26,476" not in html
 
 
-def test_the_posters_unknown_rows_say_why_they_have_no_percentage():
-    """The poster shows footnotes, not source notes: a count-only Unknown row (patients
+def test_the_posters_missing_rows_say_why_they_have_no_percentage():
+    """The poster shows footnotes, not source notes: a count-only Missing row (patients
     without a value) carries a footnote saying it is not in the percentages; a level
     row with a percentage does not."""
     from analysis.analyze import run_analysis
     from analysis.load import load_cohort
-    from analysis.tables_poster import UNKNOWN_NOTE, table1_compact
+    from analysis.tables_poster import MISSING_NOTE, table1_compact
 
     results = run_analysis(load_cohort(config.SYNTHETIC_DIR)).results
     fragment = tables.to_html(table1_compact(results))
     rows = re.findall(r"<th[^>]*gt_stub[^>]*>(.*?)</th>\s*<td[^>]*>(.*?)</td>", fragment, re.S)
     unknown = [(label, cell) for label, cell in rows if "Unknown" in label or "Missing" in label]
+    assert all("Missing" in label for label, _ in unknown)  # Gleason: none recorded
     assert unknown  # the shipped cohort has Gleason scores not recorded
     mark = re.search(
-        r'<sup class="gt_footnote_marks">(\w)</sup> ' + re.escape(UNKNOWN_NOTE), fragment
+        r'<sup class="gt_footnote_marks">(\w)</sup> ' + re.escape(MISSING_NOTE), fragment
     )
-    assert mark, "no footnote on the Unknown rows"
+    assert mark, "no footnote on the Missing rows"
     for label, cell in unknown:
         assert "%" not in cell
         assert f'<sup class="gt_footnote_marks">{mark.group(1)}</sup>' in label, label
