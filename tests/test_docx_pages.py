@@ -233,8 +233,8 @@ def test_word_labs_table_numbers_fit_their_columns(built):
 
 def test_level_rows_carry_an_indent_and_no_leading_spaces(built):
     """Table S1's level rows ("White" under "Race") are indented by their paragraph
-    (docx.indent_stubs), so that a label that wraps keeps its indent."""
-    from analysis.render import docx
+    (docx_layout.indent_stubs), so that a label that wraps keeps its indent."""
+    from analysis.render import docx_layout
 
     with zipfile.ZipFile(built / "supplement.docx") as z:
         xml = z.read("word/document.xml").decode("utf-8")
@@ -242,7 +242,7 @@ def test_level_rows_carry_an_indent_and_no_leading_spaces(built):
     texts = [html.unescape("".join(re.findall(r"<w:t(?: [^>]*)?>([^<]*)</w:t>", c))) for c in cells]
     assert "Black or African American" in texts
     assert not [t for t in texts if t.startswith("\u00a0")]
-    indented = [c for c in cells if f'<w:ind w:left="{docx.STUB_INDENT_TWIPS}" />' in c]
+    indented = [c for c in cells if f'<w:ind w:left="{docx_layout.STUB_INDENT_TWIPS}" />' in c]
     assert len(indented) > 20
 
 

@@ -159,7 +159,7 @@ the same caption labels, caption starts and references in the poster PDFs at
   embedded renderer's (other pandoc and Typst versions), and Quarto ignores
   SOURCE_DATE_EPOCH for its HTML.
 * Word: the build post-processes Quarto's DOCX as its own
-  (:func:`analysis.render.docx.postprocess`); ``quarto render`` by hand does not.
+  (:func:`analysis.render.docx_layout.postprocess`); ``quarto render`` by hand does not.
 * The embedded renderer supports only what the documents use: fig/tbl
   cross-references (captions above tables, below figures; Word captions as
   text), the var/meta/include/pagebreak shortcodes, ``when-format``

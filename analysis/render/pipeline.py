@@ -4,7 +4,8 @@ See :mod:`analysis.render` for what is supported.  Work files go to
 ``<project_dir>/_render/`` (the expanded markdown, per-format metadata, the
 generated ``.typ`` (the extension's Typst partials inlined), PNG copies of SVG
 figures for Word and Word's reference document, :mod:`analysis.render.docx`);
-outputs go to ``out_dir``.
+outputs go to ``out_dir``; a DOCX is laid out for its page after pandoc
+(:mod:`analysis.render.docx_layout`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,16 @@ import yaml
 
 from analysis import fonts
 from analysis.errors import PsmaRweError
-from analysis.render import docx, extension, layout, poster_plan, project, svg_inline, webfonts
+from analysis.render import (
+    docx,
+    docx_layout,
+    extension,
+    layout,
+    poster_plan,
+    project,
+    svg_inline,
+    webfonts,
+)
 from analysis.render.shortcodes import ShortcodeExpander, split_front_matter
 
 #: Inside the project's extension (:mod:`analysis.render.extension`).
@@ -163,7 +173,7 @@ def svg_pngs(svgs: Sequence[Path], project_dir: Path, png_dir: Path) -> None:
         target = png_dir / f"{rel}.png"
         target.parent.mkdir(parents=True, exist_ok=True)
         png = vl_convert.svg_to_png(
-            svg.read_text(encoding="utf-8"), scale=docx.PNG_SCALE, ppi=docx.PNG_PPI
+            svg.read_text(encoding="utf-8"), scale=docx_layout.PNG_SCALE, ppi=docx_layout.PNG_PPI
         )
         target.write_bytes(png)
 
@@ -515,7 +525,7 @@ def render(
             env["PSMA_RENDER_DOCX_TEXT_WIDTH"] = f"{width:g}"
             args += ["--to=docx", f"--reference-doc={reference}", f"--output={target}"]
             _run_pandoc(args, prep.project_dir, env, f"{what} DOCX")
-            docx.postprocess(target, width, height)
+            docx_layout.postprocess(target, width, height)
         else:
             target = (prep.work if plan_only else out_dir) / f"{prep.stem}.pdf"
             typ = prep.work / f"{prep.stem}.typ"

@@ -6,7 +6,7 @@ A project's ``_quarto.yml`` names ``_extensions/psma-rwe/post-render.lua``
 ``quarto render`` run by hand gives the Word and HTML files a build gives:
 
 * every ``.docx`` gets the table widths, breaks and figure sizes of
-  :func:`analysis.render.docx.postprocess`, for the text area of the
+  :func:`analysis.render.docx_layout.postprocess`, for the text area of the
   project's Word reference document (``_psma/reference.docx``, written by
   ``psma-rwe prepare``);
 * every ``.html`` gets the Lato subsets a build's HTML has
@@ -57,7 +57,7 @@ def finish(path: Path, reference: Path, source: str = "") -> bool:
     (:func:`analysis.render.svg_inline.inline_file`), the Lato subsets
     (:func:`analysis.render.webfonts.embed`) and is
     checked for network loads; Word gets the table widths, breaks and figure
-    sizes of :func:`analysis.render.docx.postprocess` for the text area of
+    sizes of :func:`analysis.render.docx_layout.postprocess` for the text area of
     ``reference``.  Other files are left alone.
 
     Parameters
@@ -87,14 +87,14 @@ def finish(path: Path, reference: Path, source: str = "") -> bool:
         webfonts.embed(path)
         _check_offline(path, source)
     elif path.suffix == ".docx":
-        from analysis.render import docx
+        from analysis.render import docx, docx_layout
 
         if not reference.is_file():
             raise PsmaRweError(
                 f"{path.name}: no Word reference document {reference}; "
                 "run psma-rwe prepare in the project first"
             )
-        docx.postprocess(path, *docx.text_area_pt(reference))
+        docx_layout.postprocess(path, *docx.text_area_pt(reference))
     else:
         return False
     return True

@@ -15,7 +15,7 @@ import pytest
 from render_project import build_project
 
 from analysis.errors import PsmaRweError
-from analysis.render import docx, render_document
+from analysis.render import docx, docx_layout, render_document
 from analysis.render.pipeline import pandoc_path
 
 pytestmark = pytest.mark.slow
@@ -197,8 +197,8 @@ def test_level_rows_are_indented_by_their_paragraph_not_by_spaces():
         f'<w:p><w:pPr><w:pStyle w:val="BodyText" /></w:pPr><w:r><w:t>{nbsp}a</w:t></w:r></w:p>'
     )
     document = f"<w:body>{outside}<w:tbl><w:tr>{cell}{label}</w:tr></w:tbl></w:body>"
-    out = docx.indent_stubs(document)
-    indent = f'<w:ind w:left="{docx.STUB_INDENT_TWIPS}" />'
+    out = docx_layout.indent_stubs(document)
+    indent = f'<w:ind w:left="{docx_layout.STUB_INDENT_TWIPS}" />'
     assert (
         f'<w:pStyle w:val="TableText" />{indent}<w:jc w:val="left" /></w:pPr>'
         '<w:r><w:t xml:space="preserve">Black or African American</w:t>'
@@ -285,10 +285,10 @@ def test_caption_numbers_out_of_order_are_left_as_typed():
         )
 
     ordered = caption("TableCaption", "Table S1:") + caption("TableCaption", "Table S2:")
-    out = docx.caption_fields(ordered)
+    out = docx_layout.caption_fields(ordered)
     assert out.count("SEQ Table") == 2 and ">Table S</w:t>" in out
     skipped = caption("TableCaption", "Table S2:") + caption("TableCaption", "Table S1:")
-    assert docx.caption_fields(skipped) == skipped
+    assert docx_layout.caption_fields(skipped) == skipped
 
 
 def test_quarto_captions_get_seq_fields_too():
@@ -298,10 +298,14 @@ def test_quarto_captions_get_seq_fields_too():
     quarto = (
         '<w:p><w:pPr><w:jc w:val="center" /></w:pPr><w:pPr>\n    <w:jc w:val="left"/>\n'
         '    <w:pStyle w:val="ImageCaption" />\n    </w:pPr>\n'
-        '    <w:r><w:t xml:space="preserve">Table\u00a0S1: Baseline characteristics.</w:t></w:r></w:p>'
+        '    <w:r><w:t xml:space="preserve">Table\u00a0S1: Baseline characteristics.</w:t>'
+        "</w:r></w:p>"
     )
-    body = '<w:p><w:pPr><w:pStyle w:val="BodyText" /></w:pPr><w:r><w:t>Table S2. Text</w:t></w:r></w:p>'
-    out = docx.caption_fields(quarto + body)
+    body = (
+        '<w:p><w:pPr><w:pStyle w:val="BodyText" /></w:pPr>'
+        "<w:r><w:t>Table S2. Text</w:t></w:r></w:p>"
+    )
+    out = docx_layout.caption_fields(quarto + body)
     assert out.count("SEQ Table") == 1
     assert ">Table\u00a0S</w:t>" in out and ">: Baseline characteristics.</w:t>" in out
     assert out.endswith(body)
@@ -397,7 +401,7 @@ def test_fit_tables_keeps_proportions_and_adds_up():
         '<w:tbl><w:tblGrid><w:gridCol w:w="3960" /><w:gridCol w:w="1980" />'
         '<w:gridCol w:w="1980" /></w:tblGrid></w:tbl>'
     )
-    fitted = docx.fit_tables(document, 9361)
+    fitted = docx_layout.fit_tables(document, 9361)
     cols = [int(w) for w in re.findall(r'w:w="(\d+)"', fitted)]
     assert sum(cols) == 9361 and cols[0] in (4680, 4681) and abs(cols[1] - cols[2]) <= 1
 
@@ -408,9 +412,9 @@ def test_fit_figures_scales_a_tall_image_to_the_page():
         '<a:ext cx="5831095" cy="11384519" /></w:drawing>'
     )
     small = '<w:drawing><wp:extent cx="5943600" cy="2598324" /></w:drawing>'
-    fitted = docx.fit_figures(tall + small, 655.0)
+    fitted = docx_layout.fit_figures(tall + small, 655.0)
     sizes = [(int(a), int(b)) for a, b in re.findall(r'cx="(\d+)" cy="(\d+)"', fitted)]
-    limit = 655.0 * docx.FIGURE_HEIGHT_SHARE * 12700
+    limit = 655.0 * docx_layout.FIGURE_HEIGHT_SHARE * 12700
     assert sizes[0] == sizes[1] and abs(sizes[0][1] - limit) <= 1
     assert abs(sizes[0][0] / sizes[0][1] - 5831095 / 11384519) < 1e-6
     assert sizes[2] == (5943600, 2598324)
@@ -429,9 +433,9 @@ def test_fit_figures_sets_a_medium_image_at_the_pdfs_share_so_two_share_a_page()
     # 0.55 of the text height: the PDF sets it at 0.42 of it (typst/psma.typ)
     height = round(655.0 * 0.55 * 12700)
     medium = f'<w:drawing><wp:extent cx="5943600" cy="{height}" /></w:drawing>'
-    fitted = docx.fit_figures(medium, 655.0)
+    fitted = docx_layout.fit_figures(medium, 655.0)
     cx, cy = (int(v) for v in re.search(r'cx="(\d+)" cy="(\d+)"', fitted).groups())
-    assert abs(cy - 655.0 * docx.FIGURE_SMALL_SHARE * 12700) <= 1
+    assert abs(cy - 655.0 * docx_layout.FIGURE_SMALL_SHARE * 12700) <= 1
     assert abs(cx / cy - 5943600 / height) < 1e-6
 
 
@@ -449,19 +453,19 @@ def test_fit_figures_sets_no_chart_below_its_smallest_legible_size():
     cx, cy = (
         int(v)
         for v in re.search(
-            r'cx="(\d+)" cy="(\d+)"', docx.fit_figures(chart, 655.0, {"rId9": 800.0}, 468.0)
+            r'cx="(\d+)" cy="(\d+)"', docx_layout.fit_figures(chart, 655.0, {"rId9": 800.0}, 468.0)
         ).groups()
     )
-    assert abs(cx / 12700 - docx.MIN_CHART_PT_PER_PX * 800) < 0.01
+    assert abs(cx / 12700 - docx_layout.MIN_CHART_PT_PER_PX * 800) < 0.01
     assert abs(cx / cy - 5943600 / height) < 1e-6
     # the text's width caps it (900 px at 0.55 pt would be 495 pt wide: left at 468)
-    wide = docx.fit_figures(chart, 655.0, {"rId9": 900.0}, 468.0)
+    wide = docx_layout.fit_figures(chart, 655.0, {"rId9": 900.0}, 468.0)
     assert int(re.search(r'cx="(\d+)"', wide).group(1)) == 5943600
     # a chart already legible at its share is not grown
-    small = docx.fit_figures(chart, 655.0, {"rId9": 100.0}, 468.0)
+    small = docx_layout.fit_figures(chart, 655.0, {"rId9": 100.0}, 468.0)
     assert abs(int(re.search(r'cy="(\d+)"', small).group(1)) - 655.0 * 0.42 * 12700) <= 1
     # an image of unknown size: the share alone, as before
-    other = docx.fit_figures(chart, 655.0, {}, 468.0)
+    other = docx_layout.fit_figures(chart, 655.0, {}, 468.0)
     assert abs(int(re.search(r'cy="(\d+)"', other).group(1)) - 655.0 * 0.42 * 12700) <= 1
 
 
@@ -474,19 +478,19 @@ def test_fit_figures_keeps_a_figure_up_to_a_page_within_a_little_over_half_of_it
     sizes = []
     for share in (0.68, 0.95, 1.4):
         cy = round(655.0 * share * 12700)
-        fitted = docx.fit_figures(
+        fitted = docx_layout.fit_figures(
             f'<w:drawing><wp:extent cx="5600000" cy="{cy}" /></w:drawing>', 655.0
         )
         cx2, cy2 = (int(v) for v in re.search(r'cx="(\d+)" cy="(\d+)"', fitted).groups())
         assert abs(cx2 / cy2 - 5600000 / cy) < 1e-6
         sizes.append(cy2 / 12700 / 655.0)
     assert sizes[0] <= 0.56 and sizes[1] <= 0.56, sizes
-    assert docx.FIGURE_MEDIUM_SHARE <= 0.56
-    assert abs(sizes[2] - docx.FIGURE_HEIGHT_SHARE) < 1e-3
+    assert docx_layout.FIGURE_MEDIUM_SHARE <= 0.56
+    assert abs(sizes[2] - docx_layout.FIGURE_HEIGHT_SHARE) < 1e-3
 
 
 def table_xml(stubs: list[str], header_rows: int = 1) -> str:
-    """A ``w:tbl`` as pandoc writes it (after :func:`docx.style_table_text`)."""
+    """A ``w:tbl`` as pandoc writes it (after :func:`docx_layout.style_table_text`)."""
 
     def row(text: str, header: bool) -> str:
         props = '<w:trPr><w:tblHeader w:val="on" /></w:trPr>' if header else ""
@@ -524,7 +528,7 @@ def test_keep_tables_breaks_a_long_table_only_between_row_groups():
     stubs = []
     for g in range(8):
         stubs += [f"Group {g}"] + [f"{nb}level {g}.{i}" for i in range(4)]
-    kept = docx.keep_tables(table_xml(stubs, header_rows=2), 655.0)
+    kept = docx_layout.keep_tables(table_xml(stubs, header_rows=2), 655.0)
     assert breaks_after(kept) == [f"level {g}.3" for g in range(7)]
     assert kept.count("<w:cantSplit />") == 2 + len(stubs)
     # the header rows keep their tblHeader (repeated on the next page)
@@ -535,15 +539,16 @@ def test_keep_tables_breaks_a_long_table_only_between_row_groups():
 def test_keep_tables_keeps_a_short_table_whole():
     nb = "\u00a0" * 4
     short = table_xml(["Race", f"{nb}White", f"{nb}Black", "Age, years"])
-    assert breaks_after(docx.keep_tables(short, 655.0)) == []
+    assert breaks_after(docx_layout.keep_tables(short, 655.0)) == []
 
 
 def test_keep_tables_breaks_a_group_longer_than_a_page_anywhere():
     nb = "\u00a0" * 4
-    stubs = ["Therapy"] + [f"{nb}agent {i}" for i in range(docx.MAX_GROUP_ROWS + 5)]
+    stubs = ["Therapy"] + [f"{nb}agent {i}" for i in range(docx_layout.MAX_GROUP_ROWS + 5)]
     # anywhere but within MIN_ROWS_AT_BREAK rows of either end
-    edge = docx.MIN_ROWS_AT_BREAK - 1
-    assert len(breaks_after(docx.keep_tables(table_xml(stubs), 655.0))) == len(stubs) - 1 - 2 * edge
+    edge = docx_layout.MIN_ROWS_AT_BREAK - 1
+    breaks = breaks_after(docx_layout.keep_tables(table_xml(stubs), 655.0))
+    assert len(breaks) == len(stubs) - 1 - 2 * edge
 
 
 def test_keep_tables_leaves_no_row_alone_at_a_break():
@@ -551,9 +556,9 @@ def test_keep_tables_leaves_no_row_alone_at_a_break():
     where at least MIN_ROWS_AT_BREAK body rows stay on either side: its last row
     went alone to the next page under the repeated header."""
     stubs = [f"Factor {i}" for i in range(60)]
-    breaks = breaks_after(docx.keep_tables(table_xml(stubs), 655.0))
+    breaks = breaks_after(docx_layout.keep_tables(table_xml(stubs), 655.0))
     assert breaks, "a table this long breaks"
     at = [stubs.index(b) for b in breaks]
-    assert min(at) + 1 >= docx.MIN_ROWS_AT_BREAK
-    assert len(stubs) - 1 - max(at) >= docx.MIN_ROWS_AT_BREAK
-    assert docx.MIN_ROWS_AT_BREAK >= 2
+    assert min(at) + 1 >= docx_layout.MIN_ROWS_AT_BREAK
+    assert len(stubs) - 1 - max(at) >= docx_layout.MIN_ROWS_AT_BREAK
+    assert docx_layout.MIN_ROWS_AT_BREAK >= 2

@@ -15,7 +15,7 @@ import pytest
 
 from analysis import config
 from analysis.errors import PsmaRweError
-from analysis.render import docx, pipeline, quarto, quarto_post
+from analysis.render import docx, docx_layout, pipeline, quarto, quarto_post
 
 LUA = config.PROJECT_DIR / "_extensions" / "psma-rwe" / "post-render.lua"
 
@@ -72,7 +72,7 @@ def test_word_files_get_the_builds_post_processing(tmp_path):
     word = _word(root)
     expected = tmp_path / "expected.docx"
     shutil.copyfile(word, expected)
-    docx.postprocess(expected, *docx.text_area_pt(quarto.reference_path(root)))
+    docx_layout.postprocess(expected, *docx.text_area_pt(quarto.reference_path(root)))
     before = word.read_bytes()
 
     assert quarto_post.post_render(root, [word, root / "report/missing.docx"]) == [word]
