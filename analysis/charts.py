@@ -206,9 +206,9 @@ def _reference_lines(values: tuple[tuple[float, str], ...]):
 
     refs = pd.DataFrame({"y": [v for v, _ in values], "label": [t for _, t in values]})
     base = alt.Chart(refs)
-    rules = base.mark_rule(color=INK, strokeDash=[5, 3], strokeWidth=1.2).encode(y="y:Q")
+    rules = base.mark_rule(color=INK, strokeDash=[5, 3], strokeWidth=1.2).encode(y=alt.Y("y:Q"))
     labels = base.mark_text(align="left", baseline="middle", dx=10, fontSize=11, color=INK).encode(
-        y="y:Q", x=alt.value("width"), text="label:N"
+        y=alt.Y("y:Q"), x=alt.XValue("width"), text=alt.Text("label:N")
     )
     return rules, labels
 
@@ -269,12 +269,12 @@ def waterfall(results: StudyResults) -> alt.LayerChart:
     )
     capped = base.transform_filter("datum.capped")
     cap_marks = capped.mark_text(text="↑", baseline="bottom", dy=-2, fontSize=12).encode(
-        x=x, y="best_change_plot:Q", tooltip=tooltip
+        x=x, y=alt.Y("best_change_plot:Q"), tooltip=tooltip
     )
     cap_labels = capped.mark_text(
         angle=270, align="right", baseline="middle", dx=-6, fontSize=11, color=INK
-    ).encode(x=x, y="best_change_plot:Q", text="cap_label:N", tooltip=tooltip)
-    zero = alt.Chart().mark_rule(color=MUTED, strokeWidth=1).encode(y=alt.datum(0))
+    ).encode(x=x, y=alt.Y("best_change_plot:Q"), text=alt.Text("cap_label:N"), tooltip=tooltip)
+    zero = alt.Chart().mark_rule(color=MUTED, strokeWidth=1).encode(y=alt.YDatum(0))
     rules, labels = _reference_lines(((-50, "−50% (PSA50)"), (-90, "−90% (PSA90)")))
     chart = alt.layer(bars, zero, rules, labels, cap_marks, cap_labels).properties(
         width=width,
@@ -346,7 +346,7 @@ def _waterfall_large(results: StudyResults, data) -> alt.LayerChart:
             tooltip=tooltip,
         )
     )
-    zero = alt.Chart().mark_rule(color=MUTED, strokeWidth=1).encode(y=alt.datum(0))
+    zero = alt.Chart().mark_rule(color=MUTED, strokeWidth=1).encode(y=alt.YDatum(0))
     rules, labels = _reference_lines(((-50, "−50% (PSA50)"), (-90, "−90% (PSA90)")))
     chart = alt.layer(bars, zero, rules, labels).properties(
         width=WATERFALL_WIDE, height=320, title=_title("Best PSA change from baseline", *sub)
@@ -404,7 +404,7 @@ def psa_course(results: StudyResults) -> alt.LayerChart:
         sel = base.transform_filter(alt.datum.group == group)
         layers.append(
             sel.mark_line(strokeWidth=width_px).encode(
-                x=x, y=y, color=colour, detail="patient_no:O", tooltip=tooltip
+                x=x, y=y, color=colour, detail=alt.Detail("patient_no:O"), tooltip=tooltip
             )
         )
         layers.append(
@@ -500,7 +500,7 @@ def _psa_course_bands_chart(results, max_dose, width, n_lines, n_resp) -> alt.La
 
 def _psa_course_layout(alt, layers: list, width: int, *subtitle: str):
     """Both PSA-course forms: zero line, PSA50/PSA90 reference lines, the layers, the title."""
-    zero = alt.Chart().mark_rule(color=MUTED, strokeWidth=1).encode(y=alt.datum(0))
+    zero = alt.Chart().mark_rule(color=MUTED, strokeWidth=1).encode(y=alt.YDatum(0))
     rules, labels = _reference_lines(((-50, "−50% (PSA50)"), (-90, "−90% (PSA90)")))
     chart = alt.layer(zero, rules, labels, *layers).properties(
         width=width, height=340, title=_title("PSA change by dose", *subtitle)
@@ -557,19 +557,19 @@ def milestones(results: StudyResults) -> alt.LayerChart:
         x=x, xOffset=x_off, y=y, color=colour, tooltip=tooltip
     )
     counts = base.mark_text(baseline="bottom", dy=-3, fontSize=11).encode(
-        x=x, xOffset=x_off, y=y, text="n:Q", tooltip=tooltip
+        x=x, xOffset=x_off, y=y, text=alt.Text("n:Q"), tooltip=tooltip
     )
     layers = [bars, counts]
     if n_resp and results.psa_response.psa50.pct is not None:
         resp_line = alt.Chart().mark_rule(color=INK, strokeDash=[5, 3], strokeWidth=1.2)
-        layers.append(resp_line.encode(y=alt.datum(results.psa_response.psa50.pct)))
+        layers.append(resp_line.encode(y=alt.YDatum(results.psa_response.psa50.pct)))
         layers.append(
             alt.Chart()
             .mark_text(align="left", baseline="middle", dx=4, fontSize=11)
             .encode(
-                y=alt.datum(results.psa_response.psa50.pct),
-                x=alt.value("width"),
-                text=alt.value(f"All {n_resp} responders"),
+                y=alt.YDatum(results.psa_response.psa50.pct),
+                x=alt.XValue("width"),
+                text=alt.TextValue(f"All {n_resp} responders"),
             )
         )
     chart = alt.layer(*layers).properties(
@@ -617,7 +617,7 @@ def swimmer(results: StudyResults, most: int | None = None) -> alt.LayerChart:
         .mark_bar(stroke="white", strokeWidth=1.5, height={"band": 0.72})
         .encode(
             x=alt.X("start:Q", title="Dose", scale=x_scale, axis=x_axis),
-            x2="end:Q",
+            x2=alt.X2("end:Q"),
             y=y,
             color=alt.Color(
                 "status:N",
@@ -711,15 +711,15 @@ def lab_trajectories(
         band = base.mark_area(color=SKY, opacity=0.35).encode(
             x=x,
             y=alt.Y("q1:Q", title=y_title, scale=alt.Scale(zero=False)),
-            y2="q3:Q",
+            y2=alt.Y2("q3:Q"),
             tooltip=tooltip,
         )
-        line = base.mark_line(color=BLUE, strokeWidth=2.2).encode(x=x, y="median:Q")
+        line = base.mark_line(color=BLUE, strokeWidth=2.2).encode(x=x, y=alt.Y("median:Q"))
         points = base.mark_point(color=BLUE, filled=True, size=40, opacity=1).encode(
-            x=x, y="median:Q", tooltip=tooltip
+            x=x, y=alt.Y("median:Q"), tooltip=tooltip
         )
         n_text = base.mark_text(baseline="bottom", fontSize=10, color=MUTED).encode(
-            x=x, y=alt.value(-4), text="n_label:N"
+            x=x, y=alt.YValue(-4), text=alt.Text("n_label:N")
         )
         layers = [band, line, points, n_text]
         limit = thresholds.get(test)
@@ -727,15 +727,15 @@ def lab_trajectories(
             layers.append(
                 alt.Chart()
                 .mark_rule(color=INK, strokeDash=[5, 3], strokeWidth=1)
-                .encode(y=alt.datum(float(limit)))
+                .encode(y=alt.YDatum(float(limit)))
             )
             layers.append(
                 alt.Chart()
                 .mark_text(align="right", baseline="bottom", dy=-2, fontSize=10, color=INK)
                 .encode(
-                    y=alt.datum(float(limit)),
-                    x=alt.value(220),
-                    text=alt.value(f"CTCAE grade 2 (< {limit:g})"),
+                    y=alt.YDatum(float(limit)),
+                    x=alt.XValue(220),
+                    text=alt.TextValue(f"CTCAE grade 2 (< {limit:g})"),
                 )
             )
         panels.append(

@@ -100,7 +100,7 @@ def forest(results: StudyResults) -> alt.LayerChart:
         alt.Tooltip("p_value:Q", title="p-value", format=".3f"),
     ]
     base = alt.Chart(data)
-    one = alt.Chart().mark_rule(color=MUTED, strokeDash=[4, 3]).encode(x=alt.datum(1))
+    one = alt.Chart().mark_rule(color=MUTED, strokeDash=[4, 3]).encode(x=alt.XDatum(1))
     ci = (
         base.transform_filter("isValid(datum.lo)")
         .mark_rule(color=INK, strokeWidth=2)
@@ -117,7 +117,7 @@ def forest(results: StudyResults) -> alt.LayerChart:
                     labelExpr="indexof([0.01, 1, 100], datum.value) >= 0 ? datum.label : ''",
                 ),
             ),
-            x2="hi:Q",
+            x2=alt.X2("hi:Q"),
             y=y,
             tooltip=tooltip,
         )
@@ -141,7 +141,7 @@ def forest(results: StudyResults) -> alt.LayerChart:
     missing = (
         base.transform_filter("!isValid(datum.x)")
         .mark_text(align="center", baseline="middle", fontSize=11, color=MUTED)
-        .encode(x=alt.datum(1), y=y, text="estimate:N")
+        .encode(x=alt.XDatum(1), y=y, text=alt.Text("estimate:N"))
     )
     chart = alt.layer(one, ci, dots, *arrows, missing).properties(
         width=360,

@@ -222,9 +222,9 @@ def _km_layers(alt, curves, censors, risks, domain, colours, dashes, x_max, x_ti
         .encode(
             x=x,
             y=alt.Y("lower:Q", scale=alt.Scale(domain=[0, 1], nice=False)),
-            y2="upper:Q",
+            y2=alt.Y2("upper:Q"),
             color=colour,
-            detail="group:N",
+            detail=alt.Detail("group:N"),
         )
     )
     line = base.mark_line(interpolate="step-after", strokeWidth=2.2).encode(
