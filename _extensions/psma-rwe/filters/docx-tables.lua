@@ -19,7 +19,7 @@ than the text width, else the text width:
 * the numbers' columns right-aligned, as the PDF's (great-tables centres them);
 * the estimate assumes the cells' paragraph style "Table Text" (IBM Plex Serif
   8.5 pt, the body's family),
-  which analysis/render/docx.py gives them after pandoc (pandoc's writer
+  which analysis/render/docx_layout.py gives them after pandoc (pandoc's writer
   styles every cell "Compact", whatever custom-style it is given).
 
 The text width (points) comes from filters/settings.lua: the embedded
