@@ -5,6 +5,7 @@
     python benchmarks/run.py --quick              # sizes 1k, 10k; fewer repeats
     python benchmarks/run.py --sizes 1000,10000 --json /tmp/bench.json
     python benchmarks/run.py --quick --large-build 10000   # quick, plus the 10k build
+    python benchmarks/run.py --quick --build-runs 3        # quick, builds as medians of 3
 
 Shared machines are noisy, so each time is also reported as a ratio to a *floor*
 measured in the same run: a fresh Python process that imports pandas,
@@ -14,11 +15,13 @@ statsmodels.api, great_tables and altair, runs pandoc once (the binary of
 
 * cold full build of the synthetic cohort (abstract, poster, supplement) with
   the embedded renderer (``--renderer embedded``, whether or not Quarto is on
-  PATH) in a fresh process: ≤ 3 × floor; its stages (hashing, validating,
+  PATH) in a fresh process, median of ``--build-runs`` (3; 1 with ``--quick``):
+  ≤ 3 × floor; its stages (hashing, validating,
   analysing, tables, figures, ..., rendering, manifest) are timed in a second,
   in-process build from its progress callback and printed below the table;
 * the same cold build with ``--renderer quarto`` when ``quarto`` is on PATH
-  (skipped with the reason otherwise): the embedded renderer ≥ 4 × faster;
+  (skipped with the reason otherwise), one after each embedded build: the
+  embedded renderer ≥ 4 × faster;
 * no-op build (same label, same inputs): ≤ 1 s and no heavy import
   (checked with ``python -X importtime``);
 * cold full build of a large synthetic cohort (10k patients, ``--large-build``;
@@ -378,13 +381,19 @@ def benchmark(args: argparse.Namespace, say) -> dict:
 
         # Full build, cold (fresh outputs folder, fresh process), then the no-op.
         if not args.skip_build:
-            say("cold build")
-            builds = []
+            say("cold build" + (", --renderer quarto" if shutil.which("quarto") else ""))
+            # one build of each renderer per round, so that a slower spell of a shared
+            # machine weighs on both alike
+            builds, qruns = [], []
             for i in range(args.build_runs):
                 outputs = work / f"outputs-{i}"
                 cmd = [*cli, "build", str(SYNTHETIC), "--outputs", str(outputs), "--label", "x"]
                 cmd += ["--renderer", "embedded"]
                 builds.append(run(cmd))
+                if shutil.which("quarto"):
+                    outputs = work / f"outputs-quarto-{i}"
+                    qcmd = [*cli, "build", str(SYNTHETIC), "--outputs", str(outputs)]
+                    qruns.append(run([*qcmd, "--label", "x", "--renderer", "quarto"]))
             cold = sorted(builds, key=lambda r: r.seconds)[len(builds) // 2]
             figure(
                 "build (cold)",
@@ -396,13 +405,7 @@ def benchmark(args: argparse.Namespace, say) -> dict:
             )
             # The same build with real Quarto, when it is on PATH: the embedded renderer's
             # reason to exist besides portability is being this much faster.
-            if shutil.which("quarto"):
-                say("cold build, --renderer quarto")
-                qruns = []
-                for i in range(args.build_runs):
-                    outputs = work / f"outputs-quarto-{i}"
-                    qcmd = [*cli, "build", str(SYNTHETIC), "--outputs", str(outputs)]
-                    qruns.append(run([*qcmd, "--label", "x", "--renderer", "quarto"]))
+            if qruns:
                 qcold = sorted(qruns, key=lambda r: r.seconds)[len(qruns) // 2]
                 figure(
                     "build (cold, --renderer quarto)",
@@ -644,6 +647,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
     parser.add_argument("--seed", type=int, default=7, help="synth seed (default 7)")
     parser.add_argument("--repeat", type=int, help="runs of analyze and the no-op (median)")
+    parser.add_argument(
+        "--build-runs",
+        type=int,
+        help="cold builds per renderer, taken in turns (median; default 3, 1 with --quick); "
+        "the floor is then the median of 3 runs",
+    )
     parser.add_argument("--json", help="where to write the results")
     parser.add_argument(
         "--data-cache",
@@ -667,8 +676,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     sizes = args.sizes or ("1000,10000" if args.quick else "1000,10000,100000")
     args.sizes = [int(s.replace("_", "")) for s in sizes.split(",") if s.strip()]
     args.repeat = args.repeat or (1 if args.quick else 3)
-    args.floor_runs = 1 if args.quick else 3
-    args.build_runs = 1
+    args.build_runs = max(1, args.build_runs or (1 if args.quick else 3))
+    args.floor_runs = 1 if args.quick and args.build_runs == 1 else 3
     if args.large_build is None:
         args.large_build = 0 if args.quick else 10_000
     args.help_runs = 3 if args.quick else 7
