@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+import shutil
+import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -224,3 +227,26 @@ def test_a_table_caption_keeps_the_documents_full_stop(built):
         after = text[at : at + 2]  # "." ends it; " from ..." is a longer caption going on
         assert after[0] in ".,:" or (after[0] == " " and after[1].islower()), (label, after)
     assert checked >= 5
+
+
+def test_the_radionuclide_is_printed_with_a_superscript_mass_number(built):
+    """ "¹⁷⁷Lu-PSMA-617" in every document and format, the HTML tables (raw HTML)
+    and Word's table captions included; never "177Lu" (filters/typography.lua)."""
+    texts = {("abstract", "txt"): (built / "abstract.txt").read_text(encoding="utf-8")}
+    for doc in ("abstract", "poster", "supplement"):
+        texts[doc, "html"] = (built / f"{doc}.html").read_text(encoding="utf-8")
+        if shutil.which("pdftotext"):  # (pypdf reads the superscript one as "1")
+            texts[doc, "pdf"] = subprocess.run(
+                ["pdftotext", str(built / f"{doc}.pdf"), "-"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        if doc != "poster":
+            with zipfile.ZipFile(built / f"{doc}.docx") as z:
+                texts[doc, "docx"] = z.read("word/document.xml").decode("utf-8")
+    for where, text in texts.items():
+        assert "177Lu" not in text, where
+        assert "¹⁷⁷Lu-PSMA-617" in text, where
+    html_tables = texts["supplement", "html"].split('class="gt_table"')[1:]
+    assert any("¹⁷⁷Lu-PSMA-617" in t.split("</table>")[0] for t in html_tables)

@@ -318,7 +318,7 @@ def test_cli_project_option_points_outputs_into_that_project(tmp_path, monkeypat
 #: pandoc (an existing project lacked filters/spaces.lua: "cannot open ...").
 EXTENSION_DIGESTS = {
     "0.7.0": "ef1d4ed33ef4fc109fad20a589ca065563a4e923467652b74095c0c2c504e480",
-    "0.7.1": "3d0af3a796e01653e3d19a7b00a30f84ebfbac93165059a70c1a3f54c620394c",
+    "0.7.1": "0e26c31230f6df79acdf1c807ec0b383b51b18871661bf130bb9f55dc7d8871b",
 }
 
 

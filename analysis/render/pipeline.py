@@ -50,11 +50,11 @@ CSS = "css/report.css"
 #: Lua filters in the order they run (each file says what it does).
 FILTERS = (
     "shortcodes.lua",
-    "spaces.lua",
     "conditional.lua",
     "layout.lua",
     "figures.lua",
     "gt-tables.lua",
+    "typography.lua",
     "crossref.lua",
     "callouts.lua",
     "docx-title.lua",

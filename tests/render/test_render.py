@@ -157,7 +157,7 @@ def test_var_values_reach_typst_and_docx(article_pdf_text, built):
 
 def test_an_empty_var_leaves_one_space(project, tmp_path):
     """The abstract's Word file read "October 2023.  Baseline": an empty
-    ``cohort.date_note`` between two spaces left both (filters/spaces.lua)."""
+    ``cohort.date_note`` between two spaces left both (filters/typography.lua)."""
     variables = project / "_variables.yml"
     variables.write_text(variables.read_text() + 'empty:\n  note: ""\n', encoding="utf-8")
     qmd = project / "report" / "article.qmd"

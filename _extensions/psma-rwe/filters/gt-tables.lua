@@ -1,6 +1,8 @@
 --[[ gt-tables.lua — raw HTML tables (great-tables fragments) per format.
 
-HTML output: the fragment stays raw HTML, but its <style> is made safe for a
+HTML output: the fragment stays raw HTML (a radionuclide's mass number made
+superscript in its text, as filters/typography.lua does elsewhere: "¹⁷⁷Lu"),
+but its <style> is made safe for a
 page holding several tables: every rule is scoped to the fragment's id as
 `:where(#id) ...` (great-tables emits a few bare rules such as
 ` tr { background-color: transparent; }` that would restyle the whole page;
@@ -31,6 +33,7 @@ analysis/render/layout.py; filters/settings.lua): `all`
 ]]
 
 local settings = dofile(pandoc.path.join({ pandoc.path.directory(PANDOC_SCRIPT_FILE), "settings.lua" }))
+local nuclides = dofile(pandoc.path.join({ pandoc.path.directory(PANDOC_SCRIPT_FILE), "nuclides.lua" }))
 local notes_mode, template, in_quarto = "all", "article", false
 
 -- Is a tfoot row (class gt_footnotes / gt_sourcenotes) kept under notes_mode?
@@ -390,7 +393,7 @@ return {
         return nil
       end
       if FORMAT:match("html") then
-        el.text = scope_fragment(indent_levels(filter_html_notes(el.text)))
+        el.text = nuclides.superscript_html(scope_fragment(indent_levels(filter_html_notes(el.text))))
         return el
       end
       return native_blocks(el.text)
