@@ -443,13 +443,13 @@ def build(
                 if done is not None:  # the same version was built meanwhile by another build
                     return done
         except OSError as exc:
-            _discard(lock)
+            _discard(lock, pool)
             raise PsmaRweError(
                 f"cannot build version {label!r} in {outputs}: {os_error_message(exc)}; "
                 "nothing was kept and earlier versions are untouched"
             ) from None
         except BaseException:
-            _discard(lock)
+            _discard(lock, pool)
             raise
         finally:
             if lock is not None:
@@ -498,7 +498,13 @@ def _check_outputs_place(outputs: Path, project_dir: Path) -> None:
             )
 
 
-def _discard(lock: BuildLock | None) -> None:
+def _discard(lock: BuildLock | None, pool=None) -> None:
+    """Remove a failed build's temporary folder, its workers stopped first: a worker
+    still drawing a figure when this process failed (at the abstract's length, say)
+    wrote it after the folder was removed, making the folder again (a
+    ``.building-*`` left beside the versions)."""
+    if pool is not None:
+        pool.stop()
     if lock is not None:
         shutil.rmtree(lock.path, ignore_errors=True)
 

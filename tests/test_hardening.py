@@ -696,6 +696,40 @@ def test_renderer_failure_is_a_clear_error_and_leaves_nothing(earlier, tmp_path,
     assert_nothing_written(earlier)
 
 
+def test_a_failure_while_workers_draw_leaves_nothing(earlier, tmp_path, monkeypatch):
+    """The build's process fails (here at the abstract's length) while its workers
+    are still drawing figures into the temporary folder: the workers are stopped
+    before the folder is removed.  Before, a figure written just after the removal
+    made the folder again, and CI found a ``.building-bad-*`` beside the versions."""
+    from analysis import build as build_module
+    from analysis import charts_write
+    from analysis.errors import PsmaRweError
+
+    def drawing(name, results_path, out_dir):  # runs in a forked worker
+        for _ in range(60):  # 3 s of figures being written
+            (Path(out_dir) / "late").mkdir(parents=True, exist_ok=True)
+            (Path(out_dir) / "late" / f"{name}.svg").write_text("<svg/>")
+            time.sleep(0.05)
+        raise RuntimeError("not reached: the worker is stopped")
+
+    def failing(*args, **kwargs):
+        raise PsmaRweError("simulated failure at the abstract's length")
+
+    discard = build_module._discard
+
+    def slow_discard(*args, **kwargs):  # time for a late write to land
+        discard(*args, **kwargs)
+        time.sleep(0.5)
+
+    monkeypatch.setenv("PSMA_RWE_JOBS", "2")
+    monkeypatch.setattr(charts_write, "_write_chart_task", drawing)
+    monkeypatch.setattr("analysis.render.render_plain", failing)
+    monkeypatch.setattr(build_module, "_discard", slow_discard)
+    result = run_build(minimal_cohort(tmp_path / "data"), earlier[0])
+    assert_one_line_error(result, "simulated failure")
+    assert_nothing_written(earlier)
+
+
 def test_pandoc_failure_is_a_clear_error_and_leaves_nothing(earlier, tmp_path, monkeypatch):
     fake = tmp_path / "pandoc"
     fake.write_text("#!/bin/sh\necho 'pandoc: simulated crash' >&2\nexit 83\n")
