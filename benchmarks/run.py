@@ -381,7 +381,8 @@ def benchmark(args: argparse.Namespace, say) -> dict:
 
         # Full build, cold (fresh outputs folder, fresh process), then the no-op.
         if not args.skip_build:
-            say("cold build" + (", --renderer quarto" if shutil.which("quarto") else ""))
+            with_quarto = shutil.which("quarto") is not None
+            say("cold build" + (", --renderer quarto" if with_quarto else ""))
             # one build of each renderer per round, so that a slower spell of a shared
             # machine weighs on both alike
             builds, qruns = [], []
@@ -390,7 +391,7 @@ def benchmark(args: argparse.Namespace, say) -> dict:
                 cmd = [*cli, "build", str(SYNTHETIC), "--outputs", str(outputs), "--label", "x"]
                 cmd += ["--renderer", "embedded"]
                 builds.append(run(cmd))
-                if shutil.which("quarto"):
+                if with_quarto:
                     outputs = work / f"outputs-quarto-{i}"
                     qcmd = [*cli, "build", str(SYNTHETIC), "--outputs", str(outputs)]
                     qruns.append(run([*qcmd, "--label", "x", "--renderer", "quarto"]))

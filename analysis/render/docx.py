@@ -14,9 +14,10 @@ builds (fixed zip timestamps, a fixed member order):
   ("Caption", and pandoc's "Table Caption" and "Image Caption" based on it)
   in IBM Plex Serif 9 pt, tables' text in the paragraph style "Table Text"
   (IBM Plex Serif 8.5 pt at 0.9 of single line spacing, kept with the next
-  row) that :func:`analysis.render.docx_layout.postprocess` gives the cells, and the character style
-  "Table Text Small" (7.5 pt) of a table whose numbers fit on one line only
-  at that size (filters/docx-tables.lua); the "Table" style's cell margins
+  row) that :func:`analysis.render.docx_layout.postprocess` gives the cells,
+  and the character style "Table Text Small" (7.5 pt) of a table whose
+  numbers fit on one line only at that size (filters/docx-tables.lua); the
+  "Table" style's cell margins
   :data:`CELL_MARGIN_TWIPS` left and right;
 * "Footnote Text" (footnotes and the tables' notes) at 8.5 pt; "toc 1" to
   "toc 3" for the table of contents of ``filters/docx-title.lua``;
