@@ -95,9 +95,11 @@ Figures (``filters/figures.lua``)
     ``.pdf`` sibling of an ``.svg`` (Typst >= 0.14 places PDF images);
     DOCX uses a PNG rendered from the SVG with vl-convert.
 Documents
-    HTML: one self-contained file (``--embed-resources``, ``--mathml``, our
-    ``css/report.css``, no CDN; the poster and in-page charts with subsets of
-    the bundled Lato as ``data:`` URLs, :mod:`analysis.render.webfonts`),
+    HTML: one self-contained file (the stylesheet ``css/report.css`` and the
+    SVG charts placed in it by :mod:`analysis.render.offline`, anything else
+    by pandoc's ``--embed-resources``; ``--mathml``, no CDN; the poster and
+    in-page charts with subsets of the bundled Lato as ``data:`` URLs,
+    :mod:`analysis.render.webfonts`),
     title block, TOC only with ``toc: true``.  PDF: ``typst/psma.typst``
     assembles the Quarto template partials ``typst/typst-template.typ`` (the
     library), ``page.typ`` and

@@ -19,7 +19,6 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 
 import yaml
@@ -31,6 +30,7 @@ from analysis.render import (
     docx_layout,
     extension,
     layout,
+    offline,
     poster_plan,
     project,
     svg_inline,
@@ -74,38 +74,10 @@ DEFAULT_EPOCH = 0
 #: that hold it).
 NONCE_ATTEMPTS = 10
 
-#: Elements whose attributes load a resource when the page opens, and those attributes
-#: (``<a href>`` is a link, not a load).
-_LOADING_TAGS = frozenset(
-    [
-        "link",
-        "script",
-        "img",
-        "iframe",
-        "frame",
-        "source",
-        "video",
-        "audio",
-        "track",
-        "embed",
-        "object",
-        "input",
-        "image",
-    ]
-)
-_LOADING_ATTRS = frozenset(["src", "href", "xlink:href", "srcset", "data", "poster"])
-#: A URL that leaves the file: scheme-relative ``//host`` or any ``scheme://``.
-_REMOTE_URL = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:)?//", re.IGNORECASE)
-#: ``@import`` and ``url(`` of CSS, and the URL they hold.
-_CSS_LOAD = re.compile(
-    r"""@import\s*(?:url\(\s*)?["']?([^"')\s;]*)|url\(\s*["']?([^"')\s]*)""",
-    re.IGNORECASE,
-)
 #: An SVG file named in the markdown.  The look-behind starts a match only where
 #: a path can start: without it a long run of word characters (a 100 KB data
 #: string in an included table) made this search quadratic (70 s).
 _SVG_REF = re.compile(r"(?<![\w./-])[\w./-]+\.svg\b")
-_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 #: The start of the offline Vega runtime's script (analysis.charts_draw.runtime_html).
 _RUNTIME_START = '<script id="vega-runtime">\n'
 
@@ -210,6 +182,26 @@ def _run_pandoc(args: list[str], cwd: Path, env: dict[str, str], what: str) -> N
         warnings.warn(f"pandoc, {what}: {proc.stderr.strip()}", stacklevel=3)
 
 
+def _html_page(prep: Prepared, args: list[str], env: dict[str, str], what: str) -> None:
+    """Run pandoc for a self-contained HTML page (``args`` without ``--embed-resources``).
+
+    The page's stylesheet and SVG figures are placed in it here
+    (:func:`analysis.render.offline.place_local`: 0.25 s less than pandoc's
+    embedding for the supplement); a page naming any other file of its own is
+    rendered again with pandoc's ``--embed-resources``, the first run's warnings
+    dropped (the second gives them again).
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _run_pandoc(args, prep.project_dir, env, what)
+    target = Path(next(a for a in args if a.startswith("--output=")).split("=", 1)[1])
+    if offline.place_local(target, [prep.project_dir, prep.src.parent]):
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return
+    _run_pandoc([*args, "--embed-resources"], prep.project_dir, env, what)
+
+
 def _compile_typst(typ: Path, project_dir: Path, pdf: Path, source: str) -> None:
     import typst
 
@@ -232,52 +224,6 @@ def _compile_typst(typ: Path, project_dir: Path, pdf: Path, source: str) -> None
             f"typst failed while rendering {source} to PDF ({typ.name}):\n{exc}"
         ) from None
     pdf.write_bytes(data)
-
-
-class _RemoteLoads(HTMLParser):
-    """Collects the resource loads of an HTML page that would go to the network.
-
-    Only what a browser loads counts: the loading attributes of the elements in
-    ``_LOADING_TAGS``, and CSS ``@import`` / ``url(`` inside ``<style>`` elements
-    and ``style`` attributes.  Text (data printed in a table, say) and scripts'
-    code are not looked at.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.found: list[tuple[int, str]] = []
-        self._in_style = False
-
-    def _css(self, css: str, what: str) -> None:
-        for m in _CSS_LOAD.finditer(_CSS_COMMENT.sub("", css)):
-            url = m.group(1) if m.group(1) is not None else m.group(2)
-            if _REMOTE_URL.match(url):
-                self.found.append((self.getpos()[0], f"{what}: {m.group(0)}"))
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for name, value in attrs:
-            if value is None:
-                continue
-            if name == "style":
-                self._css(value, f'<{tag} style="...">')
-            elif tag in _LOADING_TAGS and name in _LOADING_ATTRS:
-                urls = [u.split()[0] for u in value.split(",") if u.split()]
-                if name != "srcset":
-                    urls = [value]
-                if any(_REMOTE_URL.match(u) for u in urls):
-                    self.found.append((self.getpos()[0], f'<{tag} {name}="{value[:80]}">'))
-        self._in_style = tag == "style"
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-        self._in_style = False
-
-    def handle_endtag(self, tag: str) -> None:
-        self._in_style = False
-
-    def handle_data(self, data: str) -> None:
-        if self._in_style:
-            self._css(data, "<style>")
 
 
 def _runtime_aside(prep: Prepared) -> tuple[Path, str, str] | None:
@@ -315,20 +261,6 @@ def _runtime_back(html: Path, marker: str, code: str) -> None:
             f"{html.name}: the Vega runtime's place was not found once in pandoc's HTML"
         )
     html.write_bytes(text.replace(marker, code).encode("utf-8"))
-
-
-def _check_offline(html: Path, source: str = "") -> None:
-    """Refuse an HTML page that would load anything from the network."""
-    parser = _RemoteLoads()
-    parser.feed(html.read_text(encoding="utf-8"))
-    parser.close()
-    if parser.found:
-        line, what = parser.found[0]
-        more = f" (and {len(parser.found) - 1} more)" if len(parser.found) > 1 else ""
-        origin = f" rendered from {source}" if source else ""
-        raise PsmaRweError(
-            f"{html.name}{origin} would load a resource from the network: line {line}: {what}{more}"
-        )
 
 
 @dataclass
@@ -503,19 +435,18 @@ def render(
                 "--to=html5",
                 f"--template={prep.ext / TEMPLATES_DIR / 'html.template'}",
                 f"--css={prep.ext / CSS}",
-                "--embed-resources",
                 "--mathml",
                 f"--output={target}",
             ]
             aside = _runtime_aside(prep)
             if aside is not None:
                 args[0] = str(aside[0])
-            _run_pandoc(args, prep.project_dir, env, f"{what} HTML")
+            _html_page(prep, args, env, f"{what} HTML")
             if aside is not None:
                 _runtime_back(target, *aside[1:])
             svg_inline.inline_file(target)
             webfonts.embed(target)
-            _check_offline(target, prep.rel_source)
+            offline.check_offline(target, prep.rel_source)
         elif fmt == "docx":
             target = out_dir / f"{prep.stem}.docx"
             reference = docx.reference_doc(

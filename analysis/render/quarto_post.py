@@ -81,11 +81,11 @@ def finish(path: Path, reference: Path, source: str = "") -> bool:
     """
     if path.suffix == ".html":
         from analysis.render import svg_inline, webfonts
-        from analysis.render.pipeline import _check_offline
+        from analysis.render.offline import check_offline
 
         svg_inline.inline_file(path)
         webfonts.embed(path)
-        _check_offline(path, source)
+        check_offline(path, source)
     elif path.suffix == ".docx":
         from analysis.render import docx, docx_layout
 

@@ -33,20 +33,28 @@ _VEGA_ROOT = re.compile(r'^\s*(?:<\?xml[^>]*\?>\s*)?<svg\b(?P<attrs>[^>]*\sclass
 _UNSAFE = re.compile(r'\sid="|url\(#|<script|<foreignObject', re.IGNORECASE)
 
 
+def svg_element(svg: str, attrs: dict[str, str]) -> str | None:
+    """The ``<svg>`` element placing ``svg`` (a file's text) where an ``<img>`` with
+    ``attrs`` (values as text, not HTML-escaped) was, named by its ``aria-label``
+    or ``alt``; ``None`` unless it is a vl-convert SVG that is safe in a page."""
+    root = _VEGA_ROOT.match(svg)
+    if root is None or _UNSAFE.search(svg):
+        return None
+    label = attrs.get("aria-label") or attrs.get("alt") or ""
+    extra = ' role="img"' + (f' aria-label="{html_lib.escape(label)}"' if label else "")
+    return f"<svg{root.group('attrs')}{extra}>" + svg[root.end() :]
+
+
 def _svg_for(match: re.Match[str]) -> str:
     try:
         svg = base64.b64decode(match.group("data"), validate=False).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         return match.group(0)
-    root = _VEGA_ROOT.match(svg)
-    if root is None or _UNSAFE.search(svg):
-        return match.group(0)
-    attrs = dict(_ATTR.findall(match.group("before") + " " + match.group("after")))
-    label = attrs.get("aria-label") or attrs.get("alt") or ""
-    extra = ' role="img"' + (
-        f' aria-label="{html_lib.escape(html_lib.unescape(label))}"' if label else ""
-    )
-    return f"<svg{root.group('attrs')}{extra}>" + svg[root.end() :]
+    attrs = {
+        name: html_lib.unescape(value)
+        for name, value in _ATTR.findall(match.group("before") + " " + match.group("after"))
+    }
+    return svg_element(svg, attrs) or match.group(0)
 
 
 def inline(page: str) -> str:
