@@ -96,10 +96,22 @@ class Timings:
 LAST_TIMINGS = Timings()
 
 
+@functools.cache
 def pandoc_path() -> str:
-    """The pandoc binary shipped with pypandoc-binary."""
+    """The pandoc binary shipped with pypandoc-binary.
+
+    Found in the package's folder, without running it: ``pypandoc.get_pandoc_path``
+    runs ``pandoc --version`` for each pandoc it finds (the bundled one and any on
+    PATH, taking the newest), once in every process of a build.  Where
+    ``$PYPANDOC_PANDOC`` is set, or the package has no binary, pypandoc chooses.
+    """
     import pypandoc
 
+    bundled = (
+        Path(pypandoc.__file__).parent / "files" / ("pandoc.exe" if os.name == "nt" else "pandoc")
+    )
+    if not os.environ.get("PYPANDOC_PANDOC") and bundled.is_file() and os.access(bundled, os.X_OK):
+        return str(bundled)
     return pypandoc.get_pandoc_path()
 
 
@@ -499,7 +511,12 @@ def render_plain(project_dir: Path, source: str, out_path: Path) -> Path:
 
 
 def pandoc_version() -> str:
-    """Version of the pandoc binary the renderer runs, e.g. ``"3.9"``."""
-    import pypandoc
-
-    return str(pypandoc.get_pandoc_version())
+    """Version of the pandoc binary the renderer runs (:func:`pandoc_path`), e.g. ``"3.9"``."""
+    try:
+        proc = subprocess.run(
+            [pandoc_path(), "--version"], capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise PsmaRweError(f"cannot run pandoc ({pandoc_path()}): {exc}") from None
+    first = proc.stdout.split("\n", 1)[0].split()
+    return first[1] if len(first) > 1 else proc.stdout.strip()
