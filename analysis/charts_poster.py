@@ -158,27 +158,44 @@ def _scale_heights(spec: dict, factor: float, step_min: float) -> None:
             part["height"] = max(60, round(value * factor))
 
 
+def _plot_height(spec: dict) -> float:
+    """The numeric heights of the plot areas, summed (text-only parts left out)."""
+    return sum(
+        p["height"]
+        for p in _parts(spec)
+        if isinstance(p.get("height"), (int, float)) and not _only_text(p)
+    )
+
+
+def _cut_heights(spec: dict, rendered_h: float, limit: float, step_min: float) -> None:
+    """Scale the plot heights down so that a chart ``rendered_h`` tall would be ``limit``."""
+    plot_h = _plot_height(spec)
+    if plot_h and rendered_h > limit:
+        _scale_heights(spec, max(0.3, (plot_h - (rendered_h - limit)) / plot_h), step_min)
+
+
 def _fit(spec: dict, width: float, aspect_max: float, step_min: float) -> None:
     """Resize the plot areas so that the chart renders ``width`` px wide and at most
-    ``aspect_max`` times as tall (what is not plot, axes, legends, labels, keeps its size)."""
+    ``aspect_max`` times as tall (what is not plot, axes, legends, labels, keeps its size).
+
+    Each step draws the chart once: the new height is foreseen from the last
+    drawing (what is not plot keeps its height), so that a drawing made only to
+    see the height is needed only where the foresight was short (a banded axis
+    whose rows are steps, say).
+    """
+    limit = aspect_max * width
     for _ in range(3):
         rendered_w, rendered_h = _rendered_size(spec)
         plot_w = _plot_width(spec)
-        if abs(rendered_w - width) <= 2 and rendered_h <= aspect_max * width + 2:
+        if abs(rendered_w - width) <= 2 and rendered_h <= limit + 2:
             return
         new_w = max(40.0, plot_w - (rendered_w - width))
+        before = _plot_height(spec)
         _set_widths(spec, new_w)
         _scale_heights(spec, new_w / plot_w, step_min)
+        _cut_heights(spec, rendered_h + _plot_height(spec) - before, limit, step_min)
         rendered_w, rendered_h = _rendered_size(spec)
-        if rendered_h > aspect_max * width:
-            plot_h = sum(
-                p["height"]
-                for p in _parts(spec)
-                if isinstance(p.get("height"), (int, float)) and not _only_text(p)
-            )
-            if plot_h:
-                excess = rendered_h - aspect_max * width
-                _scale_heights(spec, max(0.3, (plot_h - excess) / plot_h), step_min)
+        _cut_heights(spec, rendered_h, limit, step_min)
 
 
 def _stack_legends(node: Any) -> None:
