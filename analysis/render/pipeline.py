@@ -511,12 +511,23 @@ def render_plain(project_dir: Path, source: str, out_path: Path) -> Path:
 
 
 def pandoc_version() -> str:
-    """Version of the pandoc binary the renderer runs (:func:`pandoc_path`), e.g. ``"3.9"``."""
+    """Version of the pandoc binary the renderer runs (:func:`pandoc_path`), e.g. ``"3.9"``.
+
+    Raises
+    ------
+    PsmaRweError
+        pandoc cannot be run or fails (its exit code and what it printed).
+    """
     try:
         proc = subprocess.run(
-            [pandoc_path(), "--version"], capture_output=True, text=True, check=True
+            [pandoc_path(), "--version"], capture_output=True, text=True, check=False
         )
-    except (OSError, subprocess.CalledProcessError) as exc:
+    except OSError as exc:
         raise PsmaRweError(f"cannot run pandoc ({pandoc_path()}): {exc}") from None
+    if proc.returncode != 0:
+        raise PsmaRweError(
+            f"pandoc failed while reading its version (exit code {proc.returncode}):\n"
+            f"{proc.stderr.strip()}"
+        )
     first = proc.stdout.split("\n", 1)[0].split()
     return first[1] if len(first) > 1 else proc.stdout.strip()
