@@ -250,6 +250,9 @@ def test_poster_html_text_is_set_in_the_embedded_lato(version, browser):
         ("Lato", "400", "italic", "loaded"),
         ("Lato", "400", "normal", "loaded"),
         ("Lato", "700", "normal", "loaded"),
+        # the superscript digits of "¹⁷⁷Lu" (analysis/render/webfonts.py)
+        ("psma-superscripts", "400", "normal", "loaded"),
+        ("psma-superscripts", "700", "normal", "loaded"),
     ]
     cdp = page.context.new_cdp_session(page)
     root = cdp.send("DOM.getDocument")["root"]["nodeId"]
@@ -273,3 +276,37 @@ def test_poster_html_text_is_set_in_the_embedded_lato(version, browser):
         # image, so in the embedded Lato too (it was the reader's sans serif)
         "main figure svg text": {regular},
     }
+
+
+@pytest.mark.parametrize("doc", ["abstract", "supplement"])
+def test_a_mass_number_is_set_in_one_font_in_the_readers_sans_and_serif(version, browser, doc):
+    """ "¹⁷⁷Lu" in an article's title (the reader's sans serif) and text (serif): this
+    machine's Liberation Sans has ¹ and not ⁷, so "¹⁷⁷" came out in two fonts of
+    two heights.  Now its three digits are the embedded Lato's, the rest of the
+    line the reader's font."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto((version / f"{doc}.html").as_uri(), wait_until="load")
+    page.wait_for_timeout(200)
+    cdp = page.context.new_cdp_session(page)
+    root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+    cdp.send("CSS.enable")
+    found = {}
+    for selector in ("h1.title", "main p"):
+        for node in cdp.send("DOM.querySelectorAll", {"nodeId": root, "selector": selector})[
+            "nodeIds"
+        ]:
+            text = cdp.send("DOM.getOuterHTML", {"nodeId": node})["outerHTML"]
+            if "¹⁷⁷Lu" not in text:
+                continue
+            used = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+            found[selector] = {
+                (f["postScriptName"], f["isCustomFont"]): f["glyphCount"] for f in used
+            }
+            break
+    page.close()
+    assert set(found) == {"h1.title", "main p"}, found
+    bold, regular = ("Lato-Bold", True), ("Lato-Regular", True)
+    assert found["h1.title"][bold] % 3 == 0, found  # ¹⁷⁷, once or more
+    assert found["main p"][regular] % 3 == 0, found
+    for fonts_used in found.values():  # one reader's font besides: no fallback for ⁷
+        assert len(fonts_used) == 2, fonts_used

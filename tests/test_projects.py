@@ -319,6 +319,7 @@ def test_cli_project_option_points_outputs_into_that_project(tmp_path, monkeypat
 EXTENSION_DIGESTS = {
     "0.7.0": "ef1d4ed33ef4fc109fad20a589ca065563a4e923467652b74095c0c2c504e480",
     "0.7.1": "0e26c31230f6df79acdf1c807ec0b383b51b18871661bf130bb9f55dc7d8871b",
+    "0.7.2": "eac1ca7c47c2746de92c38a52760f00eb61722954ff4dc40fd740115cbc05f7b",
 }
 
 

@@ -125,12 +125,17 @@ def test_captions_and_references_are_labelled_alike(versions, doc, fmt):
 @pytest.mark.parametrize("doc", sorted(build.DOC_FORMATS))
 def test_html_documents_embed_the_same_lato_subsets(versions, doc):
     """Quarto's HTML gets the embedded renderer's Lato subsets (analysis/render/webfonts.py):
-    the poster and the supplement's in-page charts, not the abstract."""
+    the poster and the supplement's in-page charts; the abstract only the
+    superscript digits of its "¹⁷⁷Lu"."""
     style = re.compile(r'<style id="psma-webfonts">.*?</style>', re.DOTALL)
     embedded, quarto = (
         style.findall((v / f"{doc}.html").read_text(encoding="utf-8")) for v in versions
     )
-    assert len(embedded) == (0 if doc == "abstract" else 1)
+    assert len(embedded) == 1
+    families = set(re.findall(r'font-family: "([^"]+)"', embedded[0]))
+    assert families == (
+        {"psma-superscripts"} if doc == "abstract" else {"Lato", "psma-superscripts"}
+    )
     assert quarto == embedded
 
 

@@ -140,3 +140,45 @@ def test_pages_of_english_text_share_one_subset_and_others_add_their_characters(
     assert one == two == "".join(sorted(set(webfonts.BASE)))
     three = webfonts.faces_and_text(POSTER.format(extra="Łukasz Wróbel"))[1]
     assert set(three) - set(one) == {"Ł"}
+
+
+def test_a_page_with_a_mass_number_gets_the_superscript_digits_alone(tmp_path):
+    page = tmp_path / "abstract.html"
+    text = (
+        '<html><head></head><body class="article"><h1>(¹⁷⁷Lu-PSMA-617)</h1>'
+        "<p>¹⁷⁷Lu x</p></body></html>"
+    )
+    page.write_text(text, encoding="utf-8")
+    assert webfonts.embed(page)
+    html = page.read_text(encoding="utf-8")
+    rules = re.findall(
+        r'@font-face \{ font-family: "psma-superscripts"; font-style: normal; '
+        r"font-weight: (\d+); font-display: block; unicode-range: ([^;]+); "
+        r'src: url\(data:font/woff;base64,([A-Za-z0-9+/=]+)\) format\("woff"\); \}',
+        html,
+    )
+    assert [int(w) for w, _, _ in rules] == [400, 700]
+    assert {r for _, r, _ in rules} == {"U+00B2-00B3, U+00B9, U+2070-2079"}
+    for _, _, data in rules:
+        cmap = set(_font(base64.b64decode(data)).getBestCmap())
+        assert {ord(c) for c in "¹²³⁴⁵⁶⁷⁸⁹⁰"} <= cmap
+        assert not {ord(c) for c in "Lu x"} & cmap  # the digits alone
+    assert 'font-family: "Lato"' not in html  # an article without charts: no Lato text face
+
+
+def test_a_page_without_superscripts_gets_no_superscript_face():
+    assert webfonts.superscript_css("<html><body><p>177Lu, x²</p></body></html>") != ""
+    assert webfonts.superscript_css("<html><body><p>177Lu</p></body></html>") == ""
+    # a superscript only in a script or the <title> is not page text
+    assert webfonts.superscript_css("<html><title>¹⁷⁷Lu</title><script>'⁷'</script></html>") == ""
+
+
+def test_the_stylesheet_puts_the_superscript_digits_first_in_every_text_font():
+    from analysis.render.extension import bundled_dir
+
+    css = (bundled_dir() / "css" / "report.css").read_text(encoding="utf-8")
+    stacks = re.findall(r"font-family:\s*([^;]+);", re.sub(r"/\*.*?\*/", "", css, flags=re.S))
+    text_stacks = [s for s in stacks if "serif" in s or "sans-serif" in s]
+    assert len(text_stacks) == 3, text_stacks  # the body, the headings, the poster
+    for stack in text_stacks:
+        assert stack.split(",")[0].strip() == f'"{webfonts.SUPERSCRIPT_FAMILY}"', stack

@@ -21,6 +21,14 @@ some tens of kilobytes instead of 650 KB per face.
   that the page's fonts reach them): the same two faces, with the characters
   of the charts' text.
 
+* Every page whose text has superscript digits (a radionuclide's mass number,
+  "¹⁷⁷Lu"): the regular and bold Lato digits alone, as the family
+  :data:`SUPERSCRIPT_FAMILY` with a ``unicode-range`` of those characters,
+  which css/report.css puts first in every font stack.  The reader's own
+  fonts often have ¹²³ (Latin-1) and not ⁴–⁹, so "¹⁷⁷" came out in two
+  fonts, of two heights (Arial, Liberation Sans); now all of them are Lato's
+  (2 KB a face), and the rest of the text keeps its font.
+
 Subsetting Lato with fontTools takes about a second per face (its kerning
 table is large), so each subset is cached in :func:`analysis.charts_draw.cache_dir`
 under a key of the font file's SHA-256, the fontTools version, the options and
@@ -42,6 +50,10 @@ from pathlib import Path
 from analysis import fonts
 
 FAMILY = fonts.SANS
+#: The family of the superscript digits (:func:`superscript_css`), and its characters.
+SUPERSCRIPT_FAMILY = "psma-superscripts"
+SUPERSCRIPTS = "\u00b2\u00b3\u00b9" + "".join(chr(c) for c in range(0x2070, 0x207A))
+_SUPERSCRIPT_RANGE = "U+00B2-00B3, U+00B9, U+2070-2079"
 #: A chart placed in the page (:mod:`analysis.render.svg_inline`), and its text.
 _INLINE_CHART = re.compile(r'<svg\b[^>]*\sclass="marks"')
 _SVG_TEXT = re.compile(r"<text\b[^>]*>([^<]*)</text>")
@@ -269,19 +281,43 @@ def font_face_css(html: str) -> str:
     return "\n".join(rules)
 
 
+def superscript_css(html: str) -> str:
+    """``@font-face`` rules of the superscript digits, for a page whose text has one
+    of :data:`SUPERSCRIPTS` ("" otherwise): Lato's regular and bold, subset to those
+    characters, under :data:`SUPERSCRIPT_FAMILY` and their ``unicode-range``."""
+    parser = _PageText()
+    parser.feed(html)
+    parser.close()
+    if not parser.chars & set(SUPERSCRIPTS):
+        return ""
+    files = lato_files()
+    rules = []
+    for weight in (400, 700):
+        woff = base64.b64encode(subset_woff(files[("normal", weight)], SUPERSCRIPTS))
+        rules.append(
+            f'@font-face {{ font-family: "{SUPERSCRIPT_FAMILY}"; font-style: normal; '
+            f"font-weight: {weight}; font-display: block; "
+            f"unicode-range: {_SUPERSCRIPT_RANGE}; "
+            f'src: url(data:font/woff;base64,{woff.decode("ascii")}) format("woff"); }}'
+        )
+    return "\n".join(rules)
+
+
 def embed(path: Path) -> bool:
-    """Put the page's Lato subsets in a ``<style>`` before ``</head>`` of ``path``.
+    """Put the page's Lato subsets (and its superscript digits) in a ``<style>``
+    before ``</head>`` of ``path``.
 
     Returns
     -------
     bool
-        Whether the page was changed (False: not set in Lato, or already done).
+        Whether the page was changed (False: no Lato and no superscript, or
+        already done).
     """
     path = Path(path)
     html = path.read_bytes().decode("utf-8")
     if f'<style id="{STYLE_ID}">' in html:
         return False
-    css = font_face_css(html)
+    css = "\n".join(c for c in (font_face_css(html), superscript_css(html)) if c)
     head_end = _HEAD_END.search(html)
     if not css or head_end is None:
         return False
