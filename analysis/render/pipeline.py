@@ -194,8 +194,11 @@ def _run_pandoc(args: list[str], cwd: Path, env: dict[str, str], what: str) -> N
         warnings.warn(f"pandoc, {what}: {proc.stderr.strip()}", stacklevel=3)
 
 
-def _html_page(prep: Prepared, args: list[str], env: dict[str, str], what: str) -> None:
-    """Run pandoc for a self-contained HTML page (``args`` without ``--embed-resources``).
+def _html_page(
+    prep: Prepared, args: list[str], target: Path, env: dict[str, str], what: str
+) -> None:
+    """Run pandoc for the self-contained HTML page ``target`` (``args``, which write
+    it, without ``--embed-resources``).
 
     The page's stylesheet and SVG figures are placed in it here
     (:func:`analysis.render.offline.place_local`: 0.25 s less than pandoc's
@@ -206,7 +209,6 @@ def _html_page(prep: Prepared, args: list[str], env: dict[str, str], what: str) 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         _run_pandoc(args, prep.project_dir, env, what)
-    target = Path(next(a for a in args if a.startswith("--output=")).split("=", 1)[1])
     if offline.place_local(target, [prep.project_dir, prep.src.parent]):
         for w in caught:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -453,7 +455,7 @@ def render(
             aside = _runtime_aside(prep)
             if aside is not None:
                 args[0] = str(aside[0])
-            _html_page(prep, args, env, f"{what} HTML")
+            _html_page(prep, args, target, env, f"{what} HTML")
             if aside is not None:
                 _runtime_back(target, *aside[1:])
             svg_inline.inline_file(target)

@@ -272,13 +272,19 @@ def font_face_css(html: str) -> str:
     files = lato_files()
     rules = []
     for style, weight in faces:
-        woff = base64.b64encode(subset_woff(files[(style, weight)], text)).decode("ascii")
-        rules.append(
-            f'@font-face {{ font-family: "{FAMILY}"; font-style: {style}; '
-            f"font-weight: {weight}; font-display: block; "
-            f'src: url(data:font/woff;base64,{woff}) format("woff"); }}'
-        )
+        rules.append(_face_rule(FAMILY, style, weight, subset_woff(files[(style, weight)], text)))
     return "\n".join(rules)
+
+
+def _face_rule(family: str, style: str, weight: int, woff: bytes, unicode_range: str = "") -> str:
+    """One ``@font-face`` rule with the WOFF as a ``data:`` URL."""
+    data = base64.b64encode(woff).decode("ascii")
+    scope = f"unicode-range: {unicode_range}; " if unicode_range else ""
+    return (
+        f'@font-face {{ font-family: "{family}"; font-style: {style}; '
+        f"font-weight: {weight}; font-display: block; {scope}"
+        f'src: url(data:font/woff;base64,{data}) format("woff"); }}'
+    )
 
 
 def superscript_css(html: str) -> str:
@@ -293,13 +299,8 @@ def superscript_css(html: str) -> str:
     files = lato_files()
     rules = []
     for weight in (400, 700):
-        woff = base64.b64encode(subset_woff(files[("normal", weight)], SUPERSCRIPTS))
-        rules.append(
-            f'@font-face {{ font-family: "{SUPERSCRIPT_FAMILY}"; font-style: normal; '
-            f"font-weight: {weight}; font-display: block; "
-            f"unicode-range: {_SUPERSCRIPT_RANGE}; "
-            f'src: url(data:font/woff;base64,{woff.decode("ascii")}) format("woff"); }}'
-        )
+        woff = subset_woff(files[("normal", weight)], SUPERSCRIPTS)
+        rules.append(_face_rule(SUPERSCRIPT_FAMILY, "normal", weight, woff, _SUPERSCRIPT_RANGE))
     return "\n".join(rules)
 
 
