@@ -476,4 +476,7 @@ def init(
 
 def main() -> None:
     """Entry point of the ``psma-rwe`` script."""
+    from analysis.workers import tune_gc
+
+    tune_gc()
     app()

@@ -250,3 +250,42 @@ def test_a_process_with_a_native_runtime_is_not_forked(tasks_module, monkeypatch
     monkeypatch.setenv(workers.FORK_ENV, "1")
     with Pool(1) as pool:
         assert not isinstance(pool.workers[0].proc, subprocess.Popen)
+
+
+def test_workers_collect_garbage_less_often(tasks_module):
+    with Pool(1) as pool:
+        (threshold,) = pool.run([Task("gc:get_threshold")])
+    assert threshold[0] == workers.GC_YOUNG_THRESHOLD
+
+
+def test_a_tuned_process_freezes_its_objects_as_it_ends(tmp_path, start_mode):
+    """The interpreter's last collections skip what is left (0.3 s after a build); a
+    handler registered before the tuning runs after the freeze and sees it."""
+    if start_mode == "fresh":
+        pytest.skip("no worker here: once is enough")
+    code = textwrap.dedent(
+        """
+        import atexit, gc
+        atexit.register(lambda: print("frozen", gc.get_freeze_count() > 0))
+        from analysis.workers import tune_gc
+        print("threshold", gc.get_threshold()[0])
+        tune_gc()
+        print("threshold", gc.get_threshold()[0])
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert out[:3] == ["threshold 700", f"threshold {workers.GC_YOUNG_THRESHOLD}", "frozen True"]
+
+
+def test_the_script_tunes_the_collector_before_its_command(monkeypatch, start_mode):
+    if start_mode == "fresh":
+        pytest.skip("no worker here: once is enough")
+    from analysis import cli
+
+    calls = []
+    monkeypatch.setattr(workers, "tune_gc", lambda: calls.append("tune"))
+    monkeypatch.setattr(cli, "app", lambda: calls.append("app"))
+    cli.main()
+    assert calls == ["tune", "app"]
