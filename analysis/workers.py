@@ -110,7 +110,7 @@ class Task:
 
 
 #: Allocations of container objects between two collections of the youngest
-#: generation, in a process of psma-rwe's own (Python's default: 700).
+#: generation, in a process of psma-rwe's own (Python's default: 700, 2,000 from 3.14).
 GC_YOUNG_THRESHOLD = 10_000
 
 
@@ -134,7 +134,8 @@ def tune_gc() -> None:
 
     _, middle, oldest = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, middle, oldest)
-    atexit.register(gc.freeze)  # the first handler registered, so the last to run
+    # registered before the command's own handlers (in main()), so it runs after them
+    atexit.register(gc.freeze)
 
 
 def call(function: str, args: Sequence[Any]) -> Any:
