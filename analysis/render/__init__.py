@@ -117,7 +117,9 @@ Citations (pandoc's ``--citeproc``, as Quarto)
     (ours; ``filters/citations.lua``) drops a document's citations and list,
     for conference abstracts without references.  The project's styles are
     ``report/psma-rwe.csl`` (numeric, AMA-like, superscript) and
-    ``report/psma-rwe-poster.csl`` (its short form for posters).
+    ``report/psma-rwe-poster.csl`` (its short form for posters); the items of
+    a citation come in number order from ``filters/citations.lua`` (the
+    styles have no ``<sort>``, whose collator costs citeproc 65 ms a render).
 Long words (``filters/long-words.lua``)
     For Typst a word over 2,000 bytes is cut into adjacent pieces between two
     letters (same ``.typ`` text): pandoc's Typst writer is quadratic in the
