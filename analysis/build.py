@@ -600,6 +600,15 @@ def _build_into(
             raise PsmaRweError(f"{message} (--strict)")
         report.warnings.append(message)
 
+    from analysis import render_docs
+
+    # A document that shows no figure (the abstract) is rendered by the workers
+    # as soon as no figure is left to draw, while the last figures are drawn.
+    early: dict[str, tuple[str, ...]] = {}
+    started: list[int] = []
+    if figures is not None and not use_quarto:
+        early = {d: f for d, f in DOC_FORMATS.items() if not render_docs.needs_figures(work, d)}
+        started = render_docs.start_documents(work, tmp, early, figures.batch)
     if figures is not None:
         say("figures")
         figures()
@@ -608,9 +617,18 @@ def _build_into(
         from analysis.render import quarto
 
         quarto.write_support(work)
-    from analysis.render_docs import render_documents
-
-    render_documents(work, tmp, DOC_FORMATS, use_quarto=use_quarto, jobs=jobs, say=say, pool=pool)
+    render_docs.render_documents(
+        work,
+        tmp,
+        {d: f for d, f in DOC_FORMATS.items() if d not in early},
+        use_quarto=use_quarto,
+        jobs=jobs,
+        say=say,
+        pool=pool,
+        batch=figures.batch if figures is not None else None,
+        started=early,
+        started_tasks=started,
+    )
     _keep_sources(work, tmp)
     shutil.rmtree(work)
 

@@ -19,6 +19,7 @@ chart's files, and every drawing is a function of its spec
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -184,8 +185,29 @@ def write_figures(
     return start_figures(results, out_dir, pool=pool)()
 
 
-def start_figures(results: StudyResults, out_dir: Path, *, pool: Any = None):
-    """Start :func:`write_figures`; returns a function that waits for it and gives its paths.
+class Drawing:
+    """Figures being drawn (:func:`start_figures`): call it to wait for them and get
+    their paths.
+
+    Attributes
+    ----------
+    batch : analysis.workers.Batch or None
+        The workers' batch of the charts (None when they were drawn in this
+        process): tasks added to it (:meth:`~analysis.workers.Batch.add`) run
+        once no chart is left to start.
+    """
+
+    def __init__(self, finish: Callable[[], dict], batch: Any = None) -> None:
+        self._finish = finish
+        self.batch = batch
+
+    def __call__(self) -> dict[str, dict[str, Path]]:
+        return self._finish()
+
+
+def start_figures(results: StudyResults, out_dir: Path, *, pool: Any = None) -> Drawing:
+    """Start :func:`write_figures`; returns a :class:`Drawing`, which waits for it
+    and gives its paths.
 
     With a ``pool`` the charts are drawn by its workers while the calling
     process goes on (e.g. with the tables); without one they are drawn before
@@ -204,28 +226,27 @@ def start_figures(results: StudyResults, out_dir: Path, *, pool: Any = None):
 
     if pool is None:
         paths = with_runtime({name: write_chart(name, results, out_dir) for name in names})
-        return lambda: paths
+        return Drawing(lambda: paths)
 
     from analysis.workers import Task, results_file
 
     pickled = results_file(results, out_dir.parent)
     order = sorted(names, key=lambda n: -_CHART_COST.get(n, 1))
-    batch = pool.start(
-        [
-            Task(
-                "analysis.charts_write:_write_chart_task",
-                (n, str(pickled), str(out_dir)),
-                f"drawing figure {n!r}",
-            )
-            for n in order
-        ]
-    )
+    tasks = [
+        Task(
+            "analysis.charts_write:_write_chart_task",
+            (n, str(pickled), str(out_dir)),
+            f"drawing figure {n!r}",
+        )
+        for n in order
+    ]
+    batch = pool.start(tasks)
 
     def finish() -> dict[str, dict[str, Path]]:
         try:
-            drawn = dict(zip(order, batch.wait(), strict=True))
+            drawn = dict(zip(order, batch.wait(range(len(tasks))), strict=True))
         finally:
             pickled.unlink(missing_ok=True)
         return with_runtime(drawn)
 
-    return finish
+    return Drawing(finish, batch)

@@ -26,6 +26,13 @@ Failures
     same one-line message, so :func:`analysis.build.build` discards the
     temporary folder as for any failure.  Python warnings a task gave
     (pandoc's messages) are given again in the calling process.
+Beside the figures
+    A build adds the tasks of a document that shows no figure
+    (:func:`needs_figures`: the abstract) to the figures' batch
+    (:func:`start_documents`), in copies of the work folder made before the
+    figures are there: the first worker without a figure left to draw renders
+    it.  The other documents' tasks follow once the figures are drawn, ahead
+    of what is left of those.
 One after another
     With one CPU, ``PSMA_RWE_JOBS=1`` or ``jobs=1``, or the Quarto renderer,
     the documents are rendered in this process, one after another, into the
@@ -92,6 +99,60 @@ def _link_or_copy(source: str, target: str) -> None:
         shutil.copy2(source, target)
 
 
+def needs_figures(work: Path, doc: str) -> bool:
+    """Whether ``report/<doc>.qmd`` of ``work`` may show a file of ``figures/``.
+
+    It may when its text after the pre-pass (with its includes), the values of
+    its shortcodes or its metadata name the folder (``figures/``, as every path
+    to a figure does), or when the pre-pass fails before the figures are there
+    (an include of one of their files; any other failure is then given by the
+    document's render).  A document that may not (the abstract) can be
+    rendered before the figures are drawn (:func:`start_documents`).
+    """
+    import json
+
+    from analysis.errors import PsmaRweError
+    from analysis.render.pipeline import prepare
+
+    try:
+        prep = prepare(work, f"report/{doc}.qmd")
+    except PsmaRweError:
+        return True
+    texts = (
+        prep.md_path.read_text(encoding="utf-8"),
+        prep.values_path.read_text(encoding="utf-8"),
+        json.dumps([prep.project_meta, prep.front], ensure_ascii=False, default=str),
+    )
+    return any(mark in text for text in texts for mark in _FIGURES_MARKS)
+
+
+#: How a path into the figures folder is written (in JSON, a backslash is doubled).
+_FIGURES_MARKS = ("figures/", "figures\\", "figures\\\\")
+
+
+def start_documents(
+    work: Path, out: Path, formats: Mapping[str, Sequence[str]], batch: workers.Batch
+) -> list[int]:
+    """Add the render tasks of ``formats`` to ``batch`` (the figures' batch of a build,
+    :class:`analysis.charts_write.Drawing`): its workers render them once no
+    figure is left to start.  Returns their indices in the batch, for
+    :func:`render_documents` (``started``).  The documents must need no figure
+    (:func:`needs_figures`): their copies of the work folder are made now.
+    """
+    return batch.add(_batch_tasks(work, out, tasks(formats)))
+
+
+def _batch_tasks(work: Path, out: Path, todo: Sequence[tuple[str, str]]) -> list[workers.Task]:
+    return [
+        workers.Task(
+            "analysis.render_docs:_render_task",
+            (str(task_project(work, doc, fmt)), doc, fmt, str(out)),
+            f"rendering {doc} to {fmt.upper()}",
+        )
+        for doc, fmt in todo
+    ]
+
+
 def render_documents(
     work: Path,
     out: Path,
@@ -101,6 +162,9 @@ def render_documents(
     jobs: int | None = None,
     say: Progress | None = None,
     pool: workers.Pool | None = None,
+    batch: workers.Batch | None = None,
+    started: Mapping[str, Sequence[str]] | None = None,
+    started_tasks: Sequence[int] = (),
 ) -> None:
     """Render ``report/<doc>.qmd`` of ``work`` into ``out`` in each of its formats.
 
@@ -121,6 +185,13 @@ def render_documents(
         Called with the name of each stage as it starts.
     pool : analysis.workers.Pool, optional
         Workers to render in (the build's); ``jobs`` is then not used.
+    batch : analysis.workers.Batch, optional
+        A batch of ``pool``'s to add the tasks to (the figures' batch), rather
+        than a new one.
+    started, started_tasks : optional
+        Documents and formats whose tasks :func:`start_documents` added to
+        ``batch`` before, and their indices: waited for with the others, and
+        the poster's HTML gets the plan of a poster PDF among them.
 
     Raises
     ------
@@ -135,21 +206,17 @@ def render_documents(
             say(f"rendering {doc}")
             _render(work, doc, fmts, out, use_quarto)
         return
-    say(f"rendering {', '.join(formats)}")
-    batch = [
-        workers.Task(
-            "analysis.render_docs:_render_task",
-            (str(task_project(work, doc, fmt)), doc, fmt, str(out)),
-            f"rendering {doc} to {fmt.upper()}",
-        )
-        for doc, fmt in todo
-    ]
-    if pool is not None:
-        pool.run(batch)
+    say(f"rendering {', '.join([*(started or {}), *formats])}")
+    todo_tasks = _batch_tasks(work, out, todo)
+    if batch is not None:
+        # ahead of the started documents' tasks not yet taken: the longest first
+        batch.wait([*started_tasks, *batch.add(todo_tasks, ahead=True)])
+    elif pool is not None:
+        pool.run(todo_tasks)
     else:
         with workers.Pool(n, warm=("analysis.render_docs:warm",)) as own:
-            own.run(batch)
-    _hand_over_plans(work, out, todo)
+            own.run(todo_tasks)
+    _hand_over_plans(work, out, [*tasks(started or {}), *todo])
 
 
 def _hand_over_plans(work: Path, out: Path, todo: Sequence[tuple[str, str]]) -> None:

@@ -18,7 +18,9 @@ Tasks
     :meth:`Pool.start` hands a list of tasks to the workers, each worker taking
     the next task when it is free, and returns a :class:`Batch`; the calling
     process may go on with other work and collect the answers, in the tasks'
-    order, with :meth:`Batch.wait`.
+    order, with :meth:`Batch.wait` (of all its tasks, or of some while the
+    others run).  :meth:`Batch.add` gives a running batch more tasks, after
+    (or ahead of) those not yet taken.
 Failures
     The first task that fails stops the pool: tasks not started are dropped,
     running ones are stopped (each worker leads a process group of its own,
@@ -312,33 +314,55 @@ class _Worker:
 
 
 class Batch:
-    """Tasks being run by a pool's workers; :meth:`wait` gives their results."""
+    """Tasks being run by a pool's workers; :meth:`wait` gives their results.
+
+    :meth:`add` gives it more tasks while it runs: they come after those it
+    holds, so that a worker takes them when nothing given before is left (in
+    a build, the documents that need no figure are rendered by the worker
+    that drew its last figure first).
+    """
 
     def __init__(self, pool: Pool, tasks: Sequence[Task], workers: Sequence[_Worker]) -> None:
-        import queue
+        from collections import deque
 
-        self.tasks = list(tasks)
+        self.tasks: list[Task] = []
         self._pool = pool
-        self._pending: queue.SimpleQueue = queue.SimpleQueue()
-        for index, task in enumerate(self.tasks):
-            self._pending.put((index, task))
+        self._pending: deque[tuple[int, Task]] = deque()
         self._answers: dict[int, tuple] = {}
+        self._warned: set[int] = set()
         self._failed = threading.Event()
         self._lock = threading.Lock()
-        self._threads = [
-            threading.Thread(target=self._drive, args=(w,), daemon=True) for w in workers
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._answered = threading.Condition(self._lock)
+        self._idle = list(workers)  # workers without a thread taking tasks
+        self._threads: list[threading.Thread] = []
+        self.add(tasks)
+
+    def add(self, tasks: Sequence[Task], *, ahead: bool = False) -> list[int]:
+        """Queue ``tasks`` after those the batch holds not yet started (``ahead``:
+        before them, in their order); returns their indices (for :meth:`wait`)."""
+        with self._lock:
+            first = len(self.tasks)
+            self.tasks.extend(tasks)
+            if ahead:
+                self._pending.extendleft(reversed(list(enumerate(tasks, first))))
+            else:
+                self._pending.extend(enumerate(tasks, first))
+            idle, self._idle = self._idle, []
+            for worker in idle:
+                thread = threading.Thread(target=self._drive, args=(worker,), daemon=True)
+                self._threads.append(thread)
+                thread.start()
+        return list(range(first, first + len(tasks)))
 
     def _drive(self, worker: _Worker) -> None:
-        import queue
-
-        while not self._failed.is_set():
-            try:
-                index, task = self._pending.get_nowait()
-            except queue.Empty:
-                return
+        while True:
+            with self._lock:
+                if self._failed.is_set():
+                    return
+                if not self._pending:
+                    self._idle.append(worker)  # until :meth:`add` gives more
+                    return
+                index, task = self._pending.popleft()
             answer = worker.run(task)
             with self._lock:
                 if self._failed.is_set():  # stopped because another task failed
@@ -346,26 +370,35 @@ class Batch:
                 self._answers[index] = answer
                 if answer[0] != "ok":
                     self._failed.set()
+                self._answered.notify_all()
 
-    def wait(self) -> list[Any]:
-        """The tasks' results, in their order, once all are done (see the module's
-        *Failures* for what a failed task raises)."""
+    def wait(self, indices: Sequence[int] | None = None) -> list[Any]:
+        """The results of the tasks ``indices`` (default: all the batch holds), in
+        their order, once they are done (see the module's *Failures* for what a
+        failed task raises).  A task's warnings are given once, by the first
+        wait that covers it."""
+        with self._lock:
+            wanted = list(range(len(self.tasks)) if indices is None else indices)
         try:
-            while any(t.is_alive() for t in self._threads):
-                if self._failed.wait(0.05):
-                    self._pool.stop()  # the tasks still running
-                    break
-            for thread in self._threads:
-                thread.join()
+            with self._lock:
+                while not self._failed.is_set() and any(i not in self._answers for i in wanted):
+                    self._answered.wait(0.05)
+            if self._failed.is_set():
+                self._pool.stop()  # the tasks still running
+            if indices is None or self._failed.is_set():
+                for thread in list(self._threads):
+                    thread.join()
         except BaseException:
             self._pool.stop()
             raise
         for index in sorted(self._answers):
             _raise_failure(self.tasks[index], self._answers[index])
-        for index in sorted(self._answers):
-            for category, message in self._answers[index][2]:
-                warnings.warn(message, category, stacklevel=2)
-        return [self._answers[i][1] for i in range(len(self.tasks))]
+        for index in sorted(wanted):
+            if index not in self._warned:
+                self._warned.add(index)
+                for category, message in self._answers[index][2]:
+                    warnings.warn(message, category, stacklevel=2)
+        return [self._answers[i][1] for i in wanted]
 
 
 def _raise_failure(task: Task, answer: tuple) -> None:

@@ -62,6 +62,64 @@ def test_tasks_start_with_the_longest():
     assert sorted(order) == sorted((d, f) for d, fmts in DOC_FORMATS.items() for f in fmts)
 
 
+def _copy(work: Path, where: Path, figures: bool = True) -> Path:
+    skip = ["_render"] + ([] if figures else ["figures"])
+    shutil.copytree(work, where, ignore=shutil.ignore_patterns(*skip))
+    return where
+
+
+def test_only_the_abstract_shows_no_figure(work):
+    assert not render_docs.needs_figures(work, "abstract")
+    assert render_docs.needs_figures(work, "poster")
+    assert render_docs.needs_figures(work, "supplement")
+
+
+@pytest.mark.parametrize(
+    "addition",
+    [
+        "![A figure.](../figures/km.svg)",  # an image
+        '<img src="../figures/km.svg">',  # raw HTML
+        "{{< include ../figures/vega-runtime.md >}}",  # an include of the figures' (absent)
+        "![A figure.]({{< var poster.figure >}})",  # a path from a value
+    ],
+)
+def test_a_document_naming_a_figure_needs_the_figures(work, tmp_path, addition):
+    copy = _copy(work, tmp_path / "w", figures=False)
+    variables = copy / "_variables.yml"
+    variables.write_text(
+        variables.read_text(encoding="utf-8").replace(
+            "poster:\n", "poster:\n  figure: ../figures/km.svg\n", 1
+        ),
+        encoding="utf-8",
+    )
+    source = copy / "report" / "abstract.qmd"
+    source.write_text(source.read_text(encoding="utf-8") + f"\n{addition}\n", encoding="utf-8")
+    assert render_docs.needs_figures(copy, "abstract")
+
+
+def test_documents_started_beside_the_figures_give_the_same_bytes(work, tmp_path):
+    """The abstract's tasks added to a batch still drawing (a task that sleeps), from
+    a work folder without its figures, then the others: the bytes of one after another."""
+    from analysis.workers import Pool, Task
+
+    serial = tmp_path / "serial"
+    render_docs.render_documents(work, serial, DOC_FORMATS, jobs=1)
+    early_work = _copy(work, tmp_path / "w", figures=False)
+    out = tmp_path / "out"
+    early = {"abstract": DOC_FORMATS["abstract"]}
+    rest = {d: f for d, f in DOC_FORMATS.items() if d not in early}
+    with Pool(2, warm=("analysis.render_docs:warm",)) as pool:
+        batch = pool.start([Task("time:sleep", (1.0,))])
+        started = render_docs.start_documents(early_work, out, early, batch)
+        assert started == [1, 2, 3]
+        batch.wait([0])
+        shutil.copytree(work / "figures", early_work / "figures")  # the figures are there
+        render_docs.render_documents(
+            early_work, out, rest, pool=pool, batch=batch, started=early, started_tasks=started
+        )
+    assert _files(out) == _files(serial)
+
+
 def test_a_workers_error_is_the_error_of_one_after_another(work, tmp_path):
     broken = _broken_copy(work, tmp_path / "broken", "poster")
     with pytest.raises(PsmaRweError) as serial:

@@ -80,6 +80,12 @@ def tasks_module(tmp_path, monkeypatch):
             def sleep(seconds, marker):
                 time.sleep(seconds)
                 open(marker, "w").close()
+
+            def stamp(name, log, seconds=0.0):
+                time.sleep(seconds)
+                with open(log, "a") as f:
+                    f.write(name + "\\n")
+                return name
             """
         ),
         encoding="utf-8",
@@ -154,6 +160,60 @@ def test_the_first_failure_stops_the_tasks_still_running(tasks_module, tmp_path)
     assert time.monotonic() - started < 20
     assert not marker.exists()
     assert all(w.proc.poll() is not None for w in pool.workers)
+
+
+def _order(log) -> list[str]:
+    return log.read_text(encoding="utf-8").split()
+
+
+def test_tasks_added_to_a_batch_run_after_those_it_holds(tasks_module, tmp_path):
+    log = tmp_path / "log"
+    with Pool(1) as pool:
+        batch = pool.start([Task(f"{tasks_module}:stamp", (n, str(log), 0.2)) for n in "ab"])
+        later = batch.add([Task(f"{tasks_module}:stamp", ("c", str(log)))])
+        assert later == [2]
+        assert batch.wait([0]) == ["a"]  # one task's answer, the others still running
+        assert batch.wait() == ["a", "b", "c"]
+    assert _order(log) == ["a", "b", "c"]
+
+
+def test_tasks_added_ahead_run_before_those_not_started(tasks_module, tmp_path):
+    log = tmp_path / "log"
+    with Pool(1) as pool:
+        stamp = f"{tasks_module}:stamp"
+        batch = pool.start([Task(stamp, (n, str(log), 0.3 if n == "a" else 0)) for n in "ab"])
+        time.sleep(0.1)  # "a" taken, "b" waiting
+        assert batch.add([Task(stamp, (n, str(log))) for n in "xy"], ahead=True) == [2, 3]
+        assert batch.wait() == ["a", "b", "x", "y"]  # in the tasks' order
+    assert _order(log) == ["a", "x", "y", "b"]  # run in the queue's
+
+
+def test_a_batch_whose_workers_went_idle_takes_added_tasks(tasks_module):
+    with Pool(2) as pool:
+        batch = pool.start([Task(f"{tasks_module}:square", (2,))])
+        assert batch.wait() == [4]  # every worker has left the batch
+        indices = batch.add([Task(f"{tasks_module}:square", (i,)) for i in (3, 4, 5)])
+        assert batch.wait(indices) == [9, 16, 25]
+        assert batch.wait() == [4, 9, 16, 25]
+
+
+def test_a_tasks_warnings_are_given_once_over_several_waits(tasks_module):
+    with Pool(1) as pool, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        batch = pool.start([Task(f"{tasks_module}:warn")])
+        batch.wait([0])
+        batch.add([Task(f"{tasks_module}:square", (2,))])
+        assert batch.wait() == ["done", 4]
+    assert [str(w.message) for w in caught] == ["pandoc said something"]
+
+
+def test_a_failure_among_added_tasks_is_raised_by_a_wait_for_others(tasks_module):
+    with Pool(1) as pool:
+        batch = pool.start([Task(f"{tasks_module}:square", (2,))])
+        batch.add([Task(f"{tasks_module}:bug", (), "dividing")])
+        late = batch.add([Task(f"{tasks_module}:square", (3,))])
+        with pytest.raises(RuntimeError, match=r"^dividing failed"):
+            batch.wait(late)
 
 
 def test_closing_ends_every_worker(tasks_module):
